@@ -1,0 +1,21 @@
+// Original file: api/agent/agent.proto
+
+import type { RootfsSource as _bulkhead_agent_v1_RootfsSource, RootfsSource__Output as _bulkhead_agent_v1_RootfsSource__Output } from '../../../bulkhead/agent/v1/RootfsSource.js';
+
+export interface CreateContainerRequest {
+  'container_id'?: (string);
+  'spec_json'?: (string);
+  'rootfs'?: (_bulkhead_agent_v1_RootfsSource | null);
+  'log_path'?: (string);
+  'stdin'?: (boolean);
+  'tty'?: (boolean);
+}
+
+export interface CreateContainerRequest__Output {
+  'container_id': (string);
+  'spec_json': (string);
+  'rootfs': (_bulkhead_agent_v1_RootfsSource__Output | null);
+  'log_path': (string);
+  'stdin': (boolean);
+  'tty': (boolean);
+}

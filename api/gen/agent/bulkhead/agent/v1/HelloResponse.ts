@@ -1,0 +1,14 @@
+// Original file: api/agent/agent.proto
+
+
+export interface HelloResponse {
+  'nonce'?: (string);
+  'agent_version'?: (string);
+  'window'?: (number);
+}
+
+export interface HelloResponse__Output {
+  'nonce': (string);
+  'agent_version': (string);
+  'window': (number);
+}

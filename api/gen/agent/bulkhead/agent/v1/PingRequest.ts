@@ -1,0 +1,8 @@
+// Original file: api/agent/agent.proto
+
+
+export interface PingRequest {
+}
+
+export interface PingRequest__Output {
+}

@@ -1,0 +1,8 @@
+// Original file: api/cri/api.proto
+
+
+export interface ImageFsInfoRequest {
+}
+
+export interface ImageFsInfoRequest__Output {
+}

@@ -1,0 +1,8 @@
+// Original file: api/cri/api.proto
+
+
+export interface ListMetricDescriptorsRequest {
+}
+
+export interface ListMetricDescriptorsRequest__Output {
+}

@@ -1,0 +1,8 @@
+// Original file: api/cri/api.proto
+
+
+export interface ListPodSandboxMetricsRequest {
+}
+
+export interface ListPodSandboxMetricsRequest__Output {
+}

@@ -1,0 +1,8 @@
+// Original file: api/cri/api.proto
+
+
+export interface ReopenContainerLogResponse {
+}
+
+export interface ReopenContainerLogResponse__Output {
+}

@@ -1,0 +1,140 @@
+// npm run bench [-- --quick] [--runtimes bulkhead,containerd] [--scenarios a,b] [--cpu-prof DIR] [--node-args ARGS]
+// [--strace FILE [--strace-mode count|exec]]: Bulkhead and containerd side by side in one run, interleaved.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createEnv } from './env.js';
+import { BUSYBOX } from './pods.js';
+import { BulkheadRuntime } from './runtimes/bulkhead.js';
+import { ContainerdRuntime } from './runtimes/containerd.js';
+import type { RuntimeUnderTest } from './runtimes/runtime.js';
+import { machineInfo, renderMarkdown, renderTable, resultsJson } from './report.js';
+import type { Metric } from './stats.js';
+import type { BenchContext, Scenario } from './scenarios/context.js';
+import { podLifecycle } from './scenarios/pod-lifecycle.js';
+import { concurrentPods } from './scenarios/concurrent.js';
+import { idleMemory } from './scenarios/idle-memory.js';
+import { pullUnpack } from './scenarios/pull.js';
+import { density } from './scenarios/density.js';
+import { microVm } from './scenarios/microvm.js';
+
+const SCENARIOS: Record<string, Scenario> = {
+  lifecycle: podLifecycle,
+  idle: idleMemory,
+  concurrent: concurrentPods,
+  pull: pullUnpack,
+  density,
+  microvm: microVm,
+};
+
+// dist/bench/main.js → repo root two levels up.
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      runtimes: { type: 'string', default: 'bulkhead,containerd' },
+      scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
+      'cpu-prof': { type: 'string' },
+      /** Extra node flags for bulkheadd (space separated), e.g. "--max-semi-space-size=2". */
+      'node-args': { type: 'string', default: '' },
+      /** bulkheadd log level (its log stays in the temp dir; --keep-logs copies it to bench/results). */
+      'log-level': { type: 'string', default: 'warn' },
+      'keep-logs': { type: 'boolean', default: false },
+      strace: { type: 'string' },
+      /** count: strace -c summary; exec: every execve with its arguments (which children a pod costs). */
+      'strace-mode': { type: 'string', default: 'count' },
+    },
+  });
+  const wanted = values.runtimes.split(',').filter(Boolean);
+  const scenarios = values.scenarios.split(',').filter(Boolean);
+  for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
+
+  if (scenarios.includes('pull')) {
+    log('ensuring the multi-layer pull image is in the loopback registry');
+    execFileSync('bash', [join(REPO, 'bench/images/make-big-image.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+
+  const loadAtStart = loadavg()[0]!;
+  const env = createEnv(REPO);
+  const logRoot = join(env.dir, 'pod-logs');
+  const runtimes: RuntimeUnderTest[] = [];
+  let strace: ChildProcess | undefined;
+  const cleanup = async () => {
+    if (strace && strace.exitCode === null) {
+      strace.kill('SIGINT');
+      await sleep(500);
+    }
+    if (values['keep-logs']) {
+      mkdirSync(join(REPO, 'bench/results'), { recursive: true });
+      for (const rt of runtimes) copyFileSync(rt.logFile, join(REPO, 'bench/results', `${rt.name}.log`));
+    }
+    for (const rt of runtimes) await rt.stop().catch((e: unknown) => log(`stop ${rt.name}: ${String(e)}`));
+    env.cleanup();
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  const metrics: Metric[] = [];
+  try {
+    if (wanted.includes('bulkhead')) {
+      const nodeArgs = values['node-args'].split(' ').filter(Boolean);
+      if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`);
+      runtimes.push(new BulkheadRuntime(env, { nodeArgs, logLevel: values['log-level'] }));
+    }
+    if (wanted.includes('containerd')) runtimes.push(new ContainerdRuntime(env));
+    for (const rt of runtimes) {
+      await rt.start();
+      log(`${rt.name} up (pid ${rt.daemonPid()}): ${await rt.version()}`);
+    }
+    if (values.strace) {
+      const b = runtimes.find((r) => r.name === 'bulkhead');
+      if (b) {
+        const mode = values['strace-mode'] === 'exec' ? ['-e', 'trace=execve', '-s', '120', '-tt'] : ['-c'];
+        strace = spawn('strace', [...mode, '-f', '-o', resolve(values.strace), '-p', String(b.daemonPid())], { stdio: 'ignore' });
+        await sleep(300); // attached before the first measured RPC
+      }
+    }
+    for (const rt of runtimes) {
+      for (const image of [BUSYBOX, rt.sandboxImage].filter(Boolean)) {
+        await rt.client.image.PullImage({ image: { image } }, 300_000);
+      }
+    }
+    log(`images pulled; network ${env.networkName} (${env.subnet}); scenarios: ${scenarios.join(', ')}${values.quick ? ' (quick)' : ''}`);
+    const ctx: BenchContext = { env, runtimes, quick: values.quick, logRoot, log };
+    for (const s of scenarios) {
+      const t0 = Date.now();
+      const got = await SCENARIOS[s]!(ctx);
+      metrics.push(...got);
+      log(`${s} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const machine = machineInfo(REPO, loadAtStart);
+  process.stdout.write(
+    `\nBulkhead vs containerd — ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}, ${machine.containerd}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
+  );
+  process.stdout.write(renderTable(metrics) + '\n');
+  const resultsDir = join(REPO, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const args = { quick: values.quick, runtimes: wanted, scenarios };
+  writeFileSync(join(resultsDir, 'latest.json'), resultsJson(machine, metrics, args) + '\n');
+  writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(metrics) + '\n');
+  log(`wrote bench/results/latest.json and latest.md`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);

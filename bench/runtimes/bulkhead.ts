@@ -1,0 +1,131 @@
+// The built Bulkhead daemon (dist/cmd/bulkheadd/main.js), private to the bench: temp
+// root/state/socket, the bench CNI network and the same registry mirrors as containerd.
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchEnv } from '../env.js';
+import type { CriClient } from '../cri-client.js';
+import { DaemonProcess } from './daemon-process.js';
+import { killTreesMatching, removeDir } from './cleanup.js';
+import { descendants, listProcesses } from '../proc.js';
+import { removeAllPods, type RuntimeUnderTest } from './runtime.js';
+import { configSchema } from '../../pkg/config/schema.js';
+
+/** Micro-VM handlers the bench adds when this build's schema knows them: cold, and with a warm pool of one. */
+export const VM_HANDLERS = { cold: 'microvm', warm: 'microvm-warm' } as const;
+/** Guest image cache shared by bench runs (building it is slow; the daemon's temp root would lose it). */
+const VM_GUEST_ROOT = process.env.BENCH_VM_GUEST_ROOT ?? '/var/tmp/bulkhead-bench/vm-guest';
+
+/**
+ * The handler table, always explicit: runc only, unless the micro-VM handlers are wanted. The
+ * embedded defaults include a VM handler whose guest image is built in the background at start-up
+ * (~180 MB under the root), which would load the machine and the root dir during other scenarios.
+ */
+function handlersToml(vm: boolean): string {
+  const handlers: Record<string, Record<string, unknown>> = { runc: { kind: 'oci' } };
+  if (vm) {
+    handlers[VM_HANDLERS.cold] = { kind: 'vm', guest_root: VM_GUEST_ROOT, pool_size: 0 };
+    handlers[VM_HANDLERS.warm] = { kind: 'vm', guest_root: VM_GUEST_ROOT, pool_size: 1 };
+    // Builds without the VM runtime reject these keys (strict schema): then runc only.
+    if (!configSchema.safeParse({ runtime_handlers: handlers }).success) return handlersToml(false);
+    mkdirSync(VM_GUEST_ROOT, { recursive: true });
+  }
+  return Object.entries(handlers)
+    .map(([name, h]) => `\n[runtime_handlers."${name}"]\n` + Object.entries(h).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'))
+    .join('\n') + '\n';
+}
+
+export interface BulkheadOptions {
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/x'] for profiling. */
+  nodeArgs?: string[];
+  logLevel?: string;
+  /** Add the micro-VM handlers (cold + warm pool). Off by default: a warm pool boots a VM at start-up,
+   *  which would load the machine during the other scenarios. */
+  vmHandlers?: boolean;
+  /** Directory name under the bench dir (several Bulkhead daemons can run at once). */
+  instance?: string;
+}
+
+function renderConfig(base: string, env: BenchEnv, logLevel: string, vm: boolean): string {
+  return `root = "${base}/root"
+state = "${base}/state"
+address = "${base}/bulkhead.sock"
+log_level = "${logLevel}"
+
+[registry]
+config_path = "${env.certsDir}"
+
+[cni]
+conf_dir = "${env.cniConfDir}"
+bin_dirs = ["${env.cniBinDir}"]
+${handlersToml(vm)}`;
+}
+
+export class BulkheadRuntime implements RuntimeUnderTest {
+  readonly name = 'bulkhead' as const;
+  readonly sandboxImage = '';
+  readonly base: string;
+  readonly rootDir: string;
+  readonly logFile: string;
+  readonly socket: string;
+  private readonly daemon: DaemonProcess;
+  private cri: CriClient | undefined;
+
+  constructor(env: BenchEnv, opts: BulkheadOptions = {}) {
+    this.base = join(env.dir, opts.instance ?? 'bulkhead');
+    this.rootDir = join(this.base, 'root');
+    this.logFile = join(this.base, 'bulkheadd.log');
+    this.socket = join(this.base, 'bulkhead.sock');
+    mkdirSync(this.base, { recursive: true });
+    const configPath = join(this.base, 'config.toml');
+    writeFileSync(configPath, renderConfig(this.base, env, opts.logLevel ?? 'warn', opts.vmHandlers ?? false));
+    const main = join(env.repo, 'dist/cmd/bulkheadd/main.js');
+    if (!existsSync(main)) throw new Error(`${main} missing: run npm run build`);
+    this.daemon = new DaemonProcess({
+      command: process.execPath,
+      args: [...(opts.nodeArgs ?? []), main, '--config', configPath],
+      logFile: this.logFile,
+      socket: this.socket,
+    });
+  }
+
+  get client(): CriClient {
+    if (!this.cri) throw new Error('bulkhead not started');
+    return this.cri;
+  }
+
+  async start(): Promise<void> {
+    this.cri = await this.daemon.start();
+  }
+
+  daemonPid(): number {
+    return this.daemon.pid;
+  }
+
+  /** conmon monitors started for this daemon (their args name our state dir) and the pod infra under them. */
+  perPodHelperPids(workloadComms: string[]): number[] {
+    const procs = listProcesses();
+    const monitors = procs.filter((p) => p.comm === 'conmon' && p.cmdline.includes(`${this.base}/`));
+    return descendants(monitors.map((p) => p.pid), procs)
+      .filter((p) => !workloadComms.includes(p.comm))
+      .map((p) => p.pid);
+  }
+
+  async version(): Promise<string> {
+    const v = await this.client.runtime.Version({ version: 'v1' });
+    return `${v.runtime_name} ${v.runtime_version}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.cri) {
+      await removeAllPods(this.cri).catch(() => 0);
+      this.cri.close();
+    }
+    await this.daemon.stop();
+    killTreesMatching(`${this.base}/`);
+    removeDir(this.base);
+  }
+
+  logTail(): string {
+    return this.daemon.logTail();
+  }
+}

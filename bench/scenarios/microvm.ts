@@ -1,0 +1,119 @@
+// Micro-VM pods (Bulkhead's VM RuntimeClass handlers): pod ready time without and with a warm pool,
+// per-pod host memory and the accelerator. Reported as "microvm: not available" when the daemon has
+// no working VM handler (builds without the VM runtime, or no usable accelerator/guest image).
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BUSYBOX, startPod, stopPod } from '../pods.js';
+import { descendants, listProcesses, sumPss, topMappings } from '../proc.js';
+import { BulkheadRuntime, VM_HANDLERS } from '../runtimes/bulkhead.js';
+import { removeAllPods, type RuntimeUnderTest } from '../runtimes/runtime.js';
+import { addSample, metric, note, MiB, type Metric } from '../stats.js';
+import { errorText, type BenchContext } from './context.js';
+
+/** KVM only with hardware virtualisation (this machine's /dev/kvm is PVM, which QEMU cannot use: TCG). */
+export function hostAccelerator(): 'KVM' | 'TCG' {
+  const cpu = readFileSync('/proc/cpuinfo', 'utf8');
+  return existsSync('/dev/kvm') && /\b(vmx|svm)\b/.test(cpu) ? 'KVM' : 'TCG';
+}
+
+interface VmHandlerInfo {
+  accelerator?: string;
+  acceleratorReason?: string;
+  poolSize?: number;
+  poolReady?: number;
+  unavailable?: string;
+}
+
+/** The daemon's own view of its VM handlers (Status verbose info "vmHandlers"), if it reports one. */
+async function vmInfo(rt: RuntimeUnderTest): Promise<Record<string, VmHandlerInfo>> {
+  try {
+    const st = await rt.client.runtime.Status({ verbose: true });
+    return JSON.parse(st.info?.vmHandlers ?? '{}') as Record<string, VmHandlerInfo>;
+  } catch {
+    return {};
+  }
+}
+
+async function waitPoolReady(rt: RuntimeUnderTest, handler: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (((await vmInfo(rt))[handler]?.poolReady ?? 0) > 0) return true;
+    await sleep(500);
+  }
+  return false;
+}
+
+/** Runs on its own Bulkhead daemon with the VM handlers, started after the other scenarios. */
+export async function microVm(ctx: BenchContext): Promise<Metric[]> {
+  if (!ctx.runtimes.some((r) => r.name === 'bulkhead')) return [];
+  const rt = new BulkheadRuntime(ctx.env, { vmHandlers: true, instance: 'bulkhead-vm', logLevel: 'info' });
+  try {
+    await rt.start();
+    await rt.client.image.PullImage({ image: { image: BUSYBOX } }, 300_000);
+    return await measure(ctx, rt);
+  } finally {
+    // Kept for diagnosis (VM boots fail for many reasons): bench/results/bulkhead-vm.log, git-ignored.
+    const results = join(ctx.env.repo, 'bench/results');
+    mkdirSync(results, { recursive: true });
+    if (existsSync(rt.logFile)) copyFileSync(rt.logFile, join(results, 'bulkhead-vm.log'));
+    await rt.stop();
+  }
+}
+
+async function measure(ctx: BenchContext, rt: RuntimeUnderTest): Promise<Metric[]> {
+  const info = await vmInfo(rt);
+  const cold = info[VM_HANDLERS.cold];
+  const accel = cold?.accelerator ? cold.accelerator.toUpperCase() : hostAccelerator();
+  const ready = metric('microvm_pod_ready', `microvm pod ready, no warm pool (${accel})`, 'ms');
+  const warm = metric('microvm_pod_ready_warm', `microvm pod ready, warm pool (${accel})`, 'ms');
+  const mem = metric('microvm_pod_memory', `microvm per-pod host memory (PSS of QEMU + helpers, ${accel})`, 'MiB');
+  if (cold?.acceleratorReason) note(ready, `accelerator: ${cold.accelerator} (${cold.acceleratorReason})`);
+  const iterations = ctx.quick ? 1 : 3;
+  const daemon = rt.daemonPid();
+  try {
+    if (!cold) throw new Error(`the daemon reports no "${VM_HANDLERS.cold}" handler`);
+    if (cold.unavailable) throw new Error(cold.unavailable);
+    // The warm pool boots its VM at daemon start: let it finish, or it competes with the cold boots.
+    if (info[VM_HANDLERS.warm] && !info[VM_HANDLERS.warm]!.unavailable) await waitPoolReady(rt, VM_HANDLERS.warm, 120_000);
+    for (let i = 0; i < iterations; i++) {
+      const before = new Set(descendants([daemon]).map((p) => p.pid));
+      const t = await startPod(rt, { logRoot: ctx.logRoot, handler: VM_HANDLERS.cold });
+      addSample(ready, rt.name, t.wholeMs);
+      await sleep(500);
+      const added = descendants([daemon], listProcesses()).filter((p) => !before.has(p.pid));
+      addSample(mem, rt.name, sumPss(added.map((p) => p.pid)) / MiB);
+      if (i === 0) {
+        note(mem, `processes added per VM pod: ${added.map((p) => `${p.comm} ${(sumPss([p.pid]) / MiB).toFixed(0)} MiB`).join(', ')}`);
+        const qemu = added.find((p) => p.comm.startsWith('qemu'));
+        if (qemu) {
+          const top = topMappings(qemu.pid, 3).map((m) => `${m.name} ${(m.rssKb / 1024).toFixed(0)} MiB rss/${(m.pssKb / 1024).toFixed(0)} pss`);
+          note(mem, `qemu's largest mappings: ${top.join('; ')}`);
+        }
+      }
+      await stopPod(rt, t.podId);
+    }
+  } catch (e) {
+    const reason = `microvm: not available (${errorText(e)})`;
+    ready.label = 'microvm: not available';
+    note(ready, reason);
+    ctx.log(reason);
+    await removeAllPods(rt.client).catch(() => 0);
+    return [ready];
+  }
+  try {
+    const w = (await vmInfo(rt))[VM_HANDLERS.warm];
+    if (!w || w.unavailable) throw new Error(w?.unavailable ?? `no "${VM_HANDLERS.warm}" handler`);
+    for (let i = 0; i < iterations; i++) {
+      if (!(await waitPoolReady(rt, VM_HANDLERS.warm, 120_000))) throw new Error('warm pool never became ready');
+      const t = await startPod(rt, { logRoot: ctx.logRoot, handler: VM_HANDLERS.warm });
+      addSample(warm, rt.name, t.wholeMs);
+      await stopPod(rt, t.podId);
+    }
+  } catch (e) {
+    note(warm, `warm pool: ${errorText(e)}`);
+    await removeAllPods(rt.client).catch(() => 0);
+  }
+  note(ready, 'VM pod ready = RunPodSandbox + CreateContainer + StartContainer of the busybox sleeper');
+  return [ready, warm, mem];
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { addSample, metric, ratioOf, summarize, targetMet } from './stats.js';
+import { renderMarkdown, renderTable } from './report.js';
+import { descendants, type ProcInfo } from './proc.js';
+
+describe('summarize', () => {
+  it('gives median (mean of the middle pair for even n), nearest-rank p90 and max', () => {
+    expect(summarize([5, 1, 3])).toEqual({ n: 3, median: 3, p90: 5, max: 5 });
+    expect(summarize([4, 1, 3, 2])).toEqual({ n: 4, median: 2.5, p90: 4, max: 4 });
+    const ten = Array.from({ length: 10 }, (_, i) => i + 1);
+    expect(summarize(ten)).toMatchObject({ median: 5.5, p90: 9, max: 10 });
+    expect(summarize([])).toBeUndefined();
+  });
+});
+
+describe('ratios and targets', () => {
+  it('compares medians, lower-is-better and higher-is-better', () => {
+    const lat = metric('x', 'x', 'ms', { op: '<=', ratio: 0.5 });
+    for (const v of [10, 20, 30]) addSample(lat, 'bulkhead', v);
+    for (const v of [50, 40, 60]) addSample(lat, 'containerd', v);
+    expect(ratioOf(lat)).toBeCloseTo(0.4);
+    expect(targetMet(lat)).toBe(true);
+    const tput = metric('t', 't', 'MB/s', { op: '>=', ratio: 1.5 });
+    addSample(tput, 'bulkhead', 10);
+    addSample(tput, 'containerd', 10);
+    expect(targetMet(tput)).toBe(false);
+  });
+
+  it('has no ratio when a side has no samples, and the table says n/a', () => {
+    const m = metric('y', 'only containerd', 'ms', { op: '<=', ratio: 0.7 });
+    addSample(m, 'containerd', 100);
+    expect(ratioOf(m)).toBeUndefined();
+    expect(targetMet(m)).toBeUndefined();
+    const table = renderTable([m]);
+    expect(table).toContain('n/a');
+    expect(table).toContain('100 / 100 / 100');
+    expect(renderMarkdown([m])).toContain('| only containerd | ms | n/a | 100 / 100 / 100 | - |');
+  });
+});
+
+describe('descendants', () => {
+  it('walks the process tree from the roots, roots included', () => {
+    const p = (pid: number, ppid: number): ProcInfo => ({ pid, ppid, comm: `p${pid}`, cmdline: '' });
+    const procs = [p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(20, 1), p(21, 20)];
+    expect(descendants([10], procs).map((x) => x.pid).sort()).toEqual([10, 11, 12]);
+    expect(descendants([10, 20], procs).map((x) => x.pid).sort()).toEqual([10, 11, 12, 20, 21]);
+    expect(descendants([99], procs)).toEqual([]);
+  });
+});

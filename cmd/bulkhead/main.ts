@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// bulkhead: the node operator's command (the daemon is bulkheadd).
+//   bulkhead status [--json] [--address SOCK] [--config FILE]
+//   bulkhead config check FILE [--json]
+//   bulkhead version [--json]
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH } from '../../pkg/config/load.js';
+import { CRI_API_VERSION, RUNTIME_VERSION } from '../../pkg/cri/runtime-info.js';
+import { buildStatusReport, formatStatus } from '../../pkg/ops/status-report.js';
+import { checkConfigFile } from '../../pkg/ops/config-check.js';
+
+const HELP = `Usage: bulkhead <command> [options]
+
+Commands:
+  status              what works on this node: daemon, Status conditions, config in effect,
+                      runtime handlers (OCI runtime, accelerator, guest image), CNI readiness
+  config check FILE   validate a config file; prints every error with its key path (exit 1 on errors)
+  version             print the version
+
+Options:
+  -a, --address SOCK  CRI socket of the daemon (default: the config's address)
+  -c, --config FILE   config file (default ${DEFAULT_CONFIG_PATH})
+      --json          machine-readable output
+  -h, --help          this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      address: { type: 'string', short: 'a' },
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [cmd, ...rest] = positionals;
+  const json = values.json ?? false;
+  const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+  if (values.help || !cmd || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd || values.help ? 0 : 2;
+  }
+  switch (cmd) {
+    case 'version':
+      if (json) print({ name: 'bulkhead', version: RUNTIME_VERSION, cri_api: CRI_API_VERSION, node: process.version });
+      else process.stdout.write(`bulkhead ${RUNTIME_VERSION} (CRI ${CRI_API_VERSION}, node ${process.version})\n`);
+      return 0;
+    case 'status': {
+      const report = await buildStatusReport({ address: values.address, configPath: values.config });
+      if (json) print(report);
+      else process.stdout.write(formatStatus(report));
+      return 0;
+    }
+    case 'config': {
+      if (rest[0] !== 'check' || rest.length !== 2) {
+        process.stderr.write('usage: bulkhead config check FILE [--json]\n');
+        return 2;
+      }
+      const r = checkConfigFile(rest[1]!);
+      if (json) print(r);
+      else if (r.ok) process.stdout.write(`${r.file}: OK\n`);
+      else {
+        for (const e of r.errors) process.stdout.write(`${r.file}: ${e}\n`);
+        process.stdout.write(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'}\n`);
+      }
+      return r.ok ? 0 : 1;
+    }
+    default:
+      process.stderr.write(`bulkhead: unknown command "${cmd}"\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bulkhead: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  },
+);

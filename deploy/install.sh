@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# deploy/install.sh - set up this node for Bulkhead and start the daemon (run as root, from a
+# checkout, on Debian 12 / Ubuntu). Idempotent: re-running upgrades the installed copy and
+# restarts the daemon; existing /etc/bulkhead/config.toml and CNI configs are left alone.
+#   1. apt packages the daemon uses at run time
+#   2. npm ci + npm run build in the checkout
+#   3. copy to $PREFIX/lib/bulkhead (production node_modules only), wrapper $PREFIX/bin/bulkheadd
+#   4. /etc/bulkhead/config.toml (all defaults, commented) and /etc/crictl.yaml if absent;
+#      a CNI network config if /etc/cni/net.d has none
+#   5. start: systemd unit when PID 1 is systemd, else setsid in the background
+#      (log /var/log/bulkhead.log, pid file /run/bulkheadd.pid)
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+PREFIX=${PREFIX:-/usr/local}
+LIB=$PREFIX/lib/bulkhead
+ETC=${BULKHEAD_ETC:-/etc/bulkhead}
+LOGFILE=${BULKHEAD_LOG:-/var/log/bulkhead.log}
+PIDFILE=${BULKHEAD_PIDFILE:-/run/bulkheadd.pid}
+CRICTL_YAML=${CRICTL_YAML:-/etc/crictl.yaml}
+log() { printf '[install] %s\n' "$*"; }
+die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root: sudo deploy/install.sh"
+command -v node >/dev/null || die "Node.js >= 20.11 is required (e.g. the nodejs package from NodeSource)"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=11)?0:1)' \
+  || die "Node.js >= 20.11 is required, found $(node --version)"
+export DEBIAN_FRONTEND=noninteractive
+
+# 1. run-time packages: OCI runtimes + monitor + pod init, CNI plugins, QEMU for micro-VM pods,
+#    and the mount/network/filesystem tools the daemon calls.
+PACKAGES=(runc crun conmon catatonit containernetworking-plugins qemu-system-x86
+  iproute2 iptables util-linux mount e2fsprogs erofs-utils kmod ca-certificates
+  busybox-static lz4 binutils)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. build
+cd "$SRC"
+log "npm ci + build in $SRC"
+npm ci --no-audit --no-fund --loglevel=error
+npm run -s build
+
+# 3. install: a self-contained copy (dist + the CRI proto it loads at run time + prod deps)
+log "installing to $LIB"
+tmp=$(mktemp -d "$PREFIX/lib/.bulkhead-new.XXXXXX" 2>/dev/null || { mkdir -p "$PREFIX/lib"; mktemp -d "$PREFIX/lib/.bulkhead-new.XXXXXX"; })
+trap 'rm -rf "$tmp"' EXIT
+parts=(dist api package.json package-lock.json node_modules deploy)
+[ -f README.md ] && parts+=(README.md)
+tar -C "$SRC" --exclude=.git --exclude=.e2e-work --exclude='*.log' -cf - "${parts[@]}" | tar -C "$tmp" -xf -
+(cd "$tmp" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+rm -rf "$LIB.old"
+if [ -d "$LIB" ]; then mv "$LIB" "$LIB.old"; fi
+mv "$tmp" "$LIB" && chmod 755 "$LIB"
+rm -rf "$LIB.old"
+mkdir -p "$PREFIX/bin"
+cat > "$PREFIX/bin/bulkheadd" <<WRAP
+#!/bin/sh
+# Bulkhead CRI daemon (installed by deploy/install.sh from $SRC)
+exec $(command -v node) $LIB/dist/cmd/bulkheadd/main.js "\$@"
+WRAP
+chmod 755 "$PREFIX/bin/bulkheadd"
+"$PREFIX/bin/bulkheadd" --version >/dev/null || die "the installed bulkheadd does not run"
+
+# 3b. micro-VM guest image (kernel + initramfs + erofs root with node, agent, crun), cached by input
+#     hash; the daemon would build it at start otherwise. Failure is not fatal for namespace pods.
+log "building the micro-VM guest image"
+bash "$LIB/deploy/guest/build-guest.sh" /var/lib/bulkhead >/dev/null || log "guest image build failed: micro-VM pods unavailable until it succeeds"
+
+# 4. configuration (never overwrites what is there)
+mkdir -p "$ETC" "$ETC/certs.d"
+if [ ! -e "$ETC/config.toml" ]; then
+  sed -E 's/^([^#[:space:]])/# \1/' "$SRC/deploy/config.example.toml" > "$ETC/config.toml"
+  log "wrote $ETC/config.toml (every key commented out = embedded defaults)"
+fi
+sock=$(node -e '
+  import(process.argv[1]).then(({ loadConfig }) => console.log(loadConfig(process.argv[2]).address))' \
+  "$LIB/dist/pkg/config/load.js" "$ETC/config.toml") || die "$ETC/config.toml is not valid (see above)"
+if [ ! -e "$CRICTL_YAML" ]; then
+  printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "$sock" "$sock" > "$CRICTL_YAML"
+  log "wrote $CRICTL_YAML (crictl talks to Bulkhead)"
+fi
+mkdir -p /etc/cni/net.d
+if [ -z "$(find /etc/cni/net.d -maxdepth 1 -type f \( -name '*.conflist' -o -name '*.conf' -o -name '*.json' \) -print -quit)" ]; then
+  install -m 0644 "$SRC/deploy/cni/10-bulkhead.conflist" /etc/cni/net.d/10-bulkhead.conflist
+  log "installed /etc/cni/net.d/10-bulkhead.conflist (bridge bhk0, 10.88.0.0/16)"
+fi
+
+# 5. start (or restart onto the new code)
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+  install -m 0644 "$SRC/deploy/systemd/bulkhead.service" /etc/systemd/system/bulkhead.service
+  sed -i "s|/usr/local/bin/bulkheadd --config /etc/bulkhead/config.toml|$PREFIX/bin/bulkheadd --config $ETC/config.toml|" \
+    /etc/systemd/system/bulkhead.service
+  systemctl daemon-reload
+  systemctl enable bulkhead.service >/dev/null 2>&1
+  systemctl restart bulkhead.service
+  log "started with systemd: systemctl status bulkhead; journalctl -u bulkhead"
+else
+  if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null \
+     && tr '\0' ' ' < "/proc/$(cat "$PIDFILE")/cmdline" | grep -q 'bulkheadd/main.js'; then
+    old=$(cat "$PIDFILE")
+    log "stopping the running bulkheadd (pid $old)"
+    kill -TERM "$old"
+    for _ in $(seq 1 300); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$old" 2>/dev/null; then kill -KILL "$old"; fi
+  fi
+  mkdir -p "$(dirname "$LOGFILE")"
+  setsid "$PREFIX/bin/bulkheadd" --config "$ETC/config.toml" >>"$LOGFILE" 2>&1 </dev/null &
+  echo $! > "$PIDFILE"
+  log "started in the background (no systemd): pid $(cat "$PIDFILE"), log $LOGFILE, pid file $PIDFILE"
+fi
+
+# wait for the socket the config names (default /run/bulkhead/bulkhead.sock)
+alive() {
+  if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl is-active -q bulkhead.service
+  else kill -0 "$(cat "$PIDFILE")" 2>/dev/null; fi
+}
+sleep 0.5
+for _ in $(seq 1 150); do
+  alive || die "bulkheadd exited during start-up: see $LOGFILE (or journalctl -u bulkhead)"
+  if [ -S "$sock" ]; then log "bulkheadd is serving CRI on unix://$sock"; exit 0; fi
+  sleep 0.2
+done
+die "bulkheadd did not create $sock within 30 s: see ${LOGFILE} (or journalctl -u bulkhead)"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# e2e/setup.sh - install everything the tests and the daemon need on a fresh Debian 12 / Ubuntu
+# machine (run as root). Idempotent and quick on re-runs: each step is skipped when its result
+# is already there (packages installed, node_modules matching package-lock.json, cri-tools built).
+#
+#   1. OS packages (apt)            4. crictl + critest (cri-tools, pinned) from the Go module proxy
+#   2. npm ci                       5. CNI config in /etc/cni/net.d (only if that dir has none)
+#   3. npm run build
+set -euo pipefail
+LOG_TAG=setup
+. "$(dirname "$0")/lib/common.sh"
+
+[ "$(id -u)" = 0 ] || die "run as root (it installs packages and writes /etc/cni/net.d)"
+export DEBIAN_FRONTEND=noninteractive
+
+# ------------------------------------------------------------------ 1. OS packages
+# runc/crun + conmon + catatonit: namespace containers; containernetworking-plugins: pod networks;
+# qemu-system-x86: micro-VM pods; docker-registry + skopeo + umoci + gcc/libc6-dev: the offline
+# test images and their loopback registry; containerd: reference runtime for comparing behaviour.
+# busybox-static conflicts with Debian's dynamic busybox; the test images fetch the latter with
+# `apt-get download` instead of installing it.
+PACKAGES=(
+  runc crun conmon catatonit containernetworking-plugins
+  docker-registry skopeo umoci
+  iproute2 iptables curl jq socat tmux util-linux e2fsprogs erofs-utils squashfs-tools
+  busybox-static qemu-system-x86 containerd kmod gcc libc6-dev ca-certificates
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ! command -v go >/dev/null; then missing+=(golang-go); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's containerd package enables its service; we only want the binary.
+  if [ -d /run/systemd/system ] && systemctl is-active -q containerd 2>/dev/null \
+     && [[ " ${missing[*]} " == *" containerd "* ]]; then
+    systemctl disable --now containerd >/dev/null 2>&1 || true
+  fi
+else
+  log "OS packages already installed"
+fi
+command -v node >/dev/null || die "node (>= 20.11) is required: install Node.js 20 first"
+
+# ------------------------------------------------------------------ 2-3. npm ci + build
+cd "$REPO"
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.bulkhead-lock-sha256
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
+  log "node_modules matches package-lock.json"
+else
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamp"
+fi
+log "npm run build"
+npm run -s build
+
+# ------------------------------------------------------------------ 4. crictl + critest
+# `go install sigs.k8s.io/cri-tools/cmd/...@vX` fails against the proxy (it refuses the version
+# list go install asks for its deprecation check), so download the module and build in its dir.
+build_cri_tools() {
+  local out=$CRI_TOOLS_DIR tmp dir
+  tmp=$(mktemp -d)
+  (cd "$tmp" && go mod init bulkhead-cri-tools-fetch >/dev/null 2>&1)
+  dir=$(cd "$tmp" && go mod download -json "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" | jq -r .Dir)
+  [ -d "$dir" ] || die "go mod download of cri-tools $CRI_TOOLS_VERSION failed"
+  mkdir -p "$out"
+  # An older local Go (>= 1.21) can fetch the toolchain go.mod asks for through the module proxy.
+  local need have
+  need=$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$dir/go.mod")
+  have=$(go env GOVERSION | sed 's/^go//')
+  if [ -n "$need" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
+    log "local go $have is older than the go $need cri-tools needs: using GOTOOLCHAIN=go$need"
+    export GOTOOLCHAIN=go$need
+  fi
+  log "building crictl $CRI_TOOLS_VERSION"
+  (cd "$dir" && GOFLAGS=-buildvcs=false CGO_ENABLED=0 go build -trimpath -o "$tmp/crictl" ./cmd/crictl)
+  log "building critest $CRI_TOOLS_VERSION"
+  (cd "$dir" && GOFLAGS=-buildvcs=false CGO_ENABLED=0 go test -c -trimpath -o "$tmp/critest" ./cmd/critest)
+  install -m 0755 "$tmp/crictl" "$tmp/critest" "$out/"
+  rm -rf "$tmp"
+}
+if [ -x "$CRICTL" ] && [ -x "$CRITEST" ]; then
+  log "crictl and critest $CRI_TOOLS_VERSION cached in $(dirname "$CRICTL")"
+else
+  command -v go >/dev/null || die "go is required to build cri-tools"
+  log "using $(go version)"
+  build_cri_tools
+fi
+
+# ------------------------------------------------------------------ 5. CNI config
+# Install ours only when the node has no network config at all: never override an admin's.
+mkdir -p /etc/cni/net.d
+if [ -n "$(find /etc/cni/net.d -maxdepth 1 -type f \( -name '*.conflist' -o -name '*.conf' -o -name '*.json' \) -print -quit)" ]; then
+  log "CNI config present in /etc/cni/net.d: $(cd /etc/cni/net.d && ls | tr '\n' ' ')"
+else
+  install -m 0644 "$REPO/deploy/cni/10-bulkhead.conflist" /etc/cni/net.d/10-bulkhead.conflist
+  log "installed /etc/cni/net.d/10-bulkhead.conflist"
+fi
+log "done"

@@ -1,0 +1,51 @@
+// cgroup v2 statistics parsing (the guest is pure cgroup v2).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface CgroupV2Stats {
+  cpuUsageNs: bigint;
+  memoryUsageBytes: bigint;
+  memoryWorkingSetBytes: bigint;
+  memoryRssBytes: bigint;
+  oomKills: bigint;
+  pids: bigint;
+}
+
+export function parseFlatKeyed(text: string): Map<string, bigint> {
+  const m = new Map<string, bigint>();
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v && /^\d+$/.test(v)) m.set(k, BigInt(v));
+  }
+  return m;
+}
+
+function readOr(path: string, fallback = ''): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function num(text: string): bigint {
+  const t = text.trim();
+  return /^\d+$/.test(t) ? BigInt(t) : 0n;
+}
+
+/** Working set = usage - inactive_file, as kubelet/cAdvisor compute it. */
+export function readCgroupV2Stats(dir: string): CgroupV2Stats {
+  const cpu = parseFlatKeyed(readOr(join(dir, 'cpu.stat')));
+  const mem = parseFlatKeyed(readOr(join(dir, 'memory.stat')));
+  const events = parseFlatKeyed(readOr(join(dir, 'memory.events')));
+  const usage = num(readOr(join(dir, 'memory.current')));
+  const inactive = mem.get('inactive_file') ?? 0n;
+  return {
+    cpuUsageNs: (cpu.get('usage_usec') ?? 0n) * 1000n,
+    memoryUsageBytes: usage,
+    memoryWorkingSetBytes: usage > inactive ? usage - inactive : 0n,
+    memoryRssBytes: mem.get('anon') ?? 0n,
+    oomKills: events.get('oom_kill') ?? 0n,
+    pids: num(readOr(join(dir, 'pids.current'))),
+  };
+}

@@ -1,0 +1,496 @@
+// The pod's containers inside the guest, run by crun (cgroup v2). The agent is the monitor: it spawns a
+// foreground `crun run` per container (crun reaps the container; the agent gets crun's exit status),
+// writes the CRI-format log, tracks exit status and OOM kills, and serves exec via `crun exec`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CreateContainerRequest__Output } from '../../api/gen/agent/bulkhead/agent/v1/CreateContainerRequest.js';
+import type { ExecProcessRequest__Output } from '../../api/gen/agent/bulkhead/agent/v1/ExecProcessRequest.js';
+import type { LinuxResources__Output } from '../../api/gen/agent/bulkhead/agent/v1/LinuxResources.js';
+import type { ContainerStats } from '../../api/gen/agent/bulkhead/agent/v1/ContainerStats.js';
+import { AgentError, Code, type ExitStatus } from '../vmchannel/codec.js';
+import { CriLogWriter } from './cri-log.js';
+import { readCgroupV2Stats } from './cgroup-stats.js';
+import { run } from './exec-file.js';
+import { SHARE_DIR } from './sandbox-setup.js';
+
+const RUN_DIR = '/run/bulkhead';
+const CRUN = ['--root', '/run/crun', '--cgroup-manager=cgroupfs'];
+const CGROUP_ROOT = '/sys/fs/cgroup';
+const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+type State = 'created' | 'running' | 'exited';
+
+interface GuestContainer {
+  id: string;
+  dir: string;
+  rootfs: string;
+  state: State;
+  pid: number;
+  child?: ChildProcess;
+  exit?: ExitStatus;
+  log: CriLogWriter;
+  oomKills: bigint;
+  stdinWanted: boolean;
+  tty: boolean;
+}
+
+export interface ContainerEvents {
+  exit: [string, ExitStatus];
+  oom: [string];
+  /** Live container stdout (1) / stderr (2) bytes, for attach sessions. */
+  output: [string, 1 | 2, Buffer];
+}
+
+export interface ExecHandle {
+  execId: string;
+  pid: number;
+  /** The process's stdin (null without stdin). */
+  stdin: Writable | null;
+}
+
+/** Where an exec's output goes: write() false means "pause until onDrain". */
+export interface ExecOutput {
+  write(fd: 1 | 2, b: Buffer): boolean;
+  onDrain(f: () => void): void;
+}
+
+function nowNs(): string {
+  return (BigInt(Date.now()) * 1_000_000n).toString();
+}
+
+/** First child of pid (scans /proc: no dependency on CONFIG_PROC_CHILDREN). */
+function childOf(pid: number): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] === String(pid)) return Number(d);
+    } catch {
+      /* exited */
+    }
+  }
+  return undefined;
+}
+
+function findBlockBySerial(serial: string): string | undefined {
+  for (const d of readdirSync('/sys/block')) {
+    try {
+      if (readFileSync(`/sys/block/${d}/serial`, 'utf8').trim() === serial) return `/dev/${d}`;
+    } catch {
+      /* no serial attribute */
+    }
+  }
+  return undefined;
+}
+
+function isMounted(path: string): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === path);
+}
+
+/** The OCI process of an exec: the container's own process with the exec's args, env additions, cwd, tty. */
+function execProcess(configPath: string, req: ExecProcessRequest__Output): Record<string, unknown> {
+  const spec = JSON.parse(readFileSync(configPath, 'utf8')) as { process?: Record<string, unknown> };
+  const proc = { ...(spec.process ?? {}) };
+  proc.args = req.args;
+  if (req.env.length) {
+    const names = new Set(req.env.map((e) => e.split('=')[0]));
+    proc.env = [...((proc.env as string[] | undefined) ?? []).filter((e) => !names.has(e.split('=')[0])), ...req.env];
+  }
+  if (req.cwd) proc.cwd = req.cwd;
+  proc.terminal = req.tty;
+  delete proc.consoleSize;
+  return proc;
+}
+
+/** /sys/fs/cgroup/bulkhead/<id> with every available controller delegated to its children. */
+function ensureParentCgroup(id: string): void {
+  for (const dir of [join(CGROUP_ROOT, 'bulkhead'), join(CGROUP_ROOT, 'bulkhead', id)]) {
+    mkdirSync(dir, { recursive: true });
+    const ctrls = readFileSync(join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const c of ctrls) {
+      try {
+        writeFileSync(join(dir, 'cgroup.subtree_control'), `+${c}`);
+      } catch {
+        /* not delegable here: crun manages without it */
+      }
+    }
+  }
+}
+
+/** Mirrors pkg/runtime/vm/guest-spec-rewrite.ts GUEST_DEVICES_ANNOTATION. */
+const GUEST_DEVICES_ANNOTATION = 'io.bulkhead.vm.guest-devices';
+
+/** The guest's device nodes (top level of /dev) as OCI devices, for privileged containers. */
+function guestDevices(): { path: string; type: string; major: number; minor: number; fileMode: number; uid: number; gid: number }[] {
+  const out = [];
+  for (const name of readdirSync('/dev')) {
+    const path = `/dev/${name}`;
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) continue;
+    if (['console', 'tty', 'ptmx'].includes(name)) continue; // crun sets these up itself
+    const rdev = st.rdev;
+    const major = Number((BigInt(rdev) >> 8n) & 0xfffn) | Number((BigInt(rdev) >> 32n) & ~0xfffn);
+    const minor = Number(BigInt(rdev) & 0xffn) | Number((BigInt(rdev) >> 12n) & ~0xffn);
+    out.push({ path, type: st.isBlockDevice() ? 'b' : 'c', major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid });
+  }
+  return out;
+}
+
+/** POSIX shell quoting of one word. */
+function shq(w: string): string {
+  return `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * crun's own pty proxy (terminal: true without --console-socket) insists on a terminal as its stdin
+ * (tcgetattr). The agent has only pipes, so util-linux `script` provides one: crun runs on script's
+ * pty (put in raw mode by crun), the process on the container's own pty, and script relays to our
+ * pipes; -e returns the command's exit status.
+ */
+function onTerminal(cmd: string[]): [string, string[]] {
+  return ['script', ['-q', '-e', '-c', cmd.map(shq).join(' '), '/dev/null']];
+}
+
+/** Marker path the host puts on a pid namespace meaning "the pod's shared PID namespace". */
+export const POD_PIDNS_MARKER = '/run/bulkhead/pod-pidns';
+
+/**
+ * Pod-level namespaces are the VM's own: containers share its network, UTS and IPC. Host namespace
+ * paths mean nothing here; the pod PID namespace marker becomes the guest's pod PID namespace.
+ */
+function adaptSpec(spec: Record<string, unknown>, rootfs: string, id: string, podPidNs: string | undefined, tty: boolean): Record<string, unknown> {
+  const linux = (spec.linux ?? {}) as Record<string, unknown>;
+  const nss = (linux.namespaces ?? []) as { type: string; path?: string }[];
+  linux.namespaces = nss
+    .filter((n) => !['network', 'uts', 'ipc'].includes(n.type))
+    .map((n) => (n.type === 'pid' && n.path === POD_PIDNS_MARKER && podPidNs ? { type: 'pid', path: podPidNs } : { type: n.type }));
+  // The container's cgroup is a child of a per-container parent the agent owns: crun removes its own
+  // cgroup when the container exits, and the parent's hierarchical memory.events still tells whether
+  // the kernel OOM-killed it (an OOM can happen between two polls).
+  linux.cgroupsPath = `/bulkhead/${id}/ctr`;
+  spec.linux = linux;
+  spec.root = { path: rootfs, readonly: !!(spec.root as { readonly?: boolean } | undefined)?.readonly };
+  const proc = (spec.process ?? {}) as Record<string, unknown>;
+  // With a terminal and no --console-socket, crun runs the process on a pty and proxies it to its own
+  // stdio (the agent's pipes): output arrives as one stream, in terminal form (CRLF).
+  proc.terminal = tty;
+  spec.process = proc;
+  if (((spec.annotations ?? {}) as Record<string, string>)[GUEST_DEVICES_ANNOTATION] === 'all') linux.devices = guestDevices();
+  const mounts = (spec.mounts ?? []) as { destination: string }[];
+  for (const f of ['/etc/resolv.conf', '/etc/hosts', '/etc/hostname']) {
+    if (!mounts.some((m) => m.destination === f)) mounts.push({ destination: f, type: 'bind', source: f, options: ['rbind', 'ro'] } as never);
+  }
+  spec.mounts = mounts;
+  return spec;
+}
+
+export class ContainerManager extends EventEmitter<ContainerEvents> {
+  private readonly containers = new Map<string, GuestContainer>();
+  private readonly layers = new Map<string, string>();
+  private execSeq = 0;
+  private readonly oomTimer: NodeJS.Timeout;
+
+  constructor() {
+    super();
+    mkdirSync(join(RUN_DIR, 'containers'), { recursive: true });
+    mkdirSync(join(RUN_DIR, 'layers'), { recursive: true });
+    this.oomTimer = setInterval(() => this.pollOom(), 1000);
+    this.oomTimer.unref();
+  }
+
+  list(): GuestContainer[] {
+    return [...this.containers.values()];
+  }
+
+  get(id: string): GuestContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new AgentError(Code.NotFound, `container ${id} not found in guest`);
+    return c;
+  }
+
+  async create(req: CreateContainerRequest__Output): Promise<void> {
+    const id = req.container_id;
+    if (!ID_RE.test(id)) throw new AgentError(Code.InvalidArgument, `bad container id ${JSON.stringify(id)}`);
+    if (this.containers.has(id)) throw new AgentError(Code.AlreadyExists, `container ${id} already exists in guest`);
+    let spec: Record<string, unknown>;
+    try {
+      spec = JSON.parse(req.spec_json) as Record<string, unknown>;
+    } catch (e) {
+      throw new AgentError(Code.InvalidArgument, `spec_json: ${(e as Error).message}`);
+    }
+    const serial = req.rootfs?.block_serial;
+    const shared = req.rootfs?.shared_path;
+    if (!serial && !shared) throw new AgentError(Code.InvalidArgument, 'rootfs needs block_serial or shared_path');
+    if (shared && (shared.split('/').includes('..') || !existsSync(join(SHARE_DIR, shared)))) {
+      throw new AgentError(Code.InvalidArgument, `rootfs.shared_path ${shared} is not in the pod share`);
+    }
+    const dir = join(RUN_DIR, 'containers', id);
+    let rootfs = join(dir, 'rootfs');
+    mkdirSync(dir, { recursive: true });
+    try {
+      if (shared) {
+        rootfs = join(SHARE_DIR, shared);
+      } else {
+        const lower = await this.mountLayer(serial!);
+        mkdirSync(join(dir, 'upper'), { recursive: true });
+        mkdirSync(join(dir, 'work'), { recursive: true });
+        mkdirSync(rootfs, { recursive: true });
+        const lowerDir = req.rootfs?.subpath ? join(lower, req.rootfs.subpath) : lower;
+        await run('mount', ['-t', 'overlay', '-o', `lowerdir=${lowerDir},upperdir=${dir}/upper,workdir=${dir}/work`, 'overlay', rootfs]);
+      }
+      const wantsPodPid = ((spec.linux as { namespaces?: { type: string; path?: string }[] } | undefined)?.namespaces ?? []).some((n) => n.type === 'pid' && n.path === POD_PIDNS_MARKER);
+      const podPidNs = wantsPodPid ? await this.podPidNamespace() : undefined;
+      ensureParentCgroup(id);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(adaptSpec(spec, rootfs, id, podPidNs, req.tty)));
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    const log = new CriLogWriter(join(dir, 'container.log'));
+    writeFileSync(log.path, '');
+    this.containers.set(id, { id, dir, rootfs, state: 'created', pid: 0, log, oomKills: 0n, stdinWanted: req.stdin, tty: req.tty });
+  }
+
+  /** Spawns `crun run` and resolves once crun reports the container running (or it already exited). */
+  async start(id: string): Promise<number> {
+    const c = this.get(id);
+    if (c.state !== 'created') throw new AgentError(Code.FailedPrecondition, `container ${id} is ${c.state}, not created`);
+    const [bin, argv] = c.tty ? onTerminal(['crun', ...CRUN, 'run', '--bundle', c.dir, id]) : ['crun', [...CRUN, 'run', '--bundle', c.dir, id]];
+    const child = spawn(bin, argv, { stdio: [c.stdinWanted || c.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (c.tty && !c.stdinWanted) child.stdin?.end();
+    child.stdin?.on('error', () => undefined);
+    c.child = child;
+    c.state = 'running';
+    c.pid = child.pid ?? 0;
+    child.stdout!.on('data', (d: Buffer) => {
+      c.log.write('stdout', d);
+      this.emit('output', id, 1, d);
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      c.log.write('stderr', d);
+      this.emit('output', id, 2, d);
+    });
+    child.on('close', (code, signal) => this.onExit(c, code, signal));
+    child.on('error', (e) => {
+      c.log.write('stderr', Buffer.from(`crun: ${e.message}\n`));
+    });
+    for (let i = 0; i < 500 && c.state === 'running'; i++) {
+      const st = await run('crun', [...CRUN, 'state', id]).then((o) => (JSON.parse(o) as { status?: string; pid?: number }), () => undefined);
+      if (st?.status === 'running') {
+        c.pid = st.pid ?? c.pid;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return c.pid;
+  }
+
+  wait(id: string): Promise<ExitStatus> {
+    const c = this.get(id);
+    if (c.exit) return Promise.resolve(c.exit);
+    return new Promise((resolve) => {
+      const onExit = (cid: string, st: ExitStatus): void => {
+        if (cid !== id) return;
+        this.off('exit', onExit);
+        resolve(st);
+      };
+      this.on('exit', onExit);
+    });
+  }
+
+  async signal(id: string, sig: number, all: boolean): Promise<void> {
+    const c = this.get(id);
+    if (c.state !== 'running') return;
+    await run('crun', [...CRUN, 'kill', ...(all ? ['--all'] : []), id, String(sig)]).catch((e: Error) => {
+      if (c.state === 'running') throw new AgentError(Code.Internal, e.message);
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    const c = this.containers.get(id);
+    if (!c) return;
+    if (c.state === 'running') throw new AgentError(Code.FailedPrecondition, `container ${id} is running`);
+    await run('crun', [...CRUN, 'delete', '-f', id]).catch(() => undefined);
+    if (!c.rootfs.startsWith(SHARE_DIR + '/') && isMounted(c.rootfs)) await run('umount', ['-l', c.rootfs]);
+    rmSync(c.dir, { recursive: true, force: true });
+    try {
+      rmdirSync(join(CGROUP_ROOT, 'bulkhead', id));
+    } catch {
+      /* already gone, or crun still tearing its child down */
+    }
+    this.containers.delete(id);
+  }
+
+  exec(req: ExecProcessRequest__Output, out: ExecOutput, onExit: (st: ExitStatus) => void): ExecHandle {
+    const c = this.get(req.container_id);
+    if (c.state !== 'running') throw new AgentError(Code.FailedPrecondition, `container ${c.id} is not running`);
+    if (req.args.length === 0) throw new AgentError(Code.InvalidArgument, 'exec needs a command');
+    const execId = `exec-${++this.execSeq}`;
+    const pidFile = join(c.dir, `${execId}.pid`);
+    this.execPidFiles.set(execId, pidFile);
+    // The exec'd process inherits the container's process settings (user, groups, capabilities,
+    // no_new_privileges, rlimits, env, cwd) as with runc exec; only args (and tty, env additions) differ.
+    // terminal without --console-socket: crun allocates the pty in the container and proxies it (onTerminal).
+    const processFile = join(c.dir, `${execId}.process.json`);
+    writeFileSync(processFile, JSON.stringify(execProcess(join(c.dir, 'config.json'), req)));
+    const args = [...CRUN, 'exec', '--pid-file', pidFile, '--process', processFile, c.id];
+    const [bin, argv] = req.tty ? onTerminal(['crun', ...args]) : ['crun', args];
+    const p = spawn(bin, argv, { stdio: [req.stdin || req.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    p.stdin?.on('error', () => undefined);
+    if (req.tty && !req.stdin) p.stdin?.end();
+    const pump = (fd: 1 | 2, r: NodeJS.ReadableStream & { pause(): void; resume(): void }): void => {
+      r.on('data', (d: Buffer) => {
+        if (!out.write(fd, d)) {
+          r.pause();
+          out.onDrain(() => r.resume());
+        }
+      });
+    };
+    pump(1, p.stdout!);
+    pump(2, p.stderr!);
+    let timedOut = false;
+    const timer =
+      req.timeout_seconds > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            // Kill the exec'd process itself (crun exec only waits for it), then crun.
+            try {
+              process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+            } catch {
+              p.kill('SIGKILL');
+            }
+          }, req.timeout_seconds * 1000)
+        : undefined;
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      this.execPidFiles.delete(execId);
+      rmSync(pidFile, { force: true });
+      rmSync(processFile, { force: true });
+      const st = this.exitStatus(code, signal, 0n);
+      onExit(timedOut ? { ...st, reason: 'Timeout' } : st);
+    });
+    p.on('error', (e) => out.write(2, Buffer.from(`crun exec: ${e.message}\n`)));
+    return { execId, pid: p.pid ?? 0, stdin: req.stdin ? p.stdin : null };
+  }
+
+  /** The running container's stdin pipe (null when it was created without stdin or is not running). */
+  stdinOf(id: string): Writable | null {
+    return this.get(id).child?.stdin ?? null;
+  }
+
+  stats(ids: string[]): ContainerStats[] {
+    const pick = ids.length ? ids.map((id) => this.get(id)) : this.list();
+    return pick.map((c) => {
+      const s = readCgroupV2Stats(join(CGROUP_ROOT, 'bulkhead', c.id));
+      return {
+        container_id: c.id,
+        timestamp_ns: nowNs(),
+        cpu_usage_ns: s.cpuUsageNs.toString(),
+        memory_working_set_bytes: s.memoryWorkingSetBytes.toString(),
+        memory_usage_bytes: s.memoryUsageBytes.toString(),
+        memory_rss_bytes: s.memoryRssBytes.toString(),
+        oom_kills: s.oomKills.toString(),
+        pids: s.pids.toString(),
+      };
+    });
+  }
+
+  async update(id: string, r: LinuxResources__Output | null): Promise<void> {
+    const c = this.get(id);
+    if (!r || c.state !== 'running') return;
+    const args = [...CRUN, 'update'];
+    if (r.cpu_period !== '0') args.push('--cpu-period', r.cpu_period);
+    if (r.cpu_quota !== '0') args.push('--cpu-quota', r.cpu_quota);
+    if (r.cpu_shares !== '0') args.push('--cpu-share', r.cpu_shares);
+    if (r.memory_limit_bytes !== '0') args.push('--memory', r.memory_limit_bytes);
+    if (r.cpuset_cpus) args.push('--cpuset-cpus', r.cpuset_cpus);
+    await run('crun', [...args, id]);
+  }
+
+  private podPidHolder: { pid: number; nsPath: string } | undefined;
+  private readonly execPidFiles = new Map<string, string>();
+
+  /** Signals a running exec'd process (not crun: the process crun exec started). */
+  signalExec(execId: string, sig: number): void {
+    const f = this.execPidFiles.get(execId);
+    if (!f) throw new AgentError(Code.NotFound, `exec ${execId} not found (exited?)`);
+    try {
+      process.kill(Number(readFileSync(f, 'utf8')), sig);
+    } catch (e) {
+      throw new AgentError(Code.FailedPrecondition, `signal exec ${execId}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The pod's shared PID namespace (CRI NamespaceMode POD): held by a sleeping process started with
+   * `unshare -p -f` (its forked child is PID 1 of the namespace), like the infra process of namespace pods.
+   * That PID 1 is catatonit in pause mode: it reaps the orphans the pod's processes leave behind.
+   */
+  private async podPidNamespace(): Promise<string> {
+    if (this.podPidHolder && existsSync(`/proc/${this.podPidHolder.pid}`)) return this.podPidHolder.nsPath;
+    const p = spawn('unshare', ['-p', '-f', 'catatonit', '-P'], { stdio: 'ignore' });
+    p.on('error', () => undefined);
+    for (let i = 0; i < 200; i++) {
+      const child = childOf(p.pid ?? -1);
+      if (child) {
+        this.podPidHolder = { pid: child, nsPath: `/proc/${child}/ns/pid` };
+        return this.podPidHolder.nsPath;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    p.kill('SIGKILL');
+    throw new AgentError(Code.Internal, 'could not create the pod PID namespace');
+  }
+
+  private async mountLayer(serial: string): Promise<string> {
+    const have = this.layers.get(serial);
+    if (have) return have;
+    if (!/^[a-zA-Z0-9_.-]{1,20}$/.test(serial)) throw new AgentError(Code.InvalidArgument, `bad block serial ${serial}`);
+    const dev = findBlockBySerial(serial);
+    if (!dev) throw new AgentError(Code.NotFound, `no virtio-blk disk with serial ${serial} in the guest`);
+    const dir = join(RUN_DIR, 'layers', serial);
+    mkdirSync(dir, { recursive: true });
+    if (!isMounted(dir)) await run('mount', ['-t', 'erofs', '-o', 'ro', dev, dir]);
+    this.layers.set(serial, dir);
+    return dir;
+  }
+
+  private exitStatus(code: number | null, signal: NodeJS.Signals | null, oomKills: bigint): ExitStatus {
+    const exitCode = code ?? 128;
+    const sig = exitCode > 128 ? exitCode - 128 : 0;
+    const reason = oomKills > 0n && (exitCode === 137 || signal === 'SIGKILL') ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+    return { exit_code: exitCode, reason, finished_at_ns: nowNs(), signal: sig };
+  }
+
+  private onExit(c: GuestContainer, code: number | null, signal: NodeJS.Signals | null): void {
+    this.pollOomOf(c);
+    c.log.flush();
+    c.state = 'exited';
+    c.exit = this.exitStatus(code, signal, c.oomKills);
+    c.child = undefined;
+    this.emit('exit', c.id, c.exit);
+  }
+
+  private pollOom(): void {
+    for (const c of this.containers.values()) if (c.state === 'running') this.pollOomOf(c);
+  }
+
+  private pollOomOf(c: GuestContainer): void {
+    const f = join(CGROUP_ROOT, 'bulkhead', c.id, 'memory.events');
+    if (!existsSync(f)) return;
+    const kills = readCgroupV2Stats(join(CGROUP_ROOT, 'bulkhead', c.id)).oomKills;
+    if (kills > c.oomKills) {
+      c.oomKills = kills;
+      this.emit('oom', c.id);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// The daemon's configuration: one zod schema holds the embedded defaults, the types and the
+// validation (unknown keys and wrong types are errors, each reported with its key path).
+import { z } from 'zod';
+import { LOG_LEVELS } from '../log/logger.js';
+
+const absPath = z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path');
+
+const ociHandler = z
+  .object({
+    kind: z.literal('oci'),
+    /** OCI runtime binary (name looked up in PATH, or absolute path). */
+    runtime_path: z.string().min(1).default('runc'),
+    /** Per-container monitor (conmon) binary. */
+    monitor_path: z.string().min(1).default('conmon'),
+    /** Extra root dir passed to the OCI runtime as --root (state of runc). Default: <state>/runtimes/<handler>. */
+    runtime_root: absPath.optional(),
+  })
+  .strict();
+
+const vmHandler = z
+  .object({
+    kind: z.literal('vm'),
+    qemu_path: z.string().min(1).default('qemu-system-x86_64'),
+    /** auto: KVM when the CPU has VT-x/AMD-V and /dev/kvm works, TCG otherwise. */
+    accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+    /** Guest kernel (PVH vmlinux). Default: the one the guest image build puts under <root>/guest. */
+    kernel_path: absPath.optional(),
+    /** Default guest memory (MiB) and vCPUs, before the pod's own resources are added. */
+    memory_mib: z.number().int().min(64).max(1 << 20).default(128),
+    vcpus: z.number().int().min(1).max(256).default(1),
+    /** Where the guest image is built and cached (<dir>/guest/<stamp>). Default: the daemon root. */
+    guest_root: absPath.optional(),
+    /** Pre-booted pod-less VMs kept ready (0 disables the pool). */
+    pool_size: z.number().int().min(0).max(64).default(0),
+    /**
+     * TCG only: QEMU's translation-block cache per VM (MiB, `-accel tcg,tb-size=`); 0 = QEMU's
+     * default (much larger). docs/microvm.md: 64 saves ~30 MB RSS per VM for ~30 % slower warm
+     * guest code; 32 saves ~70 MB but doubles it and slows boot. Ignored under KVM.
+     */
+    tcg_tb_size_mib: z.number().int().min(0).max(4096).default(64),
+  })
+  .strict();
+
+export const handlerSchema = z.discriminatedUnion('kind', [ociHandler, vmHandler]);
+
+export const configSchema = z
+  .object({
+    /** Persistent data: images, snapshots, pod/container metadata. */
+    root: absPath.default('/var/lib/bulkhead'),
+    /** Runtime state that dies with the host: sockets, pinned namespaces, runc state. */
+    state: absPath.default('/run/bulkhead'),
+    /** CRI gRPC unix socket. */
+    address: absPath.default('/run/bulkhead/bulkhead.sock'),
+    log_level: z.enum(LOG_LEVELS).default('info'),
+    registry: z
+      .object({
+        /** containerd-style certs.d directory: <dir>/<host>/hosts.toml. */
+        config_path: absPath.default('/etc/bulkhead/certs.d'),
+        max_concurrent_downloads: z.number().int().min(1).max(64).default(4),
+        /** A pull that receives no bytes for this long fails. */
+        progress_timeout_seconds: z.number().int().min(1).max(3600).default(60),
+        /** Tar-bomb bounds per layer: bytes of file content written and number of entries. */
+        max_layer_unpack_bytes: z.number().int().min(1).default(64 * 2 ** 30),
+        max_layer_entries: z.number().int().min(1).default(2_000_000),
+      })
+      .strict()
+      .default({}),
+    cni: z
+      .object({
+        conf_dir: absPath.default('/etc/cni/net.d'),
+        bin_dirs: z.array(absPath).min(1).default(['/opt/cni/bin', '/usr/lib/cni']),
+      })
+      .strict()
+      .default({}),
+    streaming: z
+      .object({
+        address: z.string().min(1).default('127.0.0.1'),
+        /** 0 picks a free port at start-up. */
+        port: z.number().int().min(0).max(65535).default(0),
+        token_ttl_seconds: z.number().int().min(1).max(3600).default(60),
+      })
+      .strict()
+      .default({}),
+    metrics: z
+      .object({
+        /** host:port (or [v6]:port, :port) for the Prometheus /metrics endpoint; empty disables it. */
+        address: z
+          .string()
+          .regex(/^$|^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/, 'expected "host:port", "[ipv6]:port", ":port" or "" (off)')
+          .default(''),
+      })
+      .strict()
+      .default({}),
+    /** cgroup driver: only cgroupfs is supported (no systemd assumed). */
+    cgroup_driver: z.enum(['cgroupfs']).default('cgroupfs'),
+    /** Handler used when the pod names none (empty RuntimeClass handler). */
+    default_runtime_handler: z.string().min(1).default('runc'),
+    runtime_handlers: z
+      .record(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'handler names are DNS labels'), handlerSchema)
+      .default({
+        runc: { kind: 'oci', runtime_path: 'runc', monitor_path: 'conmon' },
+        crun: { kind: 'oci', runtime_path: 'crun', monitor_path: 'conmon' },
+        microvm: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'auto', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64 },
+      }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!(c.default_runtime_handler in c.runtime_handlers)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['default_runtime_handler'],
+        message: `names handler "${c.default_runtime_handler}", which runtime_handlers does not define`,
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type HandlerConfig = z.infer<typeof handlerSchema>;
+export type OciHandlerConfig = z.infer<typeof ociHandler>;
+export type VmHandlerConfig = z.infer<typeof vmHandler>;

@@ -1,0 +1,466 @@
+// Container lifecycle (Create/Start/Stop/Remove/Status/List/Update/ReopenLog/ExecSync) over the
+// pod's SandboxRuntime: records, name reservation, rootfs, spec, exit tracking, events, recovery.
+import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
+import { checkMetadataText } from '../cri/metadata-text.js';
+import { writeFileAtomic } from '../store/atomic-file.js';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import type * as cri from '../api/cri-types.js';
+import type { Config } from '../config/schema.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
+import { buildContainerSpec } from '../oci/spec-builder.js';
+import type { SandboxRuntime, StreamTarget } from '../runtime/sandbox-runtime.js';
+import type { SandboxManager, PodContainers } from '../sandbox/sandbox-manager.js';
+import { IdIndex, newId } from '../store/id-index.js';
+import { RecordStore, type ContainerRecord, type SandboxRecord } from '../store/records.js';
+import { nowNs } from '../store/time.js';
+import type { ContainerEventBus } from '../events/container-events.js';
+import type { ImageSource } from './image-source.js';
+import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
+import { ociResources } from './oci-resources.js';
+
+export function containerNameKey(podId: string, m: cri.ContainerMetadata__Output | null): string {
+  if (!m || !m.name) throw invalidArgument('container metadata.name must not be empty');
+  checkMetadataText('container metadata.name', m.name);
+  return `${podId}_${m.name}_${m.attempt}`;
+}
+
+function isExited(c: ContainerRecord): boolean {
+  return c.state === 'CONTAINER_EXITED';
+}
+
+export interface ContainerManagerDeps {
+  config: Config;
+  sandboxes: SandboxManager;
+  images: ImageSource;
+  events: ContainerEventBus;
+  hostOomScoreAdjMin: number;
+  log: Logger;
+}
+
+export class ContainerManager implements PodContainers {
+  readonly store: RecordStore<ContainerRecord>;
+  private readonly index = new IdIndex<ContainerRecord>('container');
+  private readonly names = new Map<string, string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly refreshing = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: ContainerManagerDeps) {
+    this.store = new RecordStore<ContainerRecord>(join(deps.config.root, 'containers'), 'container.json');
+    for (const rt of new Set(deps.sandboxes.runtimes.values())) rt.onExit((id) => void this.onExit(id));
+  }
+
+  private runtime(c: { handler: string }): SandboxRuntime {
+    return this.deps.sandboxes.runtimeFor(c.handler);
+  }
+
+  get(idOrPrefix: string): ContainerRecord {
+    return this.index.get(idOrPrefix);
+  }
+
+  find(idOrPrefix: string): ContainerRecord | undefined {
+    return this.index.find(idOrPrefix);
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.index.values()];
+  }
+
+  inPod(podId: string): ContainerRecord[] {
+    return this.all().filter((c) => c.podId === podId);
+  }
+
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(id, settled);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === settled) this.locks.delete(id);
+    }
+  }
+
+  async create(podId: string, config: cri.ContainerConfig__Output, log: Logger): Promise<string> {
+    if (!podId) throw invalidArgument('pod_sandbox_id must not be empty');
+    const sb = this.deps.sandboxes.get(podId);
+    if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready`);
+    const nameKey = containerNameKey(sb.id, config.metadata);
+    const existing = this.names.get(nameKey);
+    if (existing) throw alreadyExists(`container "${config.metadata!.name}" (attempt ${config.metadata!.attempt}) already exists in pod ${sb.id}: ${existing}`);
+    const imageRefIn = config.image?.image ?? '';
+    if (!imageRefIn) throw invalidArgument('container image must not be empty');
+    const image = this.deps.images.resolve(imageRefIn);
+    if (!image) throw notFound(`image "${imageRefIn}" not found: pull it first`);
+    const runtime = this.runtime(sb);
+    const id = newId();
+    this.names.set(nameKey, id);
+    const dir = this.store.dirOf(id);
+    const logPath = sb.config.log_directory && config.log_path ? join(sb.config.log_directory, config.log_path) : '';
+    const imgCfg = image.config.config ?? {};
+    const c: ContainerRecord = {
+      id,
+      podId: sb.id,
+      nameKey,
+      phase: 'creating',
+      handler: sb.handler,
+      config,
+      imageId: image.id,
+      imageRef: image.repoDigests[0] ?? image.id,
+      imageName: imageRefIn,
+      createdAt: nowNs(),
+      startedAt: '0',
+      finishedAt: '0',
+      state: 'CONTAINER_CREATED',
+      exitCode: 0,
+      reason: '',
+      message: '',
+      pid: 0,
+      conmonPid: 0,
+      dir,
+      bundleDir: dir,
+      rootfs: join(dir, 'rootfs'),
+      cgroupsPath: `${sb.cgroupParent}/${id}`,
+      logPath,
+      leaseId: `container-${id}`,
+      stopSignal: config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM',
+      resources: config.linux?.resources ?? undefined,
+      tty: config.tty,
+      stdin: config.stdin,
+      stdinOnce: config.stdin_once,
+    };
+    const clog = log.child({ podId: sb.id, containerId: id });
+    const timings = { rootfsMs: 0, specMs: 0, runtimeMs: 0 };
+    try {
+      const t0 = performance.now();
+      await this.store.save(c); // intent record
+      const lowers = await this.deps.images.acquireLayers(image.id, c.leaseId);
+      await mountRootfs(dir, lowers);
+      timings.rootfsMs = Math.round(performance.now() - t0);
+      await this.prepareMounts(config);
+      const spec = buildContainerSpec({
+        containerId: id,
+        config,
+        sandbox: {
+          id: sb.id,
+          config: sb.config,
+          netnsPath: sb.namespaces.net,
+          ipcnsPath: sb.namespaces.ipc,
+          utsnsPath: sb.namespaces.uts,
+          pidnsPath: sb.namespaces.pid,
+          cgroupParent: sb.cgroupParent,
+          resolvConfPath: sb.files.resolvConf,
+          hostnamePath: sb.files.hostname,
+          hostsPath: sb.files.hosts,
+          shmPath: sb.files.shm,
+        },
+        imageConfig: imgCfg,
+        rootfsPath: c.rootfs,
+        cgroupsPath: c.cgroupsPath,
+        hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
+      });
+      await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 }); // env may hold secrets
+      const proc = (spec as { process?: { user?: { uid?: number; gid?: number; additionalGids?: number[] } } }).process;
+      c.user = { uid: proc?.user?.uid ?? 0, gid: proc?.user?.gid ?? 0, additionalGids: proc?.user?.additionalGids ?? [] };
+      if (c.logPath) await mkdir(dirname(c.logPath), { recursive: true });
+      else c.logPath = join(dir, 'container.log');
+      timings.specMs = Math.round(performance.now() - t0) - timings.rootfsMs;
+      await runtime.createContainer(sb, c, clog);
+      timings.runtimeMs = Math.round(performance.now() - t0) - timings.rootfsMs - timings.specMs;
+      c.phase = 'created';
+      await this.store.save(c);
+    } catch (e) {
+      clog.warn({ err: e }, 'container create failed: rolling back');
+      await this.destroy(c, clog).catch((e2: unknown) => clog.error({ err: e2 }, 'rollback failed'));
+      this.names.delete(nameKey);
+      throw e;
+    }
+    this.index.add(id, c);
+    clog.info({ image: imageRefIn, ...timings }, 'container created');
+    this.emit(c, 'CONTAINER_CREATED_EVENT');
+    return id;
+  }
+
+  /** Bind-mount sources that do not exist are created as directories (as containerd does). */
+  private async prepareMounts(config: cri.ContainerConfig__Output): Promise<void> {
+    for (const m of config.mounts) {
+      if (!m.host_path) throw invalidArgument(`mount ${m.container_path}: host_path must not be empty`);
+      try {
+        await stat(m.host_path);
+      } catch {
+        await mkdir(m.host_path, { recursive: true });
+      }
+    }
+  }
+
+  private async destroy(c: ContainerRecord, log: Logger): Promise<void> {
+    const rt = this.deps.sandboxes.runtimes.get(c.handler);
+    if (rt) await rt.removeContainer(c, log);
+    await unmountRootfs(c.dir);
+    await this.deps.images.releaseLayers(c.leaseId);
+    await removeContainerDir(c.dir);
+  }
+
+  async start(idOrPrefix: string, log: Logger): Promise<void> {
+    const c = this.get(idOrPrefix);
+    await this.withLock(c.id, async () => {
+      if (c.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${c.id} is in state ${c.state}, not CONTAINER_CREATED`);
+      const clog = log.child({ podId: c.podId, containerId: c.id });
+      try {
+        await this.runtime(c).startContainer(c, clog);
+      } catch (e) {
+        c.state = 'CONTAINER_EXITED';
+        c.finishedAt = nowNs();
+        c.exitCode = 128;
+        c.reason = 'StartError';
+        c.message = (e as Error).message;
+        await this.store.save(c);
+        throw e;
+      }
+      c.startedAt = nowNs();
+      c.state = 'CONTAINER_RUNNING';
+      await this.store.save(c);
+      clog.info('container started');
+      this.emit(c, 'CONTAINER_STARTED_EVENT');
+      // It may have exited before we marked it running.
+      await this.refresh(c);
+    });
+  }
+
+  /** Pulls the runtime's view into the record (exit code, finish time, reason); persists changes. */
+  refresh(c: ContainerRecord): Promise<void> {
+    if (c.state === 'CONTAINER_EXITED' || c.phase === 'creating') return Promise.resolve();
+    // One refresh per container at a time, so an exit is recorded (and announced) once.
+    const inflight = this.refreshing.get(c.id);
+    if (inflight) return inflight;
+    const p = this.doRefresh(c).finally(() => this.refreshing.delete(c.id));
+    this.refreshing.set(c.id, p);
+    return p;
+  }
+
+  private async doRefresh(c: ContainerRecord): Promise<void> {
+    if (c.state === 'CONTAINER_EXITED') return;
+    const rt = this.deps.sandboxes.runtimes.get(c.handler);
+    if (!rt) return;
+    const st = await rt.containerState(c);
+    if (st.status !== 'exited') return;
+    c.state = 'CONTAINER_EXITED';
+    c.exitCode = st.exitCode ?? -1;
+    c.finishedAt = st.finishedAt ?? nowNs();
+    c.reason = st.reason ?? (st.oomKilled ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error');
+    if (st.message) c.message = st.message;
+    await this.store.save(c);
+    this.deps.log.info({ podId: c.podId, containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
+    this.emit(c, 'CONTAINER_STOPPED_EVENT');
+  }
+
+  private async onExit(id: string): Promise<void> {
+    const c = this.index.find(id);
+    if (!c || c.id !== id) return;
+    await this.withLock(c.id, () => this.refresh(c)).catch((e: unknown) => this.deps.log.warn({ err: e, containerId: id }, 'exit refresh failed'));
+  }
+
+  async stop(idOrPrefix: string, timeoutSec: number, log: Logger): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (!c) return; // CRI idempotence: stopping a missing container is not an error
+    await this.stopRecord(c, timeoutSec, log);
+  }
+
+  private async stopRecord(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+    await this.refresh(c);
+    if (c.state === 'CONTAINER_EXITED') return;
+    const clog = log.child({ podId: c.podId, containerId: c.id });
+    await this.runtime(c).stopContainer(c, Math.max(0, timeoutSec), clog);
+    await this.withLock(c.id, () => this.refresh(c));
+    if (!isExited(c)) {
+      // Created-but-never-started containers are killed before their init execs.
+      c.state = 'CONTAINER_EXITED';
+      c.exitCode = 137;
+      c.finishedAt = nowNs();
+      c.reason = 'Error';
+      await this.store.save(c);
+      this.emit(c, 'CONTAINER_STOPPED_EVENT');
+    }
+    clog.info({ exitCode: c.exitCode }, 'container stopped');
+  }
+
+  async remove(idOrPrefix: string, log: Logger): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (!c) return; // CRI: removing a missing container is not an error
+    await this.removeRecord(c, log);
+  }
+
+  private async removeRecord(c: ContainerRecord, log: Logger): Promise<void> {
+    const clog = log.child({ podId: c.podId, containerId: c.id });
+    await this.stopRecord(c, 0, clog);
+    await this.withLock(c.id, async () => {
+      if (!this.index.find(c.id)) return;
+      c.phase = 'removing';
+      await this.store.save(c);
+      await this.destroy(c, clog);
+      this.index.delete(c.id);
+      this.names.delete(c.nameKey);
+      clog.info('container removed');
+      this.emit(c, 'CONTAINER_DELETED_EVENT');
+    });
+  }
+
+  async stopAllInPod(podId: string, log: Logger): Promise<void> {
+    await Promise.all(this.inPod(podId).map((c) => this.stopRecord(c, 0, log)));
+  }
+
+  async removeAllInPod(podId: string, log: Logger): Promise<void> {
+    await Promise.all(this.inPod(podId).map((c) => this.removeRecord(c, log)));
+  }
+
+  async status(idOrPrefix: string, verbose: boolean): Promise<cri.ContainerStatusResponse> {
+    const c = this.get(idOrPrefix);
+    await this.refresh(c);
+    const info: Record<string, string> = {};
+    if (verbose) {
+      const spec = await readFile(join(c.bundleDir, 'config.json'), 'utf8').then((s) => JSON.parse(s) as unknown, () => undefined);
+      info.info = JSON.stringify({ pid: c.pid, sandboxID: c.podId, runtimeHandler: c.handler, bundle: c.bundleDir, conmonPid: c.conmonPid, runtimeSpec: spec, imageRef: c.imageRef });
+    }
+    return { status: this.toStatus(c), info };
+  }
+
+  toStatus(c: ContainerRecord): cri.ContainerStatus {
+    return {
+      id: c.id,
+      metadata: c.config.metadata,
+      state: c.state,
+      created_at: c.createdAt,
+      started_at: c.startedAt,
+      finished_at: c.finishedAt,
+      exit_code: c.exitCode,
+      image: { image: c.imageName, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.imageName, runtime_handler: '' },
+      image_ref: c.imageRef,
+      image_id: c.imageId,
+      reason: c.reason,
+      message: c.message,
+      labels: c.config.labels,
+      annotations: c.config.annotations,
+      mounts: c.config.mounts,
+      log_path: c.logPath,
+      resources: c.resources ? { linux: c.resources } : null,
+      user: c.user ? { linux: { uid: c.user.uid, gid: c.user.gid, supplemental_groups: c.user.additionalGids } } : null,
+      stop_signal: (c.stopSignal.startsWith('SIG') ? c.stopSignal : `SIG${c.stopSignal}`) as cri.ContainerStatus['stop_signal'],
+    };
+  }
+
+  async list(filter: cri.ContainerFilter__Output | null): Promise<cri.Container[]> {
+    let items = this.all();
+    if (filter?.id) {
+      const one = this.find(filter.id);
+      items = one ? [one] : [];
+    }
+    if (filter?.pod_sandbox_id) {
+      const sb = this.deps.sandboxes.find(filter.pod_sandbox_id);
+      items = sb ? items.filter((c) => c.podId === sb.id) : [];
+    }
+    await Promise.all(items.map((c) => this.refresh(c).catch(() => undefined)));
+    if (filter?.state) items = items.filter((c) => c.state === filter.state!.state);
+    const sel = filter?.label_selector ?? {};
+    items = items.filter((c) => Object.entries(sel).every(([k, v]) => c.config.labels[k] === v));
+    return items.map((c) => ({
+      id: c.id,
+      pod_sandbox_id: c.podId,
+      metadata: c.config.metadata,
+      image: { image: c.imageName, user_specified_image: c.imageName },
+      image_ref: c.imageRef,
+      image_id: c.imageId,
+      state: c.state,
+      created_at: c.createdAt,
+      labels: c.config.labels,
+      annotations: c.config.annotations,
+    }));
+  }
+
+  async updateResources(idOrPrefix: string, linux: cri.LinuxContainerResources__Output | null): Promise<void> {
+    const c = this.get(idOrPrefix);
+    await this.refresh(c);
+    if (c.state === 'CONTAINER_EXITED') throw failedPrecondition(`container ${c.id} has exited`);
+    if (!linux) return;
+    const oci = ociResources(linux);
+    await this.runtime(c).updateResources(c, oci);
+    c.resources = linux;
+    await this.store.save(c);
+    // Keep the bundle's spec in step (verbose status shows it; runc reads it on exec).
+    const specFile = join(c.bundleDir, 'config.json');
+    const spec = JSON.parse(await readFile(specFile, 'utf8')) as { linux?: { resources?: Record<string, unknown> } };
+    spec.linux = { ...spec.linux, resources: { ...spec.linux?.resources, ...oci } };
+    await writeFileAtomic(specFile, JSON.stringify(spec), 0o644);
+  }
+
+  async reopenLog(idOrPrefix: string): Promise<void> {
+    const c = this.get(idOrPrefix);
+    await this.refresh(c);
+    if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running`);
+    await this.runtime(c).reopenLog(c);
+  }
+
+  async execSync(idOrPrefix: string, cmd: string[], timeoutSec: number, log: Logger): Promise<cri.ExecSyncResponse> {
+    const c = this.get(idOrPrefix);
+    await this.refresh(c);
+    if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running (${c.state})`);
+    const r = await this.runtime(c).execSync(c, cmd, timeoutSec, log.child({ podId: c.podId, containerId: c.id }));
+    return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+  }
+
+  streamTarget(idOrPrefix: string): StreamTarget {
+    const c = this.get(idOrPrefix);
+    return this.runtime(c).streamTarget(this.deps.sandboxes.find(c.podId), c);
+  }
+
+  private emit(c: ContainerRecord, type: cri.ContainerEventResponse['container_event_type']): void {
+    if (this.deps.events.subscribers === 0) return;
+    const sb = this.deps.sandboxes.find(c.podId);
+    const podStatus = sb ? this.deps.sandboxes.status(sb, false).status : null;
+    this.deps.events.publish({
+      container_id: c.id,
+      container_event_type: type,
+      created_at: nowNs(),
+      pod_sandbox_status: podStatus,
+      containers_statuses: this.inPod(c.podId).map((x) => this.toStatus(x)),
+    });
+  }
+
+  /**
+   * Sandbox lifecycle as container events (container_id = pod id), as containerd and CRI-O send
+   * them for the pod's infra container: kubelet's evented PLEG learns of pod changes this way.
+   */
+  podEvent(sb: SandboxRecord, type: cri.ContainerEventResponse['container_event_type']): void {
+    if (this.deps.events.subscribers === 0) return;
+    this.deps.events.publish({
+      container_id: sb.id,
+      container_event_type: type,
+      created_at: nowNs(),
+      pod_sandbox_status: this.deps.sandboxes.status(sb, false).status,
+      containers_statuses: this.inPod(sb.id).map((x) => this.toStatus(x)),
+    });
+  }
+
+  /** Start-up: load records, roll back interrupted creates, pick up exits that happened while down. */
+  async recover(log: Logger): Promise<void> {
+    const { records, orphans } = await this.store.loadAll();
+    for (const o of orphans) await removeContainerDir(this.store.dirOf(o));
+    for (const c of records) {
+      const clog = log.child({ podId: c.podId, containerId: c.id });
+      if (c.phase === 'creating' || !this.deps.sandboxes.find(c.podId)) {
+        clog.warn({ phase: c.phase }, 'rolling back container interrupted during creation (or orphaned)');
+        await this.destroy(c, clog).catch((e: unknown) => clog.error({ err: e }, 'rollback failed'));
+        continue;
+      }
+      this.index.add(c.id, c);
+      this.names.set(c.nameKey, c.id);
+      await this.refresh(c).catch((e: unknown) => clog.warn({ err: e }, 'state refresh failed'));
+      if (c.phase === 'removing') await this.removeRecord(c, clog).catch((e: unknown) => clog.error({ err: e }, 'finishing removal failed'));
+    }
+    log.info({ containers: this.index.size }, 'containers recovered');
+  }
+
+  sandboxOf(c: ContainerRecord): SandboxRecord | undefined {
+    return this.deps.sandboxes.find(c.podId);
+  }
+}

@@ -1,0 +1,110 @@
+// Version, Status, RuntimeConfig, UpdateRuntimeConfig.
+import type { RuntimeHandlers } from '../grpc/handlers.js';
+import type { Config } from '../config/schema.js';
+import type * as cri from '../api/cri-types.js';
+import { writeJsonAtomic, readJsonSync } from '../store/atomic-file.js';
+import { join } from 'node:path';
+
+export const RUNTIME_NAME = 'bulkhead';
+export const RUNTIME_VERSION = '0.1.0';
+export const CRI_API_VERSION = 'v1';
+
+export interface Condition {
+  type: string;
+  status: boolean;
+  reason: string;
+  message: string;
+}
+
+/** A subsystem that reports readiness and handler details to Status (runtime, network, VM...). */
+export interface StatusSource {
+  /** RuntimeReady / NetworkReady contributions; all sources of one type must be true. */
+  conditions(): Promise<Condition[]>;
+  /** Per-handler features, by handler name. */
+  handlers?(): Promise<cri.RuntimeHandler[]>;
+  /** Extra verbose info (key → JSON string). */
+  info?(): Promise<Record<string, string>>;
+  /** Runtime-wide features (StatusResponse.features), merged over all sources. */
+  features?(): Promise<cri.RuntimeFeatures>;
+}
+
+interface NetworkSettings {
+  pod_cidr: string;
+}
+
+export class RuntimeSettings {
+  private settings: NetworkSettings;
+  private readonly file: string;
+  constructor(config: Config) {
+    this.file = join(config.root, 'runtime-settings.json');
+    this.settings = readJsonSync<NetworkSettings>(this.file) ?? { pod_cidr: '' };
+  }
+  get podCidr(): string {
+    return this.settings.pod_cidr;
+  }
+  async setPodCidr(cidr: string): Promise<void> {
+    this.settings = { ...this.settings, pod_cidr: cidr };
+    await writeJsonAtomic(this.file, this.settings);
+  }
+}
+
+function mergeConditions(all: Condition[]): cri.RuntimeCondition[] {
+  const byType = new Map<string, Condition[]>();
+  for (const c of all) byType.set(c.type, [...(byType.get(c.type) ?? []), c]);
+  const out: cri.RuntimeCondition[] = [];
+  for (const [type, conds] of byType) {
+    const failing = conds.filter((c) => !c.status);
+    out.push(
+      failing.length === 0
+        ? { type, status: true, reason: '', message: '' }
+        : { type, status: false, reason: failing[0]!.reason, message: failing.map((c) => c.message).join('; ') },
+    );
+  }
+  return out;
+}
+
+export function runtimeInfoHandlers(deps: {
+  config: Config;
+  settings: RuntimeSettings;
+  sources: StatusSource[];
+}): Pick<RuntimeHandlers, 'Version' | 'Status' | 'RuntimeConfig' | 'UpdateRuntimeConfig'> {
+  return {
+    async Version() {
+      return {
+        version: '0.1.0',
+        runtime_name: RUNTIME_NAME,
+        runtime_version: RUNTIME_VERSION,
+        runtime_api_version: CRI_API_VERSION,
+      };
+    },
+
+    async Status(req) {
+      const results = await Promise.all(deps.sources.map((s) => s.conditions()));
+      const conditions = mergeConditions(results.flat());
+      for (const type of ['RuntimeReady', 'NetworkReady']) {
+        if (!conditions.some((c) => c.type === type)) {
+          conditions.push({ type, status: false, reason: 'NotChecked', message: `no subsystem reports ${type}` });
+        }
+      }
+      const handlers = (await Promise.all(deps.sources.map((s) => s.handlers?.() ?? Promise.resolve([])))).flat();
+      const info: Record<string, string> = {};
+      if (req.verbose) {
+        info.config = JSON.stringify(deps.config);
+        for (const s of deps.sources) Object.assign(info, (await s.info?.()) ?? {});
+      }
+      const features: cri.RuntimeFeatures = {};
+      for (const s of deps.sources) Object.assign(features, (await s.features?.()) ?? {});
+      return { status: { conditions }, info, runtime_handlers: handlers, features };
+    },
+
+    async RuntimeConfig() {
+      return { linux: { cgroup_driver: 'CGROUPFS' } };
+    },
+
+    async UpdateRuntimeConfig(req) {
+      const cidr = req.runtime_config?.network_config?.pod_cidr ?? '';
+      if (cidr && cidr !== deps.settings.podCidr) await deps.settings.setPodCidr(cidr);
+      return {};
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// The daemon's operability parts in one place, so buildDaemon wires them in a few lines: the
+// metrics observer for the CRI server, the optional /metrics listener, and SIGHUP config reload
+// (with the log-level hook built in; subsystems add theirs through `reload.register`).
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { RpcObserver } from '../grpc/server.js';
+import type { StatusSource } from '../cri/runtime-info.js';
+import { metrics } from '../metrics/registry.js';
+import { startOpsHttp, type OpsHttpServer } from '../metrics/http.js';
+import { ReloadRegistry, Reloader, type ReloadResult } from './reload.js';
+
+export interface Ops {
+  /** Subsystems declare their live-reloadable keys here (see pkg/daemon/reload.ts). */
+  reload: ReloadRegistry;
+  /** Pass to CriServer's `observer`. */
+  observer: RpcObserver;
+  /** Status verbose info: the config in effect and the last reload's outcome. */
+  status: StatusSource;
+  /** Starts the metrics listener when metrics.address is set. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** What SIGHUP does. */
+  reloadConfig(): Promise<ReloadResult>;
+}
+
+export function buildOps(deps: { config: Config; log: Logger; loadConfig?: () => Config }): Ops {
+  const { config, log } = deps;
+  const reload = new ReloadRegistry();
+  reload.register({ name: 'log', keys: ['log_level'], apply: (next) => void (log.level = next.log_level) });
+  const reloader = new Reloader({ registry: reload, log, load: deps.loadConfig ?? (() => config), initial: config });
+  let http: OpsHttpServer | undefined;
+  return {
+    reload,
+    observer: metrics.rpcObserver(),
+    status: reloader.statusSource(),
+    async start() {
+      if (!config.metrics.address) return;
+      metrics.enableProcessMetrics();
+      http = await startOpsHttp({ address: config.metrics.address, metrics, log });
+    },
+    async stop() {
+      await http?.close();
+      http = undefined;
+    },
+    reloadConfig: () => reloader.reload(),
+  };
+}

@@ -1,0 +1,390 @@
+// The image store: image records (id = config digest) persisted one file each under
+// <root>/images/, the content store (index/manifest/config blobs) and the layer snapshots, with
+// reference counting: a snapshot stays while an image or a container lease uses it.
+//
+// Tags move: pulling a tag that now points at another image moves the tag there; an image left
+// without tags or digests stays (listed untagged) until RemoveImage, like containerd.
+import { metrics } from '../metrics/registry.js';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdir, rm, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type * as cri from '../api/cri-types.js';
+import { invalidArgument, notFound } from '../grpc/errors.js';
+import { readJsonSync, writeJsonAtomic } from '../store/atomic-file.js';
+import { ContentStore } from './content-store.js';
+import { HostsConfig } from './hosts-config.js';
+import type { OciImageConfigFile } from './image-config.js';
+import { pullError, pullImage, Semaphore } from './puller.js';
+import { familiarName, formatReference, parseReference, tryNormalizeReference } from './reference.js';
+import { credentialsFromCri, RegistryClient } from './registry-client.js';
+import { SnapshotStore } from './snapshots.js';
+import { DEFAULT_UNPACK_LIMITS, type UnpackLimits } from './unpack.js';
+
+export type { OciImageConfigFile } from './image-config.js';
+
+export interface ImageRecord {
+  /** Config digest, "sha256:<hex>". */
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  /** Manifest + config + compressed layer sizes, as containerd reports it. */
+  size: number;
+  config: OciImageConfigFile;
+  /** Layer chain ids, bottom-most first. */
+  chainIds: string[];
+  pulledAt: string;
+}
+
+/** What is persisted per image: the record plus the metadata blobs it keeps in the content store. */
+interface StoredImage {
+  record: ImageRecord;
+  contentDigests: string[];
+}
+
+interface Lease {
+  id: string;
+  imageId: string;
+  chainIds: string[];
+}
+
+export interface ImageStoreOptions {
+  root: string;
+  registryConfigDir: string;
+  log: Logger;
+  maxConcurrentDownloads: number;
+  progressTimeoutMs: number;
+  unpackLimits?: UnpackLimits;
+}
+
+const HEX64 = /^[a-f0-9]{64}$/;
+const FS_INFO_TTL_MS = 5_000;
+
+export class ImageStore {
+  private readonly images = new Map<string, StoredImage>();
+  private readonly leases = new Map<string, Lease>();
+  private readonly pulls = new Map<string, { promise: Promise<ImageRecord>; chainIds: Set<string>; waiters: number; ac: AbortController }>();
+  private readonly imagesDir: string;
+  private readonly leasesDir: string;
+  private readonly hosts: HostsConfig;
+  private readonly registry: RegistryClient;
+  private readonly downloads: Semaphore;
+  private readonly snapshotUsage = new Map<number, { bytes: number; inodes: number }>();
+  private fsInfoCache: { at: number; value: { mountpoint: string; usedBytes: number; inodesUsed: number } } | undefined;
+  /** Serialises record updates and garbage collection. */
+  private mutex: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly opts: ImageStoreOptions,
+    private readonly content: ContentStore,
+    private readonly snapshots: SnapshotStore,
+  ) {
+    this.imagesDir = join(opts.root, 'images');
+    this.leasesDir = join(opts.root, 'leases');
+    this.hosts = new HostsConfig(opts.registryConfigDir, opts.log);
+    this.registry = new RegistryClient({ hosts: this.hosts, log: opts.log, progressTimeoutMs: opts.progressTimeoutMs });
+    this.downloads = new Semaphore(opts.maxConcurrentDownloads);
+  }
+
+  static async open(opts: ImageStoreOptions): Promise<ImageStore> {
+    mkdirSync(opts.root, { recursive: true, mode: 0o711 });
+    const s = new ImageStore(opts, new ContentStore(opts.root), SnapshotStore.open(opts.root, opts.log));
+    s.load();
+    await s.gc();
+    opts.log.info({ images: s.images.size, snapshots: s.snapshots.list().length, leases: s.leases.size }, 'image store opened');
+    return s;
+  }
+
+  private load(): void {
+    mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.leasesDir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(this.imagesDir)) {
+      const file = join(this.imagesDir, name);
+      if (!/^[a-f0-9]{64}\.json$/.test(name)) {
+        rmSync(file, { force: true }); // temp files of interrupted writes
+        continue;
+      }
+      const stored = readJsonSync<StoredImage>(file);
+      // An image whose layers are gone (e.g. a snapshot dir removed by hand) cannot be used: drop it.
+      if (!stored || stored.record.chainIds.some((c) => !this.snapshots.get(c)) || stored.contentDigests.some((d) => !this.content.has(d))) {
+        this.opts.log.warn({ file }, 'dropping image record with missing content');
+        rmSync(file, { force: true });
+        continue;
+      }
+      this.images.set(stored.record.id, stored);
+    }
+    for (const name of readdirSync(this.leasesDir)) {
+      const lease = name.endsWith('.json') ? readJsonSync<Lease>(join(this.leasesDir, name)) : undefined;
+      if (lease) this.leases.set(lease.id, lease);
+      else rmSync(join(this.leasesDir, name), { force: true });
+    }
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.mutex.then(fn, fn);
+    this.mutex = p.catch(() => undefined);
+    return p;
+  }
+
+  private recordFile(id: string): string {
+    return join(this.imagesDir, `${id.slice('sha256:'.length)}.json`);
+  }
+
+  /**
+   * Pulls `ref` (normalised Docker-style) and returns its record. Concurrent pulls of one
+   * reference share one pull; it is cancelled only when every caller has gone.
+   */
+  async pull(ref: string, auth: cri.AuthConfig__Output | null, signal?: AbortSignal): Promise<ImageRecord> {
+    const parsed = parseReference(ref);
+    const name = formatReference(parsed);
+    let entry = this.pulls.get(name);
+    if (!entry) {
+      const ac = new AbortController();
+      const chainIds = new Set<string>();
+      const promise = this.runPull(name, auth, ac.signal, chainIds).finally(() => this.pulls.delete(name));
+      entry = { promise, chainIds, waiters: 0, ac };
+      this.pulls.set(name, entry);
+    }
+    const e = entry;
+    e.waiters++;
+    if (!signal) return e.promise.finally(() => e.waiters--);
+    return new Promise<ImageRecord>((resolve, reject) => {
+      const onAbort = () => {
+        if (--e.waiters === 0) e.ac.abort(new Error('pull cancelled by every caller'));
+        reject(signal.reason instanceof Error ? signal.reason : new Error('pull cancelled'));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      e.promise.then(
+        (r) => {
+          signal.removeEventListener('abort', onAbort);
+          e.waiters--;
+          resolve(r);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          e.waiters--;
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private async runPull(name: string, auth: cri.AuthConfig__Output | null, signal: AbortSignal, chainIds: Set<string>): Promise<ImageRecord> {
+    const ref = parseReference(name);
+    const started = performance.now();
+    let pulled;
+    try {
+      pulled = await pullImage(
+        {
+          registry: this.registry,
+          content: this.content,
+          snapshots: this.snapshots,
+          downloads: this.downloads,
+          log: this.opts.log,
+          allowDevices: process.getuid?.() === 0,
+          limits: this.opts.unpackLimits ?? DEFAULT_UNPACK_LIMITS,
+          pin: chainIds,
+        },
+        ref,
+        name,
+        credentialsFromCri(auth),
+        signal,
+      );
+    } catch (e) {
+      // Whatever this pull committed but no image uses goes again.
+      chainIds.clear();
+      await this.gc().catch((ge: unknown) => this.opts.log.warn({ err: ge }, 'gc after failed pull'));
+      metrics.observePull(0, (performance.now() - started) / 1000, false);
+      throw pullError(name, e);
+    }
+    metrics.observePull(pulled.size, (performance.now() - started) / 1000, true);
+    return this.locked(async () => {
+      const tag = ref.tag ? name : undefined;
+      const repoDigest = `${familiarName(ref)}@${pulled.topDigest}`;
+      // Move the tag / digest away from any other image.
+      for (const other of this.images.values()) {
+        if (other.record.id === pulled.configDigest) continue;
+        const tags = other.record.repoTags.filter((t) => t !== tag);
+        const digests = other.record.repoDigests.filter((d) => d !== repoDigest);
+        if (tags.length !== other.record.repoTags.length || digests.length !== other.record.repoDigests.length) {
+          other.record = { ...other.record, repoTags: tags, repoDigests: digests };
+          await writeJsonAtomic(this.recordFile(other.record.id), other);
+        }
+      }
+      const existing = this.images.get(pulled.configDigest);
+      const record: ImageRecord = {
+        id: pulled.configDigest,
+        repoTags: [...new Set([...(existing?.record.repoTags ?? []), ...(tag ? [tag] : [])])],
+        repoDigests: [...new Set([...(existing?.record.repoDigests ?? []), repoDigest])],
+        size: pulled.size,
+        config: pulled.config,
+        chainIds: pulled.chainIds,
+        pulledAt: new Date().toISOString(),
+      };
+      const stored: StoredImage = { record, contentDigests: [...new Set([...(existing?.contentDigests ?? []), ...pulled.contentDigests])] };
+      await writeJsonAtomic(this.recordFile(record.id), stored);
+      this.images.set(record.id, stored);
+      this.fsInfoCache = undefined;
+      return record;
+    });
+  }
+
+  /** By name (normalised; tag or digest), by full id (with or without sha256:), or by unique id prefix. */
+  resolve(refOrIdOrDigest: string): ImageRecord | undefined {
+    const s = refOrIdOrDigest.trim();
+    if (!s) return undefined;
+    const hex = s.startsWith('sha256:') ? s.slice(7) : s;
+    if (HEX64.test(hex)) {
+      const byId = this.images.get(`sha256:${hex}`);
+      if (byId) return byId.record;
+    }
+    const name = tryNormalizeReference(s);
+    if (name) {
+      for (const img of this.images.values()) {
+        if (img.record.repoTags.includes(name) || img.record.repoDigests.includes(name)) return img.record;
+      }
+    }
+    if (/^[a-f0-9]{1,64}$/.test(hex)) {
+      const matches = [...this.images.keys()].filter((id) => id.slice(7).startsWith(hex));
+      if (matches.length > 1) throw invalidArgument(`image id prefix "${s}" is ambiguous`);
+      if (matches.length === 1) return this.images.get(matches[0]!)!.record;
+    }
+    return undefined;
+  }
+
+  list(): ImageRecord[] {
+    return [...this.images.values()].map((i) => i.record);
+  }
+
+  /** Removes the image with all its tags; a no-op when it does not exist. Layers go once unused. */
+  async remove(refOrId: string): Promise<void> {
+    const img = this.resolve(refOrId);
+    if (!img) return;
+    await this.locked(async () => {
+      if (!this.images.has(img.id)) return;
+      await rm(this.recordFile(img.id), { force: true });
+      this.images.delete(img.id);
+      this.fsInfoCache = undefined;
+      this.opts.log.info({ id: img.id, tags: img.repoTags }, 'image removed');
+    });
+    await this.gc();
+  }
+
+  /** Removes snapshots and blobs that no image, lease or running pull uses. */
+  private gc(): Promise<void> {
+    return this.locked(async () => {
+      const usedChains = new Set<string>(this.snapshots.inflightChains());
+      for (const i of this.images.values()) for (const c of i.record.chainIds) usedChains.add(c);
+      for (const l of this.leases.values()) for (const c of l.chainIds) usedChains.add(c);
+      for (const p of this.pulls.values()) for (const c of p.chainIds) usedChains.add(c);
+      for (const s of this.snapshots.list()) {
+        if (!usedChains.has(s.chainId)) await this.snapshots.remove(s.chainId);
+      }
+      const usedBlobs = new Set<string>();
+      for (const i of this.images.values()) for (const d of i.contentDigests) usedBlobs.add(d);
+      // Blobs are written at the very end of a pull, under no lock: keep those of pulls in flight.
+      if (this.pulls.size === 0) {
+        for (const d of this.content.list()) if (!usedBlobs.has(d)) await this.content.delete(d);
+      }
+      this.fsInfoCache = undefined;
+    });
+  }
+
+  /** Overlay lowerdirs for the image, top-most layer first, kept alive until releaseLayers(leaseId). */
+  async acquireLayers(imageId: string, leaseId: string): Promise<string[]> {
+    return this.locked(async () => {
+      const img = this.resolve(imageId);
+      if (!img) throw notFound(`image "${imageId}" not found`);
+      const lease: Lease = { id: leaseId, imageId: img.id, chainIds: img.chainIds };
+      await writeJsonAtomic(join(this.leasesDir, `${encodeURIComponent(leaseId)}.json`), lease);
+      this.leases.set(leaseId, lease);
+      if (img.chainIds.length === 0) return [this.snapshots.emptyDir()];
+      return img.chainIds
+        .map((c) => {
+          const s = this.snapshots.get(c);
+          if (!s) throw notFound(`layer ${c} of image ${img.id} is missing`);
+          return this.snapshots.fsPath(s);
+        })
+        .reverse();
+    });
+  }
+
+  async releaseLayers(leaseId: string): Promise<void> {
+    const had = await this.locked(async () => {
+      if (!this.leases.has(leaseId)) return false;
+      this.leases.delete(leaseId);
+      await rm(join(this.leasesDir, `${encodeURIComponent(leaseId)}.json`), { force: true });
+      return true;
+    });
+    if (had) await this.gc();
+  }
+
+  reloadRegistryConfig(): void {
+    this.hosts.reload();
+  }
+
+  /**
+   * Bytes (allocated blocks) and inodes used by snapshots and blobs. Committed snapshots never
+   * change, so each is walked once and its usage remembered; polling stays cheap.
+   */
+  async fsInfo(): Promise<{ mountpoint: string; usedBytes: number; inodesUsed: number }> {
+    if (this.fsInfoCache && Date.now() - this.fsInfoCache.at < FS_INFO_TTL_MS) return this.fsInfoCache.value;
+    let bytes = 0;
+    let inodes = 0;
+    const live = new Set<number>();
+    for (const snap of this.snapshots.list()) {
+      live.add(snap.n);
+      let u = this.snapshotUsage.get(snap.n);
+      if (!u) {
+        u = await diskUsage(join(this.snapshots.dir, String(snap.n)));
+        this.snapshotUsage.set(snap.n, u);
+      }
+      bytes += u.bytes;
+      inodes += u.inodes;
+    }
+    for (const n of this.snapshotUsage.keys()) if (!live.has(n)) this.snapshotUsage.delete(n);
+    const c = this.content.usage();
+    const value = { mountpoint: this.snapshots.dir, usedBytes: bytes + c.bytes, inodesUsed: inodes + c.inodes };
+    this.opts.log.debug({ snapshots: [...this.snapshotUsage.entries()], content: c }, 'image filesystem usage');
+    this.fsInfoCache = { at: Date.now(), value };
+    return value;
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.pulls.values()) p.ac.abort(new Error('daemon stopping'));
+    await Promise.allSettled([...this.pulls.values()].map((p) => p.promise));
+    this.registry.close();
+  }
+}
+
+/** Allocated bytes and inodes under a directory (hardlinks counted once), like `du`. */
+async function diskUsage(dir: string): Promise<{ bytes: number; inodes: number }> {
+  const seen = new Set<number>();
+  let bytes = 0;
+  let inodes = 0;
+  const walk = async (d: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = join(d, name);
+      let st;
+      try {
+        st = await lstat(p);
+      } catch {
+        continue;
+      }
+      if (seen.has(st.ino)) continue;
+      seen.add(st.ino);
+      bytes += st.blocks * 512;
+      inodes++;
+      if (st.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return { bytes, inodes };
+}

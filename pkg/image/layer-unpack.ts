@@ -1,0 +1,34 @@
+// One layer from the wire to a snapshot directory in a single pass:
+// network body → size+digest check of the blob → decompression → diffID check → tar extraction.
+// Nothing is buffered beyond stream chunks; a check that fails errors the whole chain.
+import { pipeline, type Readable } from 'node:stream';
+import { compressionOf, decompressor } from './decompress.js';
+import { extractTar, UnpackError, type UnpackOptions, type UnpackStats } from './unpack.js';
+import { VerifyStream } from './verify-stream.js';
+
+export interface LayerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+export async function unpackLayerStream(
+  body: Readable,
+  desc: LayerDescriptor,
+  diffId: string,
+  opts: UnpackOptions,
+): Promise<UnpackStats> {
+  const compression = compressionOf(desc.mediaType);
+  if (!compression) {
+    body.destroy();
+    throw new UnpackError(`unsupported layer media type ${desc.mediaType}`);
+  }
+  const tarStream = pipeline(
+    body,
+    new VerifyStream(desc.digest, desc.size, `layer ${desc.digest}`),
+    decompressor(compression),
+    new VerifyStream(diffId, -1, `layer ${desc.digest} (uncompressed, diffID)`),
+    () => undefined, // errors surface through the last stream, which extractTar reads
+  );
+  return extractTar(tarStream, opts);
+}

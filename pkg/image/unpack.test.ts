@@ -1,0 +1,281 @@
+import { afterAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import * as tar from 'tar-stream';
+import { extractTar, findInLowerDirs, UnpackError, type UnpackOptions } from './unpack.js';
+import { unpackLayerStream } from './layer-unpack.js';
+import { lgetxattr } from './fs-syscalls.js';
+
+type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
+
+async function makeTar(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+    pack.on('end', () => resolve());
+    pack.on('error', reject);
+  });
+  for (const { body, ...h } of entries) {
+    await new Promise<void>((resolve, reject) => {
+      pack.entry({ mode: 0o644, mtime: new Date(1_600_000_000_000), ...h }, body ?? '', (err) => (err ? reject(err) : resolve()));
+    });
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+const isRoot = process.getuid?.() === 0;
+const top = mkdtempSync(join(tmpdir(), 'bulkhead-unpack-'));
+afterAll(() => rmSync(top, { recursive: true, force: true }));
+
+let n = 0;
+let root: string;
+let sentinel: string;
+let before: string;
+
+/** Names, sizes, modes and mtimes of everything under a dir: the "nothing changed" witness. */
+function snapshotOf(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      out.push(`${p} ${st.mode} ${st.size} ${st.mtimeMs} ${st.nlink}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out.join('\n');
+}
+
+beforeEach(() => {
+  n++;
+  root = join(top, `snap${n}`, 'fs');
+  mkdirSync(root, { recursive: true });
+  sentinel = join(top, `sentinel${n}`);
+  mkdirSync(join(sentinel, 'inner'), { recursive: true });
+  writeFileSync(join(sentinel, 'outside'), 'keep');
+  writeFileSync(join(sentinel, 'inner', 'file'), 'keep');
+  before = snapshotOf(sentinel);
+});
+
+afterEach(() => {
+  expect(snapshotOf(sentinel)).toBe(before);
+});
+
+const opts = (o: Partial<UnpackOptions> = {}): UnpackOptions => ({ root, allowDevices: false, ...o });
+const extract = async (entries: Entry[], o: Partial<UnpackOptions> = {}) => extractTar(Readable.from(await makeTar(entries)), opts(o));
+
+describe('layer extraction stays inside the snapshot', () => {
+  it('cleans ../ traversal and absolute names against the root', async () => {
+    await extract([
+      { name: '../../../../etc/x', body: 'a' },
+      { name: `/${sentinel}/outside`, body: 'b' },
+      { name: `../${sentinel.split('/').pop()}/outside`, body: 'c' },
+    ]);
+    expect(readFileSync(join(root, 'etc/x'), 'utf8')).toBe('a');
+    expect(readFileSync(join(root, sentinel, 'outside'), 'utf8')).toBe('b');
+    expect(readFileSync(join(root, sentinel.split('/').pop()!, 'outside'), 'utf8')).toBe('c');
+    expect(existsSync('/etc/x')).toBe(false);
+  });
+
+  it('resolves an absolute symlink parent inside the root', async () => {
+    await extract([
+      { name: 'a', type: 'symlink', linkname: sentinel },
+      { name: 'a/outside', body: 'evil' },
+      { name: 'a/inner/file', body: 'evil' },
+    ]);
+    expect(readlinkSync(join(root, 'a'))).toBe(sentinel);
+    expect(readFileSync(join(root, sentinel, 'outside'), 'utf8')).toBe('evil');
+    expect(readFileSync(join(sentinel, 'outside'), 'utf8')).toBe('keep');
+  });
+
+  it('clamps relative symlink parents that climb above the root', async () => {
+    const up = '../'.repeat(12) + sentinel.slice(1);
+    await extract([
+      { name: 'd/b', type: 'symlink', linkname: up },
+      { name: 'd/b/outside', body: 'evil' },
+      { name: 'c', type: 'symlink', linkname: '../../..' },
+      { name: 'c/x', body: 'x' },
+    ]);
+    expect(readFileSync(join(root, sentinel, 'outside'), 'utf8')).toBe('evil');
+    expect(readFileSync(join(root, 'x'), 'utf8')).toBe('x');
+  });
+
+  it('does not follow a symlink that replaced a directory when setting directory times', async () => {
+    await extract([
+      { name: 'd/', type: 'directory', mtime: new Date(0) },
+      { name: 'd', type: 'symlink', linkname: join(sentinel, 'inner') },
+    ]);
+    expect(lstatSync(join(root, 'd')).isSymbolicLink()).toBe(true);
+  });
+
+  it('never writes through a symlink at the final component', async () => {
+    await extract([
+      { name: 's', type: 'symlink', linkname: join(sentinel, 'outside') },
+      { name: 's', body: 'replaced' },
+    ]);
+    expect(lstatSync(join(root, 's')).isFile()).toBe(true);
+    expect(readFileSync(join(root, 's'), 'utf8')).toBe('replaced');
+  });
+
+  it('refuses hardlinks to files that are not in the image', async () => {
+    const passwd = statSync('/etc/passwd');
+    await expect(extract([{ name: 'p', type: 'link', linkname: '/etc/passwd' }])).rejects.toThrow(UnpackError);
+    await expect(extract([{ name: 'q', type: 'link', linkname: `../${sentinel.split('/').pop()}/outside` }])).rejects.toThrow(UnpackError);
+    await expect(
+      extract([
+        { name: 'l', type: 'symlink', linkname: sentinel },
+        { name: 'h', type: 'link', linkname: 'l/outside' },
+      ]),
+    ).rejects.toThrow(UnpackError);
+    expect(statSync('/etc/passwd').nlink).toBe(passwd.nlink);
+  });
+
+  it('makes hardlinks within the layer, and copies up targets from a lower layer', async () => {
+    const lower = join(top, `lower${n}`);
+    mkdirSync(join(lower, 'bin'), { recursive: true });
+    writeFileSync(join(lower, 'bin', 'busybox'), 'bb');
+    await extract(
+      [
+        { name: 'bin/sh', body: 'shell', mode: 0o755 },
+        { name: 'bin/ash', type: 'link', linkname: 'bin/sh' },
+        { name: 'bin/ls', type: 'link', linkname: '/bin/busybox' },
+      ],
+      { lowerLookup: async (p) => (existsSync(join(lower, p)) ? join(lower, p) : undefined) },
+    );
+    expect(statSync(join(root, 'bin/ash')).ino).toBe(statSync(join(root, 'bin/sh')).ino);
+    expect(readFileSync(join(root, 'bin/ls'), 'utf8')).toBe('bb');
+    expect(statSync(join(root, 'bin/ls')).ino).toBe(statSync(join(root, 'bin/busybox')).ino);
+    rmSync(lower, { recursive: true });
+  });
+
+  it('never copies up a host file through a symlink in a lower layer', async () => {
+    const lower = join(top, `lower${n}`);
+    mkdirSync(join(lower, 'real'), { recursive: true });
+    writeFileSync(join(lower, 'real', 'f'), 'ok');
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(sentinel, join(lower, 'lib'));
+    expect(findInLowerDirs([lower], 'lib/outside')).toBeUndefined();
+    expect(findInLowerDirs([lower], 'real/f')).toBe(join(lower, 'real', 'f'));
+    await expect(
+      extract([{ name: 'x', type: 'link', linkname: 'lib/outside' }], { lowerLookup: async (p) => findInLowerDirs([lower], p) }),
+    ).rejects.toThrow(UnpackError);
+    rmSync(lower, { recursive: true });
+  });
+
+  it('skips device nodes unless allowed, keeps fifos', async () => {
+    const stats = await extract([
+      { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 },
+      { name: 'run/fifo', type: 'fifo', mode: 0o600 },
+    ]);
+    expect(stats.skippedDevices).toBe(2);
+    expect(existsSync(join(root, 'dev/null'))).toBe(false);
+    expect(lstatSync(join(root, 'run/fifo')).isFIFO()).toBe(true);
+  });
+
+  it.runIf(isRoot)('creates device nodes when allowed', async () => {
+    await extract([{ name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 }], { allowDevices: true });
+    const st = lstatSync(join(root, 'dev/null'));
+    expect(st.isCharacterDevice()).toBe(true);
+    expect(st.rdev).toBe(statSync('/dev/null').rdev);
+    expect(st.mode & 0o777).toBe(0o666);
+  });
+
+  it.runIf(isRoot)('keeps setuid bits, owners and mtimes as in the image', async () => {
+    const mtime = new Date(1_500_000_000_000);
+    await extract([
+      { name: 'usr/bin/nnp', body: 'x', mode: 0o4755, uid: 0, gid: 0, mtime },
+      { name: 'home/u', type: 'directory', mode: 0o750, uid: 1000, gid: 1000, mtime },
+      { name: 'home/u/f', body: 'y', mode: 0o2640, uid: 1000, gid: 50000 },
+    ]);
+    const nnp = statSync(join(root, 'usr/bin/nnp'));
+    expect(nnp.mode & 0o7777).toBe(0o4755);
+    expect(nnp.mtime.getTime()).toBe(mtime.getTime());
+    const u = statSync(join(root, 'home/u'));
+    expect([u.uid, u.gid, u.mode & 0o7777, u.mtime.getTime()]).toEqual([1000, 1000, 0o750, mtime.getTime()]);
+    const f = statSync(join(root, 'home/u/f'));
+    expect([f.uid, f.gid, f.mode & 0o7777]).toEqual([1000, 50000, 0o2640]);
+  });
+
+  it('bounds tar bombs by bytes and by entry count', async () => {
+    await expect(extract([{ name: 'big', body: Buffer.alloc(5000) }], { limits: { maxBytes: 4096, maxEntries: 100 } })).rejects.toThrow(/size limit/);
+    const many = Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, body: '' }));
+    await expect(extract(many, { limits: { maxBytes: 1 << 20, maxEntries: 10 } })).rejects.toThrow(/entries/);
+  });
+
+  it('lets later duplicate entries win, including type changes', async () => {
+    await extract([
+      { name: 'x', body: 'first' },
+      { name: 'x', body: 'second' },
+      { name: 'd/sub/f', body: 'in dir' },
+      { name: 'd', body: 'now a file' },
+      { name: 'e', body: 'file' },
+      { name: 'e', type: 'directory' },
+      { name: 'e/g', body: 'g' },
+    ]);
+    expect(readFileSync(join(root, 'x'), 'utf8')).toBe('second');
+    expect(readFileSync(join(root, 'd'), 'utf8')).toBe('now a file');
+    expect(readFileSync(join(root, 'e/g'), 'utf8')).toBe('g');
+  });
+
+  it.runIf(isRoot)('translates whiteouts and opaque directories to the overlay format', async () => {
+    await extract([
+      { name: 'etc/.wh.motd' },
+      { name: 'var/lib/', type: 'directory' },
+      { name: 'var/lib/.wh..wh..opq' },
+      { name: 'var/lib/new', body: 'n' },
+    ]);
+    const wh = lstatSync(join(root, 'etc/motd'));
+    expect(wh.isCharacterDevice()).toBe(true);
+    expect(wh.rdev).toBe(0);
+    expect(existsSync(join(root, 'etc/.wh.motd'))).toBe(false);
+    expect(lgetxattr(join(root, 'var/lib'), 'trusted.overlay.opaque')?.toString()).toBe('y');
+    expect(existsSync(join(root, 'var/lib/.wh..wh..opq'))).toBe(false);
+    expect(readFileSync(join(root, 'var/lib/new'), 'utf8')).toBe('n');
+  });
+
+  it.runIf(isRoot)('keeps user xattrs from PAX records, never trusted.*', async () => {
+    await extract([{ name: 'f', body: 'x', pax: { 'SCHILY.xattr.user.k': 'v', 'SCHILY.xattr.trusted.overlay.opaque': 'y' } }]);
+    expect(lgetxattr(join(root, 'f'), 'user.k')?.toString()).toBe('v');
+    expect(lgetxattr(join(root, 'f'), 'trusted.overlay.opaque')).toBeUndefined();
+  });
+
+  it('rejects truncated archives', async () => {
+    const t = await makeTar([{ name: 'f', body: Buffer.alloc(10_000, 1) }]);
+    await expect(extractTar(Readable.from(t.subarray(0, 3000)), opts())).rejects.toThrow();
+  });
+});
+
+describe('layer stream: decompression and verification', () => {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+  it('unpacks gzip and zstd layers and checks digest and diffID', async () => {
+    const t = await makeTar([{ name: 'hello', body: 'world' }]);
+    const gz = gzipSync(t);
+    await unpackLayerStream(Readable.from([gz]), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(gz), size: gz.length }, sha(t), opts());
+    expect(readFileSync(join(root, 'hello'), 'utf8')).toBe('world');
+    const zst = execFileSync('zstd', ['-c', '-q'], { input: t });
+    rmSync(join(root, 'hello'));
+    await unpackLayerStream(Readable.from([zst]), { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', digest: sha(zst), size: zst.length }, sha(t), opts());
+    expect(readFileSync(join(root, 'hello'), 'utf8')).toBe('world');
+  });
+
+  it('fails on a wrong digest, a wrong size and a wrong diffID', async () => {
+    const t = await makeTar([{ name: 'hello', body: 'world' }]);
+    const gz = gzipSync(t);
+    const mt = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+    const bad = 'sha256:' + '0'.repeat(64);
+    await expect(unpackLayerStream(Readable.from([gz]), { mediaType: mt, digest: bad, size: gz.length }, sha(t), opts())).rejects.toThrow(/digest/);
+    await expect(unpackLayerStream(Readable.from([gz]), { mediaType: mt, digest: sha(gz), size: gz.length - 1 }, sha(t), opts())).rejects.toThrow(/expected/);
+    await expect(unpackLayerStream(Readable.from([gz]), { mediaType: mt, digest: sha(gz), size: gz.length }, bad, opts())).rejects.toThrow(/diffID/);
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, test } from 'vitest';
+import { pino } from 'pino';
+import { parseListenAddress, startOpsHttp } from './http.js';
+import { BulkheadMetrics } from './registry.js';
+import { parseExposition } from './exposition.js';
+
+describe('ops http listener', () => {
+  test('listen address forms', () => {
+    expect(parseListenAddress('127.0.0.1:9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(parseListenAddress(':9464')).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(parseListenAddress('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(() => parseListenAddress('9464')).toThrow(/expected host:port/);
+    expect(() => parseListenAddress('h:70000')).toThrow(/out of range/);
+  });
+
+  test('serves /metrics and /debug/loglevel on loopback', async () => {
+    const m = new BulkheadMetrics();
+    m.observePull(10, 0.1, true);
+    const log = pino({ level: 'info' }, { write: () => undefined });
+    const srv = await startOpsHttp({ address: '127.0.0.1:0', metrics: m, log });
+    const base = `http://127.0.0.1:${srv.port}`;
+    try {
+      const res = await fetch(`${base}/metrics`);
+      expect(res.status).toBe(200);
+      expect(parseExposition(await res.text()).get('bulkhead_image_pulls_total')!.samples[0]!.value).toBe(1);
+      expect(await (await fetch(`${base}/debug/loglevel`)).text()).toBe('info\n');
+      expect((await fetch(`${base}/debug/loglevel`, { method: 'PUT', body: '{"level":"debug"}' })).status).toBe(200);
+      expect(log.level).toBe('debug');
+      expect((await fetch(`${base}/debug/loglevel`, { method: 'POST', body: 'verbose' })).status).toBe(400);
+      expect((await fetch(`${base}/debug/loglevel`, { method: 'DELETE' })).status).toBe(405);
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await srv.close();
+    }
+  });
+});

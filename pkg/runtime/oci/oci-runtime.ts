@@ -1,0 +1,451 @@
+// The namespace-pod runtime: pinned namespaces (no pause image), an optional catatonit infra
+// for pod-level PID namespaces, containers under runc supervised by conmon.
+import { spawn } from 'node:child_process';
+import { constants, existsSync, openSync, closeSync, writeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile, rmdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { detectCgroupMode } from '../../cgroups/detect.js';
+import type { Logger } from 'pino';
+import type { OciHandlerConfig } from '../../config/schema.js';
+import { failedPrecondition, internal, invalidArgument, deadlineExceeded } from '../../grpc/errors.js';
+import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
+import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
+import { which } from '../../sys/which.js';
+import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
+import type { ContainerRuntimeState, ExecSyncResult, SandboxRuntime, StreamTarget } from '../sandbox-runtime.js';
+import { startUnderConmon, ConmonError } from './conmon.js';
+import { detachAllUnder } from '../../sys/mounts-under.js';
+import { ExitWatcher } from './exit-watcher.js';
+import { OciRuntimeCli, OciRuntimeError } from './runc.js';
+import { msToNs } from '../../store/time.js';
+import { buildInfraSpec } from '../../oci/spec-builder.js';
+import { ensurePodCgroup, killCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
+import { readCgroupStats } from '../../cgroups/stats.js';
+
+export const CATATONIT_PATH = '/usr/bin/catatonit';
+
+/**
+ * Cap on each of ExecSync's stdout/stderr; the rest is dropped. Both together must fit in one
+ * gRPC message under kubelet's/crictl's 16 MiB receive limit.
+ */
+export const EXEC_SYNC_OUTPUT_CAP = 8 * 1024 * 1024 - 4096;
+
+
+export function signalName(sig: string): string {
+  const s = sig.toUpperCase();
+  if (/^\d+$/.test(s)) return s;
+  return s.startsWith('SIG') ? s : `SIG${s}`;
+}
+
+export interface OciRuntimeDeps {
+  handler: string;
+  config: OciHandlerConfig;
+  stateDir: string;
+  exitWatcher: ExitWatcher;
+  hostOomScoreAdjMin: number;
+}
+
+export class OciSandboxRuntime implements SandboxRuntime {
+  readonly kind = 'oci' as const;
+  readonly handler: string;
+  readonly runtimePath: string;
+  readonly conmonPath: string;
+  readonly runtimeRoot: string;
+  readonly cli: OciRuntimeCli;
+  private readonly exits: ExitWatcher;
+  readonly socketDir: string;
+
+  constructor(private readonly deps: OciRuntimeDeps) {
+    this.handler = deps.handler;
+    this.runtimePath = which(deps.config.runtime_path) ?? deps.config.runtime_path;
+    this.conmonPath = which(deps.config.monitor_path) ?? deps.config.monitor_path;
+    this.runtimeRoot = deps.config.runtime_root ?? join(deps.stateDir, 'runtimes', deps.handler);
+    this.cli = new OciRuntimeCli(this.runtimePath, this.runtimeRoot);
+    this.exits = deps.exitWatcher;
+    this.socketDir = join(deps.stateDir, 'attach');
+  }
+
+  /** Why this handler cannot run containers, or undefined when it can. */
+  available(): string | undefined {
+    if (!which(this.deps.config.runtime_path)) return `OCI runtime "${this.deps.config.runtime_path}" not found`;
+    if (!which(this.deps.config.monitor_path)) return `container monitor "${this.deps.config.monitor_path}" not found`;
+    // crun refuses cgroup v1/v2 hybrid hosts ("cgroups in hybrid mode not supported"): say so up
+    // front instead of failing every container create with a cryptic runtime error.
+    if (basename(this.runtimePath).startsWith('crun') && detectCgroupMode() === 'hybrid') {
+      return 'crun does not support this host\'s hybrid cgroup v1/v2 layout (it needs pure v1 or v2); use the runc handler';
+    }
+    return undefined;
+  }
+
+  private checkAvailable(): void {
+    const why = this.available();
+    if (why) throw failedPrecondition(`runtime handler "${this.handler}": ${why}`);
+  }
+
+  async startSandbox(sb: SandboxRecord, log: Logger, withNamespaces?: () => Promise<void>): Promise<void> {
+    this.checkAvailable();
+    const opts = sb.config.linux?.security_context?.namespace_options;
+    const hostNet = opts?.network === 'NODE';
+    const hostIpc = opts?.ipc === 'NODE';
+    const sysctls = sb.config.linux?.sysctls ?? {};
+    await mkdir(sb.stateDir, { recursive: true, mode: 0o711 });
+    const ns = await createPodNamespaces({
+      dir: join(sb.stateDir, 'ns'),
+      net: !hostNet,
+      ipc: !hostIpc,
+      uts: !hostNet,
+      hostname: hostNet ? undefined : sb.config.hostname || undefined,
+      sysctls,
+    });
+    sb.namespaces = { ...ns };
+    // The pod cgroup carries the pod-level resources (LinuxPodSandboxConfig.resources).
+    ensurePodCgroup(sb.cgroupParent, sb.config.linux?.resources);
+    const infra = (opts?.pid ?? 'POD') === 'POD' ? this.startInfra(sb, log) : Promise.resolve();
+    const net = withNamespaces ? withNamespaces() : Promise.resolve();
+    const results = await Promise.allSettled([infra, net]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async startInfra(sb: SandboxRecord, log: Logger): Promise<void> {
+    const bundleDir = join(sb.stateDir, 'infra');
+    const id = sb.id;
+    const rootfs = join(bundleDir, 'rootfs');
+    await Promise.all(['proc', 'dev'].map((d) => mkdir(join(rootfs, d), { recursive: true, mode: 0o755 })));
+    await writeFile(join(rootfs, 'catatonit'), '', { mode: 0o755 });
+    const spec = buildInfraSpec({
+      sandbox: {
+        id: sb.id,
+        config: sb.config,
+        netnsPath: sb.namespaces.net,
+        ipcnsPath: sb.namespaces.ipc,
+        utsnsPath: sb.namespaces.uts,
+        cgroupParent: sb.cgroupParent,
+      },
+      rootfsPath: rootfs,
+      args: ['/catatonit', '-P'],
+      cgroupsPath: `${sb.cgroupParent}/${id}`,
+      hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
+      extraMounts: [{ destination: '/catatonit', type: 'bind', source: CATATONIT_PATH, options: ['rbind', 'ro'] }],
+    });
+    await writeFile(join(bundleDir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+    // No conmon for the infra: nothing reads its output or exit code, so one `runc run -d` does.
+    await mkdir(this.runtimeRoot, { recursive: true, mode: 0o700 });
+    const pidFile = join(bundleDir, 'pidfile');
+    try {
+      await this.cli.runDetached(id, bundleDir, pidFile);
+    } catch (e) {
+      await this.cli.delete(id, true).catch(() => undefined);
+      if (e instanceof OciRuntimeError) throw internal(`starting the pod infra process failed: ${e.message}`);
+      throw e;
+    }
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    const started = { pid, conmonPid: 0 };
+    sb.infra = { id, pid, conmonPid: 0, bundleDir, startTime: procStartTime(pid) };
+    sb.namespaces.pid = `/proc/${started.pid}/ns/pid`;
+    log.debug({ podId: sb.id, infraPid: started.pid }, 'pod infra started');
+  }
+
+  sandboxAlive(sb: SandboxRecord): boolean | undefined {
+    // Only a pod PID namespace has a sandbox process (catatonit); without one there is nothing to die.
+    return sb.infra ? isSameProcessAlive(sb.infra.pid, sb.infra.startTime) : undefined;
+  }
+
+  async stopSandbox(sb: SandboxRecord, _log: Logger): Promise<void> {
+    if (!sb.infra) return;
+    await this.killInfra(sb);
+  }
+
+  private async killInfra(sb: SandboxRecord): Promise<void> {
+    const infra = sb.infra;
+    if (!infra || !isSameProcessAlive(infra.pid, infra.startTime)) return;
+    // SIGKILL to the PID namespace's init takes every process of the namespace with it.
+    try {
+      process.kill(infra.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    for (let i = 0; i < 500 && isSameProcessAlive(infra.pid, infra.startTime); i++) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  async removeSandbox(sb: SandboxRecord, log: Logger): Promise<void> {
+    // A create interrupted by a crash may have started the infra or pinned namespaces before the
+    // record said so: clean up by deterministic names, not only by what the record lists.
+    const podPid = (sb.config.linux?.security_context?.namespace_options?.pid ?? 'POD') === 'POD';
+    if (sb.infra || (sb.phase === 'creating' && podPid)) {
+      await this.killInfra(sb);
+      await this.cli.delete(sb.id, true).catch((e: unknown) => log.warn({ err: e, podId: sb.id }, 'infra delete failed'));
+    }
+    const { pid: _pid, ...pinned } = sb.namespaces;
+    const nsDir = join(sb.stateDir, 'ns');
+    for (const kind of ['net', 'ipc', 'uts'] as const) {
+      if (existsSync(join(nsDir, kind))) pinned[kind] = join(nsDir, kind);
+    }
+    await removePodNamespaces(pinned);
+    // Only a pod cgroup we created is ours to empty: kubelet's cgroup_parent is trusted to be the
+    // pod's own, but a misconfigured broad parent must never be mass-killed.
+    if (sb.cgroupOwned) await killCgroup(sb.cgroupParent).catch(() => undefined);
+    if (sb.cgroupOwned) await removeCgroup(sb.cgroupParent).catch((e: unknown) => log.warn({ err: e, podId: sb.id }, 'pod cgroup removal failed'));
+    if (detachAllUnder(sb.stateDir) > 0) log.warn({ podId: sb.id }, 'stray mounts under the pod state dir were detached');
+    await rm(sb.stateDir, { recursive: true, force: true });
+  }
+
+  private async conmonCreate(id: string, name: string, bundleDir: string, logPath: string, tty: boolean, stdin: boolean, stdinOnce: boolean) {
+    await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.runtimeRoot, { recursive: true, mode: 0o700 });
+    try {
+      return await startUnderConmon({
+        conmonPath: this.conmonPath,
+        runtimePath: this.runtimePath,
+        runtimeRoot: this.runtimeRoot,
+        id,
+        name,
+        bundleDir,
+        logPath,
+        exitDir: this.exits.dir,
+        socketDir: this.socketDir,
+        tty,
+        stdin,
+        stdinOnce,
+      });
+    } catch (e) {
+      // Leave nothing behind: a half-created runc container blocks a retry with the same id.
+      await this.cli.delete(id, true).catch(() => undefined);
+      await rm(join(this.exits.dir, id), { force: true });
+      const detail = await this.runtimeLogError(bundleDir);
+      if (e instanceof ConmonError) throw internal(`creating container ${id} failed: ${detail || e.message}`);
+      throw e;
+    }
+  }
+
+  /** The last error runc logged for this bundle (runtime.log, JSON lines). */
+  private async runtimeLogError(bundleDir: string): Promise<string> {
+    try {
+      const lines = (await readFile(join(bundleDir, 'runtime.log'), 'utf8')).trim().split('\n');
+      const errs = lines.map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } }).filter((j) => j.level === 'error' && j.msg);
+      return errs.map((j) => j.msg).join('; ');
+    } catch {
+      return '';
+    }
+  }
+
+  async createContainer(_sb: SandboxRecord, c: ContainerRecord, _log: Logger): Promise<void> {
+    this.checkAvailable();
+    const started = await this.conmonCreate(c.id, c.config.metadata?.name ?? c.id, c.bundleDir, c.logPath, c.tty, c.stdin, c.stdinOnce);
+    c.pid = started.pid;
+    c.conmonPid = started.conmonPid;
+    c.pidStartTime = procStartTime(started.pid);
+  }
+
+  async startContainer(c: ContainerRecord, _log: Logger): Promise<void> {
+    try {
+      await this.cli.start(c.id);
+    } catch (e) {
+      if (e instanceof OciRuntimeError) throw internal(`starting container ${c.id} failed: ${e.message}`);
+      throw e;
+    }
+  }
+
+  async stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+    if (await this.exits.read(c.id)) return;
+    const sig = signalName(c.stopSignal || 'SIGTERM');
+    if (timeoutSec > 0 && sig !== 'SIGKILL') {
+      await this.signal(c, sig);
+      if (await this.waitExitOrDeath(c, timeoutSec * 1000)) return;
+      log.info({ containerId: c.id, timeoutSec }, 'container ignored its stop signal: killing');
+    }
+    await this.signal(c, 'SIGKILL');
+    if (await this.waitExitOrDeath(c, 10_000)) return;
+    throw internal(`container ${c.id} did not exit after SIGKILL`);
+  }
+
+  /**
+   * The exit file, or, when conmon is gone (killed under us: nobody will write that file), the
+   * death of the process itself. Without the second check a stop waited out its whole timeout.
+   */
+  private async waitExitOrDeath(c: ContainerRecord, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    for (;;) {
+      if (await this.exits.waitExit(c.id, Math.max(0, Math.min(250, end - Date.now())))) return true;
+      if (!isSameProcessAlive(c.conmonPid) && !isSameProcessAlive(c.pid, c.pidStartTime)) return true;
+      if (Date.now() >= end) return false;
+    }
+  }
+
+  private async signal(c: ContainerRecord, sig: string): Promise<void> {
+    // Fast path: signal the init process directly (what `runc kill <id> SIG` does) when the
+    // recorded pid is still the same process; saves a runc spawn on every stop.
+    const num = /^\d+$/.test(sig) ? Number(sig) : (osConstants.signals as Record<string, number>)[sig];
+    if (num !== undefined && c.pid > 0 && c.pidStartTime && isSameProcessAlive(c.pid, c.pidStartTime)) {
+      try {
+        process.kill(c.pid, num);
+      } catch {
+        /* exited meanwhile */
+      }
+      return;
+    }
+    try {
+      await this.cli.kill(c.id, sig);
+    } catch (e) {
+      if (!(e instanceof OciRuntimeError)) throw e;
+    }
+  }
+
+  async removeContainer(c: ContainerRecord, log: Logger): Promise<void> {
+    await this.cli.delete(c.id, true).catch((e: unknown) => log.warn({ err: e, containerId: c.id }, 'runtime delete failed'));
+    await rm(join(this.exits.dir, c.id), { force: true });
+    await rm(join(this.socketDir, c.id), { force: true, recursive: true });
+    // With a long state path conmon shortens the entry it creates (<socketDir>/<id prefix>) so the
+    // attach socket fits sun_path; remove those too (the leak audit found one 4 KB dir per container).
+    const shortened = await readdir(this.socketDir).catch(() => [] as string[]);
+    for (const n of shortened) if (n.length >= 32 && n !== c.id && c.id.startsWith(n)) await rm(join(this.socketDir, n), { force: true, recursive: true });
+  }
+
+  async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
+    const exit = await this.exits.read(c.id);
+    if (exit) {
+      const oom = (await stat(join(c.bundleDir, 'oom')).then(() => true, () => false)) || oomKills(c.cgroupsPath) > 0;
+      return { status: 'exited', pid: c.pid, exitCode: exit.exitCode, finishedAt: msToNs(exit.finishedAtMs), oomKilled: oom };
+    }
+    if (c.pid > 0 && isSameProcessAlive(c.pid, c.pidStartTime)) return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'running', pid: c.pid };
+    if (c.pid > 0 && !isSameProcessAlive(c.conmonPid)) {
+      // Both conmon and the process are gone without an exit file.
+      return { status: 'exited', pid: c.pid, exitCode: 255, finishedAt: msToNs(Date.now()) };
+    }
+    return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'unknown', pid: c.pid };
+  }
+
+  async execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, log: Logger): Promise<ExecSyncResult> {
+    if (!cmd.length) throw invalidArgument('exec command must not be empty');
+    const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
+    const proc = { ...spec.process, args: cmd, terminal: false };
+    const tag = `${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+    const execDir = join(c.bundleDir, 'exec');
+    await mkdir(execDir, { recursive: true, mode: 0o700 });
+    const procFile = join(execDir, `${tag}.json`);
+    const pidFile = join(execDir, `${tag}.pid`);
+    await writeFile(procFile, JSON.stringify(proc), { mode: 0o600 });
+    try {
+      return await new Promise<ExecSyncResult>((resolve, reject) => {
+        const child = spawn(this.runtimePath, this.cli.execArgs(c.id, procFile, pidFile), { stdio: ['ignore', 'pipe', 'pipe'] });
+        const out = new CappedBuffer(EXEC_SYNC_OUTPUT_CAP);
+        const err = new CappedBuffer(EXEC_SYNC_OUTPUT_CAP);
+        child.stdout.on('data', (b: Buffer) => out.push(b));
+        child.stderr.on('data', (b: Buffer) => err.push(b));
+        let timedOut = false;
+        const timer =
+          timeoutSec > 0
+            ? setTimeout(() => {
+                timedOut = true;
+                void readFile(pidFile, 'utf8')
+                  .then((p) => process.kill(Number(p.trim()), 'SIGKILL'))
+                  .catch(() => undefined)
+                  .finally(() => setTimeout(() => child.kill('SIGKILL'), 1000).unref());
+              }, timeoutSec * 1000)
+            : undefined;
+        child.on('error', (e) => {
+          if (timer) clearTimeout(timer);
+          reject(e);
+        });
+        child.on('close', (code, signal) => {
+          if (timer) clearTimeout(timer);
+          if (timedOut) {
+            log.info({ containerId: c.id, timeoutSec }, 'exec sync timed out');
+            reject(deadlineExceeded(`command ${JSON.stringify(cmd)} timed out after ${timeoutSec}s`));
+            return;
+          }
+          const stderr = err.get();
+          // runc exits 255 and prints its own error when the exec itself failed (no such binary...).
+          if (code === 255 && /level=error|exec failed/.test(stderr.toString())) {
+            resolve({ stdout: out.get(), stderr, exitCode: 255, timedOut });
+            return;
+          }
+          resolve({ stdout: out.get(), stderr, exitCode: code ?? (signal ? 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0) : -1), timedOut });
+        });
+      });
+    } finally {
+      await rm(procFile, { force: true });
+      await rm(pidFile, { force: true });
+    }
+  }
+
+  async updateResources(c: ContainerRecord, ociResources: unknown): Promise<void> {
+    try {
+      await this.cli.update(c.id, ociResources);
+    } catch (e) {
+      // runc relays the kernel's EINVAL for out-of-range values (a failed cgroup write): the request's fault.
+      if (e instanceof OciRuntimeError && /invalid argument|numerical result out of range|failed to write|(maximum|minimum) allowed/i.test(e.message)) throw invalidArgument(`updating resources of ${c.id} failed: ${e.message}`);
+      if (e instanceof OciRuntimeError) throw internal(`updating resources of ${c.id} failed: ${e.message}`);
+      throw e;
+    }
+  }
+
+  async reopenLog(c: ContainerRecord): Promise<void> {
+    let fd: number;
+    try {
+      fd = openSync(join(c.bundleDir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      throw failedPrecondition(`container ${c.id} is not running (its monitor does not answer): ${(e as Error).message}`);
+    }
+    try {
+      writeSync(fd, '2 0 0\n');
+    } finally {
+      closeSync(fd);
+    }
+    // conmon reopens asynchronously; give it a moment so the new file exists when we return.
+    for (let i = 0; i < 50; i++) {
+      if (await stat(c.logPath).then(() => true, () => false)) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  streamTarget(sb: SandboxRecord | undefined, c: ContainerRecord): StreamTarget {
+    return {
+      id: c.id,
+      podId: c.podId,
+      pid: c.pid,
+      bundleDir: c.bundleDir,
+      runtimePath: this.runtimePath,
+      runtimeRoot: this.runtimeRoot,
+      attachSocketPath: join(this.socketDir, c.id, 'attach'),
+      ctlPath: join(c.bundleDir, 'ctl'),
+      tty: c.tty,
+      stdin: c.stdin,
+      netnsPath: sb?.namespaces.net,
+    };
+  }
+
+  onExit(listener: (containerId: string) => void): void {
+    this.exits.onExit(listener);
+  }
+
+  async close(): Promise<void> {}
+}
+
+function oomKills(cgroupPath: string): number {
+  try {
+    return readCgroupStats(cgroupPath).memory?.oomKills ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+class CappedBuffer {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly cap: number) {}
+  push(b: Buffer): void {
+    if (this.size >= this.cap) return;
+    const take = b.subarray(0, this.cap - this.size);
+    this.parts.push(take);
+    this.size += take.length;
+  }
+  get(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+export async function removeDirIfEmpty(dir: string): Promise<void> {
+  await rmdir(dir).catch(() => undefined);
+}

@@ -1,0 +1,139 @@
+// Builds the namespace-pod subsystem (runtimes per handler, sandbox and container managers,
+// event bus) and recovers its state from disk; daemon.ts wires it in a few lines.
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { RuntimeHandlers } from '../grpc/handlers.js';
+import type { StatusSource } from '../cri/runtime-info.js';
+import type * as cri from '../api/cri-types.js';
+import { OciSandboxRuntime } from './oci/oci-runtime.js';
+import { VmSandboxRuntime } from './vm/vm-runtime.js';
+import { ExitWatcher } from './oci/exit-watcher.js';
+import type { SandboxRuntime } from './sandbox-runtime.js';
+import { SandboxManager, type PodNetwork } from '../sandbox/sandbox-manager.js';
+import { ContainerManager } from '../container/container-manager.js';
+import type { ImageSource } from '../container/image-source.js';
+import { ContainerEventBus } from '../events/container-events.js';
+import { podSandboxHandlers } from '../cri/pod-sandbox.js';
+import { containerHandlers } from '../cri/container.js';
+import { execSyncHandlers } from '../cri/exec-sync.js';
+import { eventHandlers } from '../cri/events.js';
+import { containerStatsHandlers } from '../cri/container-stats.js';
+import { podStatsHandlers } from '../cri/pod-stats.js';
+import { listStreamingHandlers } from '../cri/list-streaming.js';
+import { StatsService } from '../stats/stats-service.js';
+import { streamInfoSource, type StreamInfoSource } from './oci/stream-info.js';
+
+export interface PodsSubsystem {
+  sandboxes: SandboxManager;
+  containers: ContainerManager;
+  runtimes: Map<string, SandboxRuntime>;
+  handlers: Partial<RuntimeHandlers>;
+  status: StatusSource;
+  /** For the streaming server: container runtime info and pod netns lookups. */
+  streamInfo: StreamInfoSource;
+  close(): Promise<void>;
+}
+
+/** The lowest oom_score_adj we may set (no CAP_SYS_RESOURCE: not below our own). */
+export function hostOomScoreAdjMin(): number {
+  try {
+    return Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+export interface PodsSubsystemDeps {
+  config: Config;
+  log: Logger;
+  network?: PodNetwork;
+  images: ImageSource;
+  /** Runtimes of other pod kinds (e.g. the micro-VM one), keyed by their handler name. */
+  extraRuntimes?: SandboxRuntime[];
+}
+
+export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsSubsystem> {
+  const { config, log } = deps;
+  const exits = new ExitWatcher(join(config.state, 'exits'));
+  await exits.start();
+  const oomMin = hostOomScoreAdjMin();
+  const runtimes = new Map<string, SandboxRuntime>();
+  const oci = new Map<string, OciSandboxRuntime>();
+  for (const [name, h] of Object.entries(config.runtime_handlers)) {
+    if (h.kind !== 'oci') continue;
+    const rt = new OciSandboxRuntime({ handler: name, config: h, stateDir: config.state, exitWatcher: exits, hostOomScoreAdjMin: oomMin });
+    runtimes.set(name, rt);
+    oci.set(name, rt);
+  }
+  for (const rt of deps.extraRuntimes ?? []) runtimes.set(rt.handler, rt);
+  const vms = new Map<string, VmSandboxRuntime>();
+  for (const [name, h] of Object.entries(config.runtime_handlers)) {
+    if (h.kind !== 'vm') continue;
+    const rt = new VmSandboxRuntime({ handler: name, config: h, rootDir: h.guest_root ?? config.root, stateDir: config.state, log: log.child({ handler: name }) });
+    runtimes.set(name, rt);
+    vms.set(name, rt);
+    // Build/verify the guest image in the background so the first VM pod does not pay for it.
+    if (!rt.info().unavailable) rt.guestImage().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'guest image build failed'));
+    rt.startPool().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'warm pool start failed'));
+  }
+  const sandboxes = new SandboxManager(config, runtimes, deps.network);
+  const events = new ContainerEventBus();
+  const containers = new ContainerManager({ config, sandboxes, images: deps.images, events, hostOomScoreAdjMin: oomMin, log: log.child({ subsystem: 'containers' }) });
+  sandboxes.containers = containers;
+  await sandboxes.recover(log);
+  await containers.recover(log);
+  await sandboxes.finishPendingRemovals(log);
+
+  const stats = new StatsService(sandboxes, containers);
+  const status: StatusSource = {
+    async conditions() {
+      const def = oci.get(config.default_runtime_handler);
+      const why = def?.available();
+      return why ? [{ type: 'RuntimeReady', status: false, reason: 'RuntimeHandlerUnusable', message: `default handler "${config.default_runtime_handler}": ${why}` }] : [];
+    },
+    async handlers(): Promise<cri.RuntimeHandler[]> {
+      // runc >= 1.1 applies "rro" with mount_setattr (kernel >= 5.12); no idmapped user namespaces in 1.1.
+      const features = (name: string) => ({ recursive_read_only_mounts: !!oci.get(name) && !oci.get(name)!.available() && basename(oci.get(name)!.runtimePath) === 'runc', user_namespaces: false });
+      const out: cri.RuntimeHandler[] = [{ name: '', features: features(config.default_runtime_handler) }];
+      for (const name of Object.keys(config.runtime_handlers)) out.push({ name, features: features(name) });
+      return out;
+    },
+    async features() {
+      // The spec builder resolves image groups itself (Merge) or ignores them (Strict).
+      return { supplemental_groups_policy: true };
+    },
+    async info() {
+      const handlers: Record<string, string> = {};
+      for (const [name, rt] of oci) handlers[name] = rt.available() ?? 'ready';
+      const vmInfo: Record<string, unknown> = {};
+      for (const [name, rt] of vms) {
+        const i = rt.info();
+        handlers[name] = i.unavailable ?? 'ready';
+        vmInfo[name] = i;
+      }
+      return { runtimeHandlers: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo) };
+    },
+  };
+  return {
+    sandboxes,
+    containers,
+    runtimes,
+    status,
+    streamInfo: streamInfoSource(sandboxes, containers),
+    handlers: {
+      ...podSandboxHandlers(sandboxes, containers),
+      ...containerHandlers(containers),
+      ...execSyncHandlers(containers),
+      ...eventHandlers(events),
+      ...containerStatsHandlers(containers, stats),
+      ...podStatsHandlers(sandboxes, stats),
+      ...listStreamingHandlers(sandboxes, containers, stats),
+    },
+    async close() {
+      for (const rt of vms.values()) await rt.close();
+      exits.close();
+    },
+  };
+}

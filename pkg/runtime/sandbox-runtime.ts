@@ -1,0 +1,90 @@
+// What a pod kind must provide: the OCI-namespace runtime (runc + conmon) implements it now,
+// the micro-VM runtime later. Records are owned by the managers (pkg/sandbox, pkg/container);
+// a runtime fills in its fields (namespaces, pids) and performs the process-level work.
+import type { ContainerRecord, SandboxRecord } from '../store/records.js';
+import type { Logger } from 'pino';
+import type { CgroupStats } from '../cgroups/stats.js';
+import type { PodNetworkStatus } from '../network/cni.js';
+
+export interface ContainerRuntimeState {
+  status: 'created' | 'running' | 'exited' | 'unknown';
+  pid: number;
+  exitCode?: number;
+  /** ns since epoch */
+  finishedAt?: string;
+  oomKilled?: boolean;
+  /** Runtime-specific exit reason (e.g. the pod VM died); overrides the exit-code based one. */
+  reason?: string;
+  message?: string;
+}
+
+export interface ExecSyncResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+  timedOut: boolean;
+}
+
+/** Where the streaming server finds a container's attach/exec endpoints. */
+export interface StreamTarget {
+  id: string;
+  podId: string;
+  pid: number;
+  bundleDir: string;
+  runtimePath: string;
+  runtimeRoot: string;
+  attachSocketPath: string;
+  ctlPath: string;
+  tty: boolean;
+  stdin: boolean;
+  netnsPath?: string;
+}
+
+export interface SandboxRuntime {
+  readonly handler: string;
+  readonly kind: 'oci' | 'vm';
+  /** For VM runtimes: the accelerator in use (metrics, Status). Namespace runtimes leave it unset. */
+  readonly accelerator?: 'kvm' | 'tcg';
+  /**
+   * Creates namespaces, pod cgroup and (if needed) the infra process; fills sb.namespaces/infra.
+   * `withNamespaces` (pod networking) runs as soon as the namespaces exist, concurrently with the
+   * rest of the start; its failure fails the start.
+   */
+  startSandbox(sb: SandboxRecord, log: Logger, withNamespaces?: () => Promise<void>): Promise<void>;
+  /**
+   * Called after startSandbox (and so after the pod network is set up) with the CNI result
+   * (undefined without CNI or with host networking). The VM runtime boots or configures the pod VM
+   * here, since the guest needs the veth's MAC, IPs and routes.
+   */
+  podNetworkReady?(sb: SandboxRecord, net: PodNetworkStatus | undefined, log: Logger): Promise<void>;
+  /**
+   * The container's cgroup statistics when they are not in a host cgroup (VM pods: read by the guest
+   * agent); absent → the stats service reads c.cgroupsPath on the host.
+   */
+  containerCgroupStats?(c: ContainerRecord): Promise<CgroupStats | undefined>;
+  /**
+   * False when the sandbox's own process died under it (the pod VM's QEMU, the infra process):
+   * the pod is then reported SANDBOX_NOTREADY, as containerd does when the sandbox task exits.
+   * Unset or undefined: unknown (assumed alive).
+   */
+  sandboxAlive?(sb: SandboxRecord): boolean | undefined;
+  /** Stops the infra process (containers are stopped by the manager first). Idempotent. */
+  stopSandbox(sb: SandboxRecord, log: Logger): Promise<void>;
+  /** Frees namespaces, cgroups and runtime state. Idempotent. */
+  removeSandbox(sb: SandboxRecord, log: Logger): Promise<void>;
+  /** Creates the container from the bundle (config.json written by the manager); fills c.pid/conmonPid. */
+  createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void>;
+  startContainer(c: ContainerRecord, log: Logger): Promise<void>;
+  /** stop signal, then SIGKILL after timeoutSec; resolves once the process is gone. */
+  stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void>;
+  removeContainer(c: ContainerRecord, log: Logger): Promise<void>;
+  containerState(c: ContainerRecord): Promise<ContainerRuntimeState>;
+  execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, log: Logger): Promise<ExecSyncResult>;
+  /** Applies OCI LinuxResources to a running/created container. */
+  updateResources(c: ContainerRecord, ociResources: unknown): Promise<void>;
+  reopenLog(c: ContainerRecord): Promise<void>;
+  streamTarget(sb: SandboxRecord | undefined, c: ContainerRecord): StreamTarget;
+  /** Called with a container id whenever its process exits (exit file appeared). */
+  onExit(listener: (containerId: string) => void): void;
+  close(): Promise<void>;
+}

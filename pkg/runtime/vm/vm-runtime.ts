@@ -1,0 +1,737 @@
+// SandboxRuntime for handlers of kind "vm": each pod is a QEMU micro-VM started inside the pod's network
+// namespace and cgroup; its containers run inside the guest under crun, driven over the agent channel.
+// Container rootfs (the host overlay the container manager mounts) and CRI volumes reach the guest via
+// the pod's virtio-fs share; logs are streamed back into the kubelet log path on the host.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { VmHandlerConfig } from '../../config/schema.js';
+import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
+import type { ContainerRuntimeState, ExecSyncResult, SandboxRuntime, StreamTarget } from '../sandbox-runtime.js';
+import type { PodNetworkStatus } from '../../network/cni.js';
+import type { CgroupStats } from '../../cgroups/stats.js';
+import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
+import { cgroupDirs } from '../../cgroups/paths.js';
+import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
+import { CriError, failedPrecondition, internal, invalidArgument, notFound } from '../../grpc/errors.js';
+import { detachIfMounted, mount, MS_BIND, MS_REC } from '../../sys/mount.js';
+import { chooseAccelerator, type AccelChoice } from '../../vm/accelerator.js';
+import { hostTscKhz } from '../../vm/tsc.js';
+import { ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
+import { MicroVm, vmProcessAlive } from '../../vm/micro-vm.js';
+import { adoptVirtiofsd, startVirtiofsd, type Virtiofsd } from '../../vm/virtiofsd.js';
+import { releaseShortSocketDir, shortSocketDir } from '../../vm/socket-dir.js';
+import { AgentError } from '../../vmchannel/codec.js';
+import type { AgentClient } from '../../vmchannel/client.js';
+import { createTap, linkMac, redirectTapToVeth, TAP_NAME } from './tap-network.js';
+import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
+import { WarmPool } from './warm-pool.js';
+
+const SHARE_TAG = 'bulkhead';
+/** Marker the agent maps to the guest's pod PID namespace (pkg/agent/containers.ts POD_PIDNS_MARKER). */
+export const GUEST_POD_PIDNS = '/run/bulkhead/pod-pidns';
+const AGENT_TIMEOUT_MS = 120_000;
+
+export interface VmRuntimeDeps {
+  handler: string;
+  config: VmHandlerConfig;
+  /** Daemon root (guest image cache under <root>/guest). */
+  rootDir: string;
+  /** Daemon state dir: pod VM dirs are <state>/pods/<id>/vm (found again after a restart). */
+  stateDir: string;
+  log: Logger;
+}
+
+/** A booted VM with its agent answering (for a pod, or waiting in the warm pool). */
+export interface BootedVm {
+  vm: MicroVm;
+  vfs: Virtiofsd;
+  vmDir: string;
+  shareDir: string;
+  netns: string;
+  /** MAC the guest NIC booted with (the agent switches it to the CNI veth's). */
+  bootMac: string;
+  readyMs: number;
+}
+
+interface PodVm {
+  vm: MicroVm;
+  vfs: Virtiofsd;
+  vmDir: string;
+  shareDir: string;
+  netns: string;
+  bootMac: string;
+  dead: boolean;
+}
+
+interface VmContainer {
+  podId: string;
+  state: ContainerRuntimeState;
+  /** Bytes of the guest log already appended to the host log. */
+  logOffset: number;
+  following?: boolean;
+  /** The agent sent the whole log of the exited container. */
+  logDone?: boolean;
+}
+
+/** The accelerator and guest image a VM handler uses (reported in Status). */
+export interface VmHandlerInfo {
+  accelerator: string;
+  acceleratorReason: string;
+  guestStamp: string;
+  poolSize: number;
+  poolReady: number;
+  unavailable?: string;
+}
+
+export class VmSandboxRuntime implements SandboxRuntime {
+  readonly kind = 'vm' as const;
+  readonly handler: string;
+  private readonly accel: AccelChoice | undefined;
+  private readonly accelError: string | undefined;
+  private guest: Promise<GuestImage> | undefined;
+  private guestStamp = '';
+  private readonly pods = new Map<string, PodVm>();
+  get accelerator(): 'kvm' | 'tcg' | undefined {
+    return this.accel?.accel;
+  }
+  private readonly ctrs = new Map<string, VmContainer>();
+  private readonly exitListeners: ((id: string) => void)[] = [];
+  private readonly pool: WarmPool;
+
+  constructor(private readonly deps: VmRuntimeDeps) {
+    this.handler = deps.handler;
+    try {
+      this.accel = chooseAccelerator(deps.config.accelerator, deps.config.kernel_path);
+      if (this.accel.accel === 'tcg') deps.log.warn({ reason: this.accel.reason }, 'micro-VM pods use TCG (software emulation): slow boots and CPU');
+      else deps.log.info({ reason: this.accel.reason }, 'micro-VM pods use KVM');
+    } catch (e) {
+      this.accelError = (e as Error).message;
+      deps.log.error({ err: this.accelError }, 'micro-VM handler unavailable');
+    }
+    const poolDir = join(deps.stateDir, 'vm-pool', deps.handler);
+    this.pool = new WarmPool(
+      deps.config.pool_size,
+      poolDir,
+      (r) => this.bootVm({ ...r, memoryMib: deps.config.memory_mib, cgroupProcs: [], log: deps.log }),
+      deps.log.child({ pool: deps.handler }),
+      deps.handler,
+    );
+  }
+
+  /** Cleans what an earlier daemon left in the pool, then starts filling it (after the guest image is ready). */
+  async startPool(): Promise<void> {
+    await WarmPool.cleanStale(join(this.deps.stateDir, 'vm-pool', this.deps.handler), this.deps.log);
+    if (this.deps.config.pool_size > 0 && !this.accelError) {
+      await this.guestImage();
+      this.pool.refill();
+    }
+  }
+
+  get poolReady(): number {
+    return this.pool.readyCount;
+  }
+
+  info(): VmHandlerInfo {
+    return {
+      accelerator: this.accel?.accel ?? 'none',
+      acceleratorReason: this.accel?.reason ?? this.accelError ?? '',
+      guestStamp: this.guestStamp,
+      poolSize: this.deps.config.pool_size,
+      poolReady: this.pool.readyCount,
+      ...(this.accelError ? { unavailable: this.accelError } : {}),
+    };
+  }
+
+  /** Builds (or reuses) the guest image; the daemon calls it at start so the first pod does not wait. */
+  guestImage(): Promise<GuestImage> {
+    this.guest ??= ensureGuestImage(this.deps.rootDir).then(
+      (g) => {
+        this.guestStamp = g.stamp;
+        this.deps.log.info({ stamp: g.stamp, kernel: g.kernelRelease }, 'guest image ready');
+        return g;
+      },
+      (e: unknown) => {
+        this.guest = undefined;
+        throw e;
+      },
+    );
+    return this.guest;
+  }
+
+  async startSandbox(sb: SandboxRecord, log: Logger, withNamespaces?: () => Promise<void>): Promise<void> {
+    if (this.accelError || !this.accel) throw failedPrecondition(`runtime handler "${this.handler}": ${this.accelError}`);
+    const ns = sb.config.linux?.security_context?.namespace_options;
+    const hostOnes = [ns?.network === 'NODE' && 'hostNetwork', ns?.pid === 'NODE' && 'hostPID', ns?.ipc === 'NODE' && 'hostIPC'].filter(Boolean);
+    if (hostOnes.length) {
+      throw invalidArgument(`runtime handler "${this.handler}" runs the pod in a micro-VM: ${hostOnes.join(', ')} cannot be honoured across the VM boundary (use a namespace handler such as runc)`);
+    }
+    await this.guestImage();
+    await mkdir(sb.stateDir, { recursive: true, mode: 0o711 });
+    // Pod-level PID namespace (CRI POD mode): created by the agent inside the guest on first use.
+    const podPid = (ns?.pid ?? 'POD') === 'POD';
+    // A pre-booted VM fits when the pod needs no extra memory (pool VMs have the handler default).
+    const warm = this.podMemoryMib(sb) === this.deps.config.memory_mib ? this.pool.take() : undefined;
+    if (warm) {
+      sb.namespaces = { net: warm.netns, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
+      writeFileSync(join(sb.stateDir, 'vm-dir'), warm.vmDir);
+      for (const f of this.podCgroupProcs(sb.cgroupParent)) for (const pid of [warm.vm.pid, warm.vfs.pid]) writeFileSync(f, String(pid));
+      this.adopt(sb.id, warm, log);
+      log.info({ podId: sb.id, vmPid: warm.vm.pid }, 'pod takes a pre-booted VM from the warm pool');
+      this.pool.refill();
+      await withNamespaces?.();
+      return;
+    }
+    const pinned = await createPodNamespaces({ dir: join(sb.stateDir, 'ns'), net: true, ipc: false, uts: false, sysctls: {} });
+    sb.namespaces = { net: pinned.net, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
+    await createTap(pinned.net!);
+    log.debug({ podId: sb.id }, 'pod netns and tap ready');
+    await withNamespaces?.();
+  }
+
+  private podMemoryMib(sb: SandboxRecord): number {
+    const memLimit = Number(sb.config.linux?.resources?.memory_limit_in_bytes ?? 0);
+    return this.deps.config.memory_mib + (memLimit > 0 ? Math.ceil(memLimit / (1 << 20)) : 0);
+  }
+
+  /** Starts virtiofsd + QEMU in netns and waits for the agent; kills both on failure. */
+  async bootVm(o: { name: string; vmDir: string; netns: string; memoryMib: number; cgroupProcs: string[]; log: Logger }): Promise<BootedVm> {
+    const image = await this.guestImage();
+    touchFile(join(image.dir, 'last-used')); // keeps build-guest.sh from pruning an image in use
+    const shareDir = join(o.vmDir, 'share');
+    mkdirSync(shareDir, { recursive: true, mode: 0o700 });
+    const bootMac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+    const vfs = await startVirtiofsd({ sharedDir: shareDir, socket: join(shortSocketDir(o.vmDir), 'vfs.sock'), logFile: join(o.vmDir, 'virtiofsd.log') });
+    writeFileSync(join(o.vmDir, 'virtiofsd.pid'), String(vfs.pid));
+    const t0 = performance.now();
+    let vm: MicroVm | undefined;
+    try {
+      for (const f of o.cgroupProcs) writeFileSync(f, String(vfs.pid));
+      vm = await MicroVm.launch({
+        qemuPath: this.deps.config.qemu_path,
+        stateDir: o.vmDir,
+        netnsPath: o.netns,
+        cgroupProcs: o.cgroupProcs,
+        log: o.log,
+        spec: {
+          name: o.name,
+          accel: this.accel!.accel,
+          tcgTbSizeMib: this.deps.config.tcg_tb_size_mib,
+          memoryMib: o.memoryMib,
+          vcpus: this.deps.config.vcpus,
+          kernel: this.deps.config.kernel_path ?? image.kernel,
+          initrd: image.initrd,
+          rootfs: image.rootfs,
+          disks: [],
+          nics: [{ tap: TAP_NAME, mac: bootMac }],
+          tscKhz: this.accel!.accel === 'tcg' ? hostTscKhz() : undefined,
+          sharedFs: { socket: vfs.socket, tag: SHARE_TAG },
+        },
+      });
+      await vm.connectAgent(AGENT_TIMEOUT_MS);
+    } catch (e) {
+      if (vm) {
+        o.log.warn({ console: vm.consoleTail(1500) }, 'VM failed to come up');
+        vm.kill();
+        await vm.exited;
+      }
+      vfs.kill();
+      throw e instanceof AgentError ? agentError('pod VM agent', e) : e;
+    }
+    const readyMs = Math.round(performance.now() - t0);
+    o.log.info({ vmPid: vm.pid, accel: this.accel!.accel, spawnToAgentReadyMs: readyMs }, 'VM agent ready');
+    return { vm, vfs, vmDir: o.vmDir, shareDir, netns: o.netns, bootMac, readyMs };
+  }
+
+  private adopt(podId: string, b: BootedVm, log: Logger): PodVm {
+    b.vm.removeAllListeners('exit');
+    const pod: PodVm = { vm: b.vm, vfs: b.vfs, vmDir: b.vmDir, shareDir: b.shareDir, netns: b.netns, bootMac: b.bootMac, dead: false };
+    this.pods.set(podId, pod);
+    b.vm.on('exit', (ex) => this.onVmDeath(podId, `${ex.shutdownReason ?? 'exit'} (code ${ex.code}, signal ${ex.signal})`, log));
+    return pod;
+  }
+
+  /** After CNI ADD: wire the tap to the veth, boot the VM (unless it came from the pool), configure the guest. */
+  async podNetworkReady(sb: SandboxRecord, net: PodNetworkStatus | undefined, log: Logger): Promise<void> {
+    const netns = sb.namespaces.net!;
+    const veth = net?.interfaces.find((i) => i.sandbox) ?? net?.interfaces.find((i) => i.name === 'eth0');
+    let mac = '';
+    if (veth) {
+      mac = veth.mac || (await linkMac(netns, veth.name));
+      await redirectTapToVeth(netns, veth.name);
+    }
+    let pod = this.pods.get(sb.id);
+    if (!pod) {
+      const vmDir = join(sb.stateDir, 'vm');
+      mkdirSync(vmDir, { recursive: true, mode: 0o700 });
+      const booted = await this.bootVm({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, memoryMib: this.podMemoryMib(sb), cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
+      pod = this.adopt(sb.id, booted, log);
+    }
+    try {
+      const dns = sb.config.dns_config;
+      await pod.vm.agent.call(
+        {
+          setup_sandbox: {
+            sandbox_id: sb.id,
+            hostname: sb.config.hostname || sb.config.metadata?.name?.slice(0, 63) || '',
+            dns: { servers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
+            interfaces: veth ? [{ name: 'eth0', mac, guest_mac: pod.bootMac, addresses: (net?.ipConfigs ?? []).map((c) => ({ cidr: c.address })), mtu: 0 }] : [],
+            routes: guestRoutes(net),
+            shared_fs_tag: SHARE_TAG,
+            sysctls: sb.config.linux?.sysctls ?? {},
+          },
+        },
+        { timeoutMs: 30_000 },
+      );
+      log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.accel!.accel, mac }, 'pod VM ready');
+    } catch (e) {
+      log.warn({ podId: sb.id, console: pod.vm.consoleTail(1500) }, 'pod VM setup failed');
+      await this.stopPodVm(sb.id);
+      throw e instanceof AgentError ? agentError('pod VM agent', e) : e;
+    }
+  }
+
+  /**
+   * cgroup.procs files of <pod cgroup>/vm in every hierarchy. No pod limits are applied to it: the VM's
+   * own memory (guest RAM + QEMU) exceeds the containers' limits, which the guest enforces itself.
+   */
+  private podCgroupProcs(cgroupParent: string): string[] {
+    const path = `${cgroupParent}/vm`;
+    ensureCgroup(path);
+    return cgroupDirs(path).map((d) => join(d, 'cgroup.procs'));
+  }
+
+  sandboxAlive(sb: SandboxRecord): boolean | undefined {
+    const p = this.pods.get(sb.id);
+    // Not reattached yet (daemon restarted): QEMU may have died meanwhile, or been shut down by a
+    // StopPodSandbox the kill cut off before its record was saved. The pidfile tells.
+    return p ? !p.dead : vmProcessAlive(readVmDirPointer(sb.stateDir));
+  }
+
+  private onVmDeath(podId: string, why: string, log: Logger): void {
+    const pod = this.pods.get(podId);
+    if (pod) pod.dead = true;
+    pod?.vfs.kill();
+    for (const [id, c] of this.ctrs) {
+      if (c.podId !== podId || c.state.status === 'exited') continue;
+      c.state = { status: 'exited', pid: 0, exitCode: 255, finishedAt: nowNs(), reason: 'PodVMDied', message: `the pod's micro-VM exited: ${why}` };
+      log.warn({ podId, containerId: id, why }, 'pod VM died: container marked exited');
+      for (const l of this.exitListeners) l(id);
+    }
+  }
+
+  private async pod(podId: string): Promise<PodVm> {
+    const p = this.pods.get(podId) ?? (await this.reattach(podId));
+    if (!p || p.dead) throw failedPrecondition(`pod ${podId}: its VM is not running`);
+    return p;
+  }
+
+  private readonly reattaching = new Map<string, Promise<PodVm | undefined>>();
+
+  /**
+   * After a daemon restart: finds the pod's QEMU (pidfile + QMP socket), reconnects the agent channel
+   * (the agent waits for a host on EOF) and rebuilds the container states from the guest's list.
+   */
+  private reattach(podId: string): Promise<PodVm | undefined> {
+    const have = this.pods.get(podId);
+    if (have) return Promise.resolve(have);
+    let p = this.reattaching.get(podId);
+    if (!p) {
+      p = this.doReattach(podId).finally(() => this.reattaching.delete(podId));
+      this.reattaching.set(podId, p);
+    }
+    return p;
+  }
+
+  private async doReattach(podId: string): Promise<PodVm | undefined> {
+    const podDir = join(this.deps.stateDir, 'pods', podId);
+    const vmDir = readVmDirPointer(podDir);
+    if (!existsSync(join(vmDir, 'qemu.pid'))) return undefined;
+    const log = this.deps.log.child({ podId });
+    let vm: MicroVm;
+    try {
+      vm = await MicroVm.attach(vmDir, log);
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'pod VM not reachable after restart');
+      return undefined;
+    }
+    let vfsPid = 0;
+    try {
+      vfsPid = Number(readFileSync(join(vmDir, 'virtiofsd.pid'), 'utf8'));
+    } catch {
+      /* none */
+    }
+    const pod: PodVm = {
+      vm,
+      vfs: adoptVirtiofsd(vfsPid, join(shortSocketDir(vmDir), 'vfs.sock')),
+      vmDir,
+      shareDir: join(vmDir, 'share'),
+      netns: '',
+      bootMac: '',
+      dead: false,
+    };
+    this.pods.set(podId, pod);
+    vm.on('exit', (ex) => this.onVmDeath(podId, `${ex.shutdownReason ?? 'exit'} (code ${ex.code}, signal ${ex.signal})`, log));
+    try {
+      await vm.connectAgent(10_000);
+      const list = await vm.agent.call({ list_containers: {} }, { timeoutMs: 10_000 });
+      for (const gc of list.list_containers?.containers ?? []) {
+        const state: ContainerRuntimeState =
+          gc.state === 'exited'
+            ? { status: 'exited', pid: 0, exitCode: gc.exit?.exit_code ?? -1, finishedAt: gc.exit?.finished_at_ns, oomKilled: gc.exit?.reason === 'OOMKilled' }
+            : { status: gc.state === 'running' ? 'running' : 'created', pid: gc.pid };
+        this.ctrs.set(gc.container_id, { podId, state, logOffset: 0 });
+        if (state.status === 'running') void this.watchExit(gc.container_id, pod, log);
+      }
+      log.info({ vmPid: vm.pid, containers: this.ctrs.size }, 'reattached to pod VM');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'pod VM agent did not answer after restart');
+    }
+    return pod;
+  }
+
+  async stopSandbox(sb: SandboxRecord, _log: Logger): Promise<void> {
+    await this.stopPodVm(sb.id);
+  }
+
+  private async stopPodVm(podId: string): Promise<void> {
+    const p = this.pods.get(podId) ?? (await this.reattach(podId));
+    if (!p) return;
+    if (!p.vm.exit) await p.vm.shutdown(5000);
+    p.vfs.kill();
+    await p.vfs.exited;
+    p.dead = true;
+  }
+
+  async removeSandbox(sb: SandboxRecord, log: Logger): Promise<void> {
+    await this.stopPodVm(sb.id);
+    const vmDir = readVmDirPointer(sb.stateDir);
+    releaseShortSocketDir(vmDir);
+    this.pods.delete(sb.id);
+    await this.unmountShare(join(vmDir, 'share'));
+    // By fixed path too: a crash during the boot may have pinned them before the record said so
+    // (the SIGKILL churn found such a rollback failing with EBUSY on the still-mounted netns).
+    const pinned: { net?: string; ipc?: string; uts?: string } = sb.namespaces.net ? { net: sb.namespaces.net } : {};
+    for (const kind of ['net', 'ipc', 'uts'] as const) if (existsSync(join(sb.stateDir, 'ns', kind))) pinned[kind] = join(sb.stateDir, 'ns', kind);
+    if (Object.keys(pinned).length) await removePodNamespaces(pinned);
+    await removeCgroup(sb.cgroupOwned ? sb.cgroupParent : `${sb.cgroupParent}/vm`).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'pod cgroup removal failed'));
+    // A VM taken from the pool lives (with its netns, removed above) in a pool slot dir.
+    if (!vmDir.startsWith(sb.stateDir + '/')) await rm(dirname(vmDir), { recursive: true, force: true });
+    await rm(sb.stateDir, { recursive: true, force: true });
+    log.debug({ podId: sb.id }, 'pod VM resources removed');
+  }
+
+  /** Detaches every bind mount under the share (container rootfs, volumes) before anything is deleted. */
+  private async unmountShare(shareDir: string): Promise<void> {
+    const mounts = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+      .filter((m): m is string => !!m && m.startsWith(shareDir + '/'))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) detachIfMounted(m);
+  }
+
+  async createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void> {
+    const pod = await this.pod(sb.id);
+    if ((c.config.devices ?? []).length > 0) throw invalidArgument('host devices cannot be passed into a micro-VM pod');
+    const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const privileged = !!c.config.linux?.security_context?.privileged;
+    const { spec: guestSpec, shares } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged });
+    const cdir = join(pod.shareDir, c.id);
+    mkdirSync(join(cdir, 'rootfs'), { recursive: true });
+    try {
+      mount(c.rootfs, join(cdir, 'rootfs'), null, MS_BIND | MS_REC);
+      for (const s of shares) {
+        const target = join(cdir, s.name);
+        if (statSync(s.source).isDirectory()) mkdirSync(target, { recursive: true });
+        else writeFileSync(target, '');
+        mount(s.source, target, null, s.recursive ? MS_BIND | MS_REC : MS_BIND);
+      }
+      await writeFile(join(c.bundleDir, 'guest-config.json'), JSON.stringify(guestSpec));
+      await pod.vm.agent.call({ create_container: { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty } }, { timeoutMs: 60_000 });
+    } catch (e) {
+      await this.unmountShare(cdir);
+      await rm(cdir, { recursive: true, force: true });
+      throw e instanceof AgentError ? agentError('guest agent', e) : e;
+    }
+    this.ctrs.set(c.id, { podId: sb.id, state: { status: 'created', pid: 0 }, logOffset: 0 });
+    // kubelet reads the log as soon as the container runs; the guest's lines arrive later.
+    if (c.logPath) {
+      mkdirSync(dirname(c.logPath), { recursive: true });
+      appendFileSync(c.logPath, '');
+    }
+    log.debug({ podId: sb.id, containerId: c.id, shares: shares.length }, 'container created in pod VM');
+  }
+
+  async startContainer(c: ContainerRecord, log: Logger): Promise<void> {
+    const pod = await this.pod(c.podId);
+    const vc = this.ctrs.get(c.id);
+    if (!vc) throw failedPrecondition(`container ${c.id} is not known to the pod VM`);
+    // The log file exists once the container started (kubelet and critest open it right away), even
+    // before the guest shipped any output.
+    if (c.logPath) {
+      mkdirSync(dirname(c.logPath), { recursive: true });
+      appendFileSync(c.logPath, '');
+    }
+    await this.followLog(pod, c, vc, log);
+    const r = await pod.vm.agent.call({ start_container: { container_id: c.id } }, { timeoutMs: 60_000 }).catch((e: unknown) => {
+      throw e instanceof AgentError ? agentError('guest agent', e) : e;
+    });
+    vc.state = { status: 'running', pid: r.start_container?.pid ?? 0 };
+    c.pid = vc.state.pid;
+    void this.watchExit(c.id, pod, log);
+  }
+
+  /** Ships the guest-side CRI log into the kubelet path on the host, from vc.logOffset on. */
+  private async followLog(pod: PodVm, c: ContainerRecord, vc: VmContainer, log: Logger): Promise<void> {
+    vc.following = true;
+    const follow = pod.vm.agent.openStream(
+      { follow_logs: { container_id: c.id, offset: String(vc.logOffset) } },
+      {
+        onData: (_fd, b) => {
+          try {
+            appendFileSync(c.logPath, b);
+            vc.logOffset += b.length;
+          } catch (e) {
+            log.warn({ containerId: c.id, err: (e as Error).message }, 'cannot write container log');
+          }
+        },
+        onClose: () => {
+          vc.following = false;
+          vc.logDone = true;
+        },
+      },
+    );
+    await follow.response.catch((e: unknown) => {
+      vc.following = false;
+      log.warn({ containerId: c.id, err: (e as Error).message }, 'log follow failed');
+    });
+  }
+
+  private async watchExit(id: string, pod: PodVm, log: Logger): Promise<void> {
+    try {
+      const r = await pod.vm.agent.call({ wait_container: { container_id: id } });
+      const st = r.wait_container!;
+      const vc = this.ctrs.get(id);
+      if (!vc || vc.state.status === 'exited') return;
+      vc.state = { status: 'exited', pid: 0, exitCode: st.exit_code, finishedAt: st.finished_at_ns, oomKilled: st.reason === 'OOMKilled' };
+      log.info({ containerId: id, exitCode: st.exit_code, reason: st.reason }, 'container in pod VM exited');
+      for (const l of this.exitListeners) l(id);
+    } catch {
+      /* VM death is handled by onVmDeath */
+    }
+  }
+
+  async stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+    if (!this.ctrs.has(c.id)) await this.reattach(c.podId);
+    const vc = this.ctrs.get(c.id);
+    if (!vc || vc.state.status !== 'running') return;
+    const pod = this.pods.get(c.podId);
+    if (!pod || pod.dead) return;
+    const sig = osConstants.signals[c.stopSignal as keyof typeof osConstants.signals] ?? 15;
+    const exited = (ms: number): Promise<boolean> =>
+      Promise.race([
+        pod.vm.agent.call({ wait_container: { container_id: c.id } }).then(() => true, () => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
+      ]);
+    if (timeoutSec > 0) {
+      await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: sig } }).catch(() => undefined);
+      if (await exited(timeoutSec * 1000)) return this.settle(c.id);
+    }
+    log.debug({ containerId: c.id }, 'stop timeout: SIGKILL');
+    await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: 9, all: true } }).catch(() => undefined);
+    await exited(10_000);
+    await this.settle(c.id);
+  }
+
+  /** Lets the exit watcher record the status it got. */
+  private async settle(id: string): Promise<void> {
+    for (let i = 0; i < 50 && this.ctrs.get(id)?.state.status === 'running'; i++) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  async removeContainer(c: ContainerRecord, log: Logger): Promise<void> {
+    const pod = this.pods.get(c.podId) ?? (await this.reattach(c.podId));
+    if (pod && !pod.dead) {
+      await pod.vm.agent.call({ delete_container: { container_id: c.id } }, { timeoutMs: 30_000 }).catch((e: unknown) => {
+        if (!(e instanceof AgentError && e.code === 5)) log.warn({ containerId: c.id, err: (e as Error).message }, 'guest delete failed');
+      });
+    }
+    if (pod) {
+      const cdir = join(pod.shareDir, c.id);
+      await this.unmountShare(cdir);
+      await rm(cdir, { recursive: true, force: true });
+    }
+    this.ctrs.delete(c.id);
+  }
+
+  async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
+    if (!this.ctrs.has(c.id) && c.state !== 'CONTAINER_EXITED') await this.reattach(c.podId);
+    const vc = this.ctrs.get(c.id);
+    const pod = this.pods.get(c.podId);
+    if (vc && pod && !pod.dead && !vc.following && !vc.logDone && c.logPath && vc.state.status !== 'created') {
+      // After a restart: resume shipping where the host log ends (assumes no rotation in between).
+      if (vc.logOffset === 0) vc.logOffset = fileSize(c.logPath);
+      await this.followLog(pod, c, vc, this.deps.log.child({ podId: c.podId, containerId: c.id }));
+    }
+    const known = this.ctrs.get(c.id)?.state;
+    if (known) return known;
+    if (c.state !== 'CONTAINER_EXITED' && !vmProcessAlive(readVmDirPointer(join(this.deps.stateDir, 'pods', c.podId)))) {
+      // The VM died while the daemon was down: nothing inside can still run.
+      const state: ContainerRuntimeState = { status: 'exited', pid: 0, exitCode: 255, finishedAt: nowNs(), reason: 'PodVMDied', message: "the pod's micro-VM is not running" };
+      this.ctrs.set(c.id, { podId: c.podId, state, logOffset: 0 });
+      return state;
+    }
+    return { status: c.state === 'CONTAINER_EXITED' ? 'exited' : 'unknown', pid: 0 };
+  }
+
+  async execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, _log: Logger): Promise<ExecSyncResult> {
+    const pod = await this.pod(c.podId);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    return new Promise<ExecSyncResult>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (exitCode: number, timedOut: boolean): void => {
+        clearTimeout(timer);
+        resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode, timedOut });
+      };
+      const s = pod.vm.agent.openStream(
+        { exec_process: { container_id: c.id, args: cmd, env: [], cwd: '', tty: false, stdin: false, timeout_seconds: Math.max(0, timeoutSec) } },
+        { onData: (fd, b) => (fd === 2 ? err : out).push(b), onClose: (st) => done(st?.exit_code ?? -1, st?.reason === 'Timeout') },
+      );
+      s.response.catch((e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof AgentError ? failedPrecondition(`exec in pod VM: ${e.message}`) : e);
+      });
+      // The agent enforces the timeout; this only covers a guest that stopped answering.
+      if (timeoutSec > 0) timer = setTimeout(() => done(-1, true), timeoutSec * 1000 + 10_000);
+    });
+  }
+
+  /** cgroup v2 stats of the container inside the guest, via the agent. */
+  async containerCgroupStats(c: ContainerRecord): Promise<CgroupStats | undefined> {
+    const vc = this.ctrs.get(c.id);
+    const pod = this.pods.get(c.podId);
+    if (!vc || vc.state.status !== 'running' || !pod || pod.dead) return undefined;
+    const r = await pod.vm.agent.call({ stats: { container_ids: [c.id] } }, { timeoutMs: 5000 });
+    const st = r.stats?.stats[0];
+    if (!st) return undefined;
+    return {
+      timestampNs: BigInt(st.timestamp_ns),
+      cpu: { usageNs: BigInt(st.cpu_usage_ns) },
+      memory: {
+        usageBytes: Number(st.memory_usage_bytes),
+        workingSetBytes: Number(st.memory_working_set_bytes),
+        rssBytes: Number(st.memory_rss_bytes),
+        cacheBytes: 0,
+        pageFaults: 0,
+        majorPageFaults: 0,
+        oomKills: Number(st.oom_kills),
+        limitHits: 0,
+      },
+      pids: { current: Number(st.pids) },
+    };
+  }
+
+  async updateResources(c: ContainerRecord, ociResources: unknown): Promise<void> {
+    const pod = await this.pod(c.podId);
+    const r = (ociResources ?? {}) as { cpu?: { period?: number; quota?: number; shares?: number; cpus?: string }; memory?: { limit?: number } };
+    await pod.vm.agent.call({
+      update_resources: {
+        container_id: c.id,
+        resources: {
+          cpu_period: String(r.cpu?.period ?? 0),
+          cpu_quota: String(r.cpu?.quota ?? 0),
+          cpu_shares: String(r.cpu?.shares ?? 0),
+          memory_limit_bytes: String(r.memory?.limit ?? 0),
+          cpuset_cpus: r.cpu?.cpus ?? '',
+        },
+      },
+    });
+  }
+
+  async reopenLog(c: ContainerRecord): Promise<void> {
+    // Each chunk is appended by path, so the next write goes to the new file; it exists from now on
+    // (as after conmon's reopen).
+    if (c.logPath) appendFileSync(c.logPath, '');
+  }
+
+  /**
+   * Streaming for VM pods goes through the agent (pkg/streaming/vm-backend.ts); this only satisfies the
+   * lookup the CRI Exec/Attach/PortForward handlers do before registering a session.
+   */
+  streamTarget(_sb: SandboxRecord | undefined, c: ContainerRecord): StreamTarget {
+    return { id: c.id, podId: c.podId, pid: c.pid, bundleDir: c.bundleDir, runtimePath: '', runtimeRoot: '', attachSocketPath: '', ctlPath: '', tty: c.tty, stdin: c.stdin };
+  }
+
+  /** The connected agent of a pod's VM (reattaching after a restart if needed). */
+  async agentOf(podId: string): Promise<AgentClient> {
+    return (await this.pod(podId)).vm.agent;
+  }
+
+  onExit(listener: (containerId: string) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    // VMs outlive the daemon on purpose (a restarted daemon is meant to reattach); only the channels close.
+    for (const p of this.pods.values()) {
+      p.vm.removeAllListeners('exit');
+      p.vm.agent.close();
+      p.vm.qmp.close();
+    }
+  }
+}
+
+/** An agent failure as a CRI error: the agent's own status code when it names bad input or state. */
+function agentError(what: string, e: AgentError): CriError {
+  const msg = `${what}: ${e.message}`;
+  if (e.code === 3) return invalidArgument(msg);
+  if (e.code === 5) return notFound(msg);
+  if (e.code === 9) return failedPrecondition(msg);
+  return internal(msg);
+}
+
+function touchFile(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    try {
+      writeFileSync(path, '');
+    } catch {
+      /* read-only image dir: nothing to protect it with */
+    }
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pod's VM dir: <pod state>/vm, or the warm-pool dir it was taken from (pointer file vm-dir). */
+function readVmDirPointer(podStateDir: string): string {
+  try {
+    return readFileSync(join(podStateDir, 'vm-dir'), 'utf8').trim();
+  } catch {
+    return join(podStateDir, 'vm');
+  }
+}
+
+/** CNI routes without a gateway use the gateway of the pod IP of the same family (CNI spec). */
+export function guestRoutes(net: PodNetworkStatus | undefined): { dst: string; gateway: string }[] {
+  if (!net) return [];
+  const gw = (v6: boolean): string => net.ipConfigs.find((c) => c.address.includes(':') === v6 && c.gateway)?.gateway ?? '';
+  return net.routes.map((r) => ({ dst: r.dst, gateway: r.gw ?? gw(r.dst.includes(':')) }));
+}
+
+function nowNs(): string {
+  return (BigInt(Date.now()) * 1_000_000n).toString();
+}

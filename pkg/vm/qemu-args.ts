@@ -1,0 +1,113 @@
+// The QEMU microvm command line of a pod VM (measured in docs/microvm.md: PVH vmlinux, virtio-mmio
+// non-legacy, ACPI and RTC on, tsc_early_khz under TCG, virtio-serial agent port, virtio-blk disks
+// found by serial in the guest, tap networking without vhost).
+import type { Accel } from './accelerator.js';
+
+export interface VmDisk {
+  /** virtio-blk serial the guest finds the disk by (max 20 bytes). */
+  serial: string;
+  path: string;
+  readonly: boolean;
+}
+
+export interface VmNic {
+  tap: string;
+  mac: string;
+}
+
+export interface QemuSpec {
+  name: string;
+  accel: Accel;
+  /** TCG translation cache size (MiB); undefined or 0: QEMU's default. */
+  tcgTbSizeMib?: number;
+  memoryMib: number;
+  vcpus: number;
+  kernel: string;
+  initrd: string;
+  rootfs: string;
+  disks: VmDisk[];
+  nics: VmNic[];
+  agentSocket: string;
+  qmpSocket: string;
+  consoleLog: string;
+  pidFile: string;
+  tscKhz?: number;
+  /** virtio-fs share served by a virtiofsd listening on socket (needs shared guest memory: memfd). */
+  sharedFs?: { socket: string; tag: string };
+  /** Extra kernel command-line words. */
+  extraCmdline?: string[];
+}
+
+const BASE_CMDLINE = [
+  'console=ttyS0',
+  'panic=1',
+  'quiet',
+  'tsc=reliable',
+  'no_timer_check',
+  'cryptomgr.notests',
+  'reboot=k',
+  'i8042.noaux',
+  'i8042.nomux',
+  'i8042.nopnp',
+  'i8042.dumbkbd',
+  '8250.nr_uarts=1',
+  'mitigations=off',
+  'nokaslr',
+  'random.trust_cpu=on',
+  'initcall_blacklist=init_kprobe_trace,crypto_kdf108_init',
+  'pci=off',
+];
+
+export function kernelCmdline(spec: Pick<QemuSpec, 'tscKhz' | 'extraCmdline'>): string {
+  const words = [...BASE_CMDLINE];
+  if (spec.tscKhz) words.splice(2, 0, `tsc_early_khz=${spec.tscKhz}`);
+  return [...words, ...(spec.extraCmdline ?? [])].join(' ');
+}
+
+/** QEMU's -drive/-chardev option values use ',' as separator: a path with one must be doubled. */
+function opt(v: string): string {
+  return v.replaceAll(',', ',,');
+}
+
+export function qemuArgs(s: QemuSpec): string[] {
+  const serialOk = (x: string): boolean => /^[A-Za-z0-9_.-]{1,20}$/.test(x);
+  for (const d of s.disks) if (!serialOk(d.serial) || d.serial === 'bulkhead-root') throw new Error(`bad disk serial ${d.serial}`);
+  const args = [
+    '-name', `${s.name},debug-threads=off`,
+    ...(s.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', s.tcgTbSizeMib ? `tcg,tb-size=${s.tcgTbSizeMib}` : 'tcg', '-cpu', 'max']),
+    '-m', String(s.memoryMib),
+    '-smp', String(s.vcpus),
+    '-M', s.sharedFs ? 'microvm,x-option-roms=off,memory-backend=mem' : 'microvm,x-option-roms=off',
+    ...(s.sharedFs ? ['-object', `memory-backend-memfd,id=mem,size=${s.memoryMib}M,share=on`] : []),
+    '-global', 'virtio-mmio.force-legacy=false',
+    '-nographic', '-nodefaults', '-no-user-config', '-no-reboot',
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    '-serial', `file:${s.consoleLog}`,
+    '-pidfile', s.pidFile,
+    '-qmp', `unix:${opt(s.qmpSocket)},server=on,wait=off`,
+    '-kernel', s.kernel,
+    '-initrd', s.initrd,
+    '-append', kernelCmdline(s),
+    '-drive', `id=root,file=${opt(s.rootfs)},format=raw,if=none,readonly=on`,
+    '-device', 'virtio-blk-device,drive=root,serial=bulkhead-root',
+  ];
+  s.disks.forEach((d, i) => {
+    args.push('-drive', `id=d${i},file=${opt(d.path)},format=raw,if=none,readonly=${d.readonly ? 'on' : 'off'}`);
+    args.push('-device', `virtio-blk-device,drive=d${i},serial=${d.serial}`);
+  });
+  args.push(
+    '-device', 'virtio-serial-device',
+    '-chardev', `socket,id=agent,path=${opt(s.agentSocket)},server=on,wait=off`,
+    '-device', 'virtserialport,chardev=agent,name=agent',
+  );
+  if (s.sharedFs) {
+    args.push('-chardev', `socket,id=vfs,path=${opt(s.sharedFs.socket)}`);
+    args.push('-device', `vhost-user-fs-device,chardev=vfs,tag=${s.sharedFs.tag}`);
+  }
+  s.nics.forEach((n, i) => {
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(n.mac)) throw new Error(`bad MAC ${n.mac}`);
+    args.push('-netdev', `tap,id=n${i},ifname=${n.tap},script=no,downscript=no,vhost=off`);
+    args.push('-device', `virtio-net-device,netdev=n${i},mac=${n.mac}`);
+  });
+  return args;
+}

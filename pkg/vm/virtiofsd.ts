@@ -1,0 +1,74 @@
+// One virtiofsd per VM boot (the C virtiofsd of QEMU 7.2 serves one connection and exits when the VM
+// closes it). sandbox=chroot keeps it in the host mount namespace, so bind mounts the daemon adds under
+// the shared dir later (container rootfs, volumes) show up in the guest without a remount.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const VIRTIOFSD_PATH = '/usr/lib/qemu/virtiofsd';
+
+export interface Virtiofsd {
+  pid: number;
+  socket: string;
+  exited: Promise<void>;
+  kill(): void;
+}
+
+/** A virtiofsd started by an earlier daemon (pid from its pidfile). */
+export function adoptVirtiofsd(pid: number, socket: string): Virtiofsd {
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const exited = (async () => {
+    while (alive()) await sleep(200);
+  })();
+  return {
+    pid,
+    socket,
+    exited,
+    kill: () => {
+      if (alive()) process.kill(pid, 'SIGKILL');
+    },
+  };
+}
+
+export async function startVirtiofsd(opts: { sharedDir: string; socket: string; logFile: string; path?: string }): Promise<Virtiofsd> {
+  rmSync(opts.socket, { force: true });
+  const log = openSync(opts.logFile, 'a');
+  const child: ChildProcess = spawn(
+    opts.path ?? VIRTIOFSD_PATH,
+    [`--socket-path=${opts.socket}`, '-o', `source=${opts.sharedDir}`, '-o', 'cache=auto', '-o', 'sandbox=chroot', '-o', 'xattr'],
+    { detached: true, stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  child.unref();
+  const pid = child.pid;
+  if (!pid) throw new Error('cannot spawn virtiofsd');
+  let dead = false;
+  const exited = new Promise<void>((r) => child.once('exit', () => ((dead = true), r())));
+  for (let i = 0; i < 250 && !existsSync(opts.socket); i++) {
+    if (dead) throw new Error(`virtiofsd exited at start (see ${opts.logFile})`);
+    await sleep(20);
+  }
+  if (!existsSync(opts.socket)) {
+    process.kill(pid, 'SIGKILL');
+    throw new Error('virtiofsd did not create its socket');
+  }
+  return {
+    pid,
+    socket: opts.socket,
+    exited,
+    kill: () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    },
+  };
+}
