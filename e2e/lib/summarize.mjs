@@ -28,6 +28,11 @@ const split = (s) => {
   const i = s.indexOf('=');
   return [s.slice(0, i), s.slice(i + 1)];
 };
+// CI shows only the tail of the log, so each failure carries the first lines of its reason.
+const withReason = (name, message) => {
+  const why = (message ?? '').split('\n').filter((l) => l.trim()).slice(0, 3).map((l) => l.trim().slice(0, 300));
+  return why.length ? `${name}\n          ${why.join('\n          ')}` : name;
+};
 const readJson = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined);
 
 /** @type {Map<string, {passed:number, failed:number, skipped:number, failures:string[]}>} */
@@ -47,7 +52,7 @@ for (const [name, file] of values.vitest.map(split)) {
       if (t.status === 'passed') r.passed++;
       else if (t.status === 'failed') {
         r.failed++;
-        r.failures.push(t.fullName ?? t.title);
+        r.failures.push(withReason(t.fullName ?? t.title, t.failureMessages?.[0]));
       } else r.skipped++; // skipped, pending, todo
     }
     // A file that failed to load or whose hooks failed has no failed test of its own.
@@ -83,7 +88,7 @@ for (const [name, file] of values.ginkgo.map(split)) {
       if (s.State === 'passed') r.passed++;
       else if (FAILED_STATES.has(s.State)) {
         r.failed++;
-        r.failures.push(text);
+        r.failures.push(withReason(text, s.Failure?.Message));
       } else if (s.State === 'skipped' && s.Failure?.Message) r.skipped++; // Skip() at run time
       else if (focus && !focus.test(text)) continue; // not selected by the focus: not part of the run
       else if (skip && skip.test(text)) r.skipped++; // on the documented skip list
