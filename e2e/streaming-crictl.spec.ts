@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRICTL, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
+import { freeLocalPorts } from './lib/free-port.js';
 
 const run = promisify(execFile);
 const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
@@ -141,7 +142,7 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
   });
 
   it('crictl port-forward: HTTP and 100 MB intact, concurrent connections', async () => {
-    const local = 20000 + Math.floor(Math.random() * 20000);
+    const local = await freeLocalPorts(1);
     const pf = spawn(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       await new Promise((r) => pf.stdout.once('data', r));

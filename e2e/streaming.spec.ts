@@ -14,6 +14,7 @@ import { StreamingServer } from '../pkg/streaming/server.js';
 import { OciStreamingBackend, type OciStreamTarget } from '../pkg/streaming/oci-backend.js';
 import { RuncContainer, createNetns, deleteNetns, makeRootfs, type Netns } from './support/runc-container.js';
 import { buildGoClient, runClient } from './support/go-client.js';
+import { freeLocalPorts } from './lib/free-port.js';
 
 const log = pino({ level: process.env.BULKHEAD_TEST_LOG ?? 'warn' }, process.env.BULKHEAD_TEST_LOG_FILE ? pino.destination(process.env.BULKHEAD_TEST_LOG_FILE) : undefined);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -168,10 +169,8 @@ describe('older protocol versions', () => {
   });
 
   it('kubelet WebSocket port-forward protocol: port prefix, data and error channels', async () => {
-    const port = 19000 + Math.floor(Math.random() * 1000);
-    const h = spawn('ip', ['netns', 'exec', netns.name, process.execPath, join(import.meta.dirname, 'support', 'tcp-test-server.mjs'), 'upload', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    helpers.push(h);
-    await new Promise((r) => h.stdout!.once('data', r));
+    const port = 17000; // the spec's own netns: fixed ports cannot collide
+    await startPeer('upload', port);
     const url = server.register({ kind: 'portforward', podSandboxId: 'pod', ports: [] }).replace('http://', 'ws://') + `?ports=${port}`;
     const ws = new WebSocket(url, ['v4.channel.k8s.io']);
     const byChannel = new Map<number, Buffer[]>();
@@ -228,10 +227,10 @@ describe('attach', () => {
 });
 
 describe.each([
-  ['spdy', [] as string[]],
-  ['websocket tunnel', ['-ws']],
-])('port-forward over %s', (_name, ws) => {
-  const upPort = 18000 + Math.floor(Math.random() * 1000);
+  ['spdy', [] as string[], 18000],
+  ['websocket tunnel', ['-ws'], 18100],
+])('port-forward over %s', (_name, ws, upPort) => {
+  // Ports in the spec's own netns, distinct per block: fixed, so they cannot collide.
   const downPort = upPort + 1000;
   const file = () => join(work, 'data100.bin');
   let data100: Buffer;
@@ -239,9 +238,7 @@ describe.each([
     data100 = randomBytes(100 * 1024 * 1024);
     writeFileSync(file(), data100);
     for (const [mode, port] of [['upload', upPort], ['download', downPort]] as const) {
-      const h = spawn('ip', ['netns', 'exec', netns.name, process.execPath, join(import.meta.dirname, 'support', 'tcp-test-server.mjs'), mode, String(port), file()], { stdio: ['ignore', 'pipe', 'inherit'] });
-      helpers.push(h);
-      await new Promise((r) => h.stdout!.once('data', r));
+      await startPeer(mode, port, file());
     }
   });
 
@@ -250,18 +247,27 @@ describe.each([
     const p = runClient(client, ['portforward', ...ws, url, ...pairs], { keepStdinOpenMs: 600_000, timeoutMs: 600_000 });
     helpers.push(p.child);
     let out = '';
+    let err = '';
+    p.child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`port-forward did not listen in 30 s: ${out} ${err}`)), 30_000);
       p.child.stdout!.on('data', (b: Buffer) => {
         out += b.toString();
-        if (out.split('Forwarding from 127.0.0.1').length - 1 >= pairs.length) resolve();
+        if (out.split('Forwarding from 127.0.0.1').length - 1 >= pairs.length) {
+          clearTimeout(t);
+          resolve();
+        }
       });
-      p.child.once('exit', () => reject(new Error(`port-forward exited: ${out}`)));
+      p.child.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`port-forward exited ${code}: ${out} ${err}`));
+      });
     });
     return { child: p.child, local: pairs.map((x) => Number(x.split(':')[0])) };
   }
 
   it('moves 100 MB each way intact, several ports and concurrent connections in one session', async () => {
-    const l1 = 30000 + Math.floor(Math.random() * 10000);
+    const l1 = await freeLocalPorts(2);
     const { child } = await forward([`${l1}:${upPort}`, `${l1 + 1}:${downPort}`]);
     const [up, down, ...small] = await Promise.all([
       tcpRoundTrip(l1, data100),
@@ -277,10 +283,8 @@ describe.each([
 
   it('a connection the pod drops while the client keeps sending does not stall the session', async () => {
     const closePort = upPort + 2000;
-    const h = spawn('ip', ['netns', 'exec', netns.name, process.execPath, join(import.meta.dirname, 'support', 'tcp-test-server.mjs'), 'close', String(closePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    helpers.push(h);
-    await new Promise((r) => h.stdout!.once('data', r));
-    const l1 = 30000 + Math.floor(Math.random() * 10000);
+    await startPeer('close', closePort);
+    const l1 = await freeLocalPorts(2);
     const { child } = await forward([`${l1}:${closePort}`, `${l1 + 1}:${upPort}`]);
     await tcpRoundTrip(l1, randomBytes(20 * 1024 * 1024)).catch(() => Buffer.alloc(0));
     const small = Buffer.from('still flowing');
@@ -289,7 +293,7 @@ describe.each([
   });
 
   it('a vanished client leaves no connection in the pod', async () => {
-    const l1 = 30000 + Math.floor(Math.random() * 10000);
+    const l1 = await freeLocalPorts(2);
     const { child } = await forward([`${l1}:${downPort}`]);
     const s = net.connect(l1, '127.0.0.1');
     s.on('error', () => undefined);
@@ -303,7 +307,7 @@ describe.each([
   });
 
   it('reports a closed port on the error stream', async () => {
-    const l1 = 40000 + Math.floor(Math.random() * 10000);
+    const l1 = await freeLocalPorts(1);
     const { child } = await forward([`${l1}:1`]);
     let err = '';
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
@@ -312,6 +316,17 @@ describe.each([
     child.kill('SIGTERM');
   });
 });
+
+/** Starts the test peer (support/tcp-test-server.mjs) inside the pod netns; resolves once it listens. */
+async function startPeer(mode: 'upload' | 'download' | 'close', port: number, file?: string): Promise<void> {
+  const args = ['netns', 'exec', netns.name, process.execPath, join(import.meta.dirname, 'support', 'tcp-test-server.mjs'), mode, String(port), ...(file ? [file] : [])];
+  const h = spawn('ip', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  helpers.push(h);
+  await new Promise<void>((resolve, reject) => {
+    h.stdout!.once('data', () => resolve());
+    h.once('exit', (code) => reject(new Error(`test peer ${mode} on port ${port} exited ${code}`)));
+  });
+}
 
 function tcpRoundTrip(port: number, payload: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRICTL, mountsUnder, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
+import { freeLocalPorts } from './lib/free-port.js';
 
 const run = promisify(execFile);
 const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
@@ -154,7 +155,7 @@ describe.skipIf(!isRoot || !existsSync('/usr/bin/qemu-system-x86_64'))('micro-VM
   });
 
   it('crictl port-forward reaches the port inside the VM', async () => {
-    const local = 20000 + Math.floor(Math.random() * 20000);
+    const local = await freeLocalPorts(1);
     const pf = spawn(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       await new Promise<void>((resolve, reject) => {
