@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { TokenCache } from './tokens.js';
 import { encodeStatus, exitCodeStatus, internalErrorStatus, ResizeDecoder, successStatus } from './remotecommand.js';
-import { decodeChannelMessage, encodeChannelMessage } from './websocket.js';
+import { EventEmitter } from 'node:events';
+import type { WebSocket } from 'ws';
+import { ChannelMux, decodeChannelMessage, encodeChannelMessage } from './websocket.js';
 import { headerList, negotiate } from './server.js';
 import { parsePortsQuery } from './portforward-ws.js';
 
@@ -75,6 +77,19 @@ describe('websocket channel framing', () => {
     expect(decodeChannelMessage(Buffer.from([255, 0, 1]), false, true)).toEqual({ kind: 'invalid' });
     expect(decodeChannelMessage(Buffer.from([255, 0]), false, false)).toEqual({ kind: 'data', channel: 255, data: Buffer.from([0]) });
     expect(decodeChannelMessage(Buffer.alloc(0), false, true)).toBeUndefined();
+  });
+  it('a channel blocked and then closed stops holding the socket paused once read to the end', async () => {
+    // Just the parts of a ws socket the mux uses.
+    const ws = Object.assign(new EventEmitter(), { paused: false, pause: () => (ws.paused = true), resume: () => (ws.paused = false) });
+    const mux = new ChannelMux(ws as unknown as WebSocket, 'v5.channel.k8s.io');
+    const stdin = mux.reader(0);
+    ws.emit('message', Buffer.concat([Buffer.from([0]), Buffer.alloc(300 * 1024)]));
+    expect(ws.paused).toBe(true);
+    ws.emit('message', Buffer.from([255, 0]));
+    stdin.resume();
+    await new Promise((r) => stdin.once('end', r));
+    await new Promise((r) => setImmediate(r));
+    expect(ws.paused).toBe(false);
   });
 });
 

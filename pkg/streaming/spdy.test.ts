@@ -78,6 +78,32 @@ describe('SpdySession', () => {
     h.session.close();
   });
 
+  it('a stream that was blocked and then finished releases the transport once it is read to the end', async () => {
+    const h = harness();
+    let got = h.nextStream();
+    h.toServer.write(encodeSynStream(1, await h.compress({ streamtype: ['data'] })));
+    const s1 = await got;
+    got = h.nextStream();
+    h.toServer.write(encodeSynStream(3, await h.compress({ streamtype: ['data'] })));
+    const s3 = await got;
+    // One transport chunk: 512 KiB then FIN for stream 1 (blocked, then ended), then data for 3.
+    const big = Buffer.alloc(64 * 1024, 1);
+    const frames = [...Array.from({ length: 8 }, () => encodeData(1, big, false)), encodeData(1, Buffer.alloc(0), true)];
+    h.toServer.write(Buffer.concat(frames));
+    await h.tick();
+    expect(h.serverSide.isPaused()).toBe(true);
+    h.toServer.write(encodeData(3, Buffer.from('other stream'), false));
+    let n = 0;
+    s1.on('data', (c: Buffer) => (n += c.length));
+    await new Promise((r) => s1.once('end', r));
+    expect(n).toBe(8 * big.length);
+    // Stream 1 is never ended locally (the pod side still answers): the session must not stay paused.
+    const other = await new Promise<Buffer>((r) => s3.once('data', r));
+    expect(other.toString()).toBe('other stream');
+    expect(h.serverSide.isPaused()).toBe(false);
+    h.session.close();
+  });
+
   it('RST_STREAM destroys the stream; closing the session destroys the rest', async () => {
     const h = harness();
     let got = h.nextStream();

@@ -50,6 +50,9 @@ export class SpdyStream extends Duplex {
     this.session = session;
     this.id = id;
     this.headers = headers;
+    // An ended Readable never calls _read again, so a stream that was blocked when its FIN
+    // came would keep the whole session paused: release it once it is read to the end.
+    this.once('end', () => session.streamDrained(this));
   }
 
   /** First value of a (lower-case) header. */

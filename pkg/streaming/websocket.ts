@@ -65,10 +65,10 @@ export class ChannelMux {
   reader(channel: number): Readable {
     const r = new Readable({
       highWaterMark: 256 * 1024,
-      read: () => {
-        if (this.blocked.delete(channel) && this.blocked.size === 0) this.ws.resume();
-      },
+      read: () => this.unblock(channel),
     });
+    // An ended Readable never calls read() again: release a channel blocked before its close.
+    r.once('end', () => this.unblock(channel));
     this.readers.set(channel, r);
     return r;
   }
@@ -89,6 +89,10 @@ export class ChannelMux {
       if (this.ws.readyState !== this.ws.OPEN) return resolve();
       this.ws.send(encodeChannelMessage(channel, data, this.base64), { binary: !this.base64 }, () => resolve());
     });
+  }
+
+  private unblock(channel: number): void {
+    if (this.blocked.delete(channel) && this.blocked.size === 0) this.ws.resume();
   }
 
   private onMessage(msg: Buffer): void {
