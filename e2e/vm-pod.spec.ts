@@ -250,6 +250,14 @@ describe('micro-VM pod via the CRI handlers', () => {
     expect(await tty.wait()).toEqual({ exitCode: 3 });
     expect(ttyOut).toMatch(/\/dev\/pts\/\d+\r\n/);
     expect(ttyOut).toContain('tty-ok\r\n');
+    // Terminal resize reaches the exec's pty in the guest (sent at once, as kubectl sends the first size).
+    const sized = await streaming.exec(cid, ['sh', '-c', 'sleep 3; stty size'], { tty: true, stdin: false, stdout: true, stderr: false });
+    let sizedOut = '';
+    sized.stdout!.on('data', (b: Buffer) => (sizedOut += b.toString()));
+    sized.resize!(90, 20);
+    expect(await sized.wait()).toEqual({ exitCode: 0 });
+    // (Output of a tty exec in a VM pod starts with "^@": see docs/microvm-pods.md.)
+    expect(sizedOut).toContain('20 90\r\n');
     // Flow control: while nobody reads stdout, the host holds at most about one credit window of a
     // fast producer's output; everything arrives once reading resumes.
     const total = 8 << 20;

@@ -156,6 +156,14 @@ function shq(w: string): string {
  * pty (put in raw mode by crun), the process on the container's own pty, and script relays to our
  * pipes; -e returns the command's exit status.
  */
+function readIfExists(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 function onTerminal(cmd: string[]): [string, string[]] {
   return ['script', ['-q', '-e', '-c', cmd.map(shq).join(' '), '/dev/null']];
 }
@@ -418,6 +426,50 @@ export class ContainerManager extends EventEmitter<ContainerEvents> {
 
   private podPidHolder: { pid: number; nsPath: string } | undefined;
   private readonly execPidFiles = new Map<string, string>();
+
+  private readonly resizeChains = new Map<string, Promise<void>>();
+
+  /**
+   * Sets the window size of a tty container's or tty exec's terminal. crun proxies that pty itself
+   * (onTerminal), so the agent sets the size on the pty slave the process holds (/proc/<pid>/fd/N,
+   * busybox `stty -F`): the kernel then sends the process SIGWINCH, as with a resize on the master.
+   * Resizes of one terminal apply in order; an exec's pid file may appear only after its first resize.
+   */
+  resize(containerId: string, execId: string, width: number, height: number): Promise<void> {
+    const c = this.get(containerId);
+    if (width <= 0 || height <= 0) throw new AgentError(Code.InvalidArgument, `terminal size ${width}x${height}`);
+    const pidFile = execId ? this.execPidFiles.get(execId) : undefined;
+    if (execId && !pidFile) throw new AgentError(Code.NotFound, `exec ${execId} not found (exited?)`);
+    if (!execId && !c.tty) throw new AgentError(Code.FailedPrecondition, `container ${c.id} has no terminal`);
+    const key = execId || c.id;
+    const apply = async (): Promise<void> => {
+      let pid = c.pid;
+      if (pidFile) {
+        pid = 0;
+        for (let i = 0; i < 100 && !pid && this.execPidFiles.has(execId); i++) {
+          pid = Number(readIfExists(pidFile).trim()) || 0;
+          if (!pid) await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      if (!pid) throw new AgentError(Code.FailedPrecondition, `resize: ${key} has no running process`);
+      const size = ['rows', String(height), 'cols', String(width)];
+      let last: unknown;
+      for (const fd of [0, 1, 2]) {
+        try {
+          await run('stty', ['-F', `/proc/${pid}/fd/${fd}`, ...size]);
+          return;
+        } catch (e) {
+          last = e; // that fd is not the terminal (redirected): try the next
+        }
+      }
+      throw new AgentError(Code.FailedPrecondition, `resize ${key}: ${(last as Error).message}`);
+    };
+    const next = (this.resizeChains.get(key) ?? Promise.resolve()).then(apply);
+    const tail = next.catch(() => undefined);
+    this.resizeChains.set(key, tail);
+    void tail.then(() => this.resizeChains.get(key) === tail && this.resizeChains.delete(key));
+    return next;
+  }
 
   /** Signals a running exec'd process (not crun: the process crun exec started). */
   signalExec(execId: string, sig: number): void {

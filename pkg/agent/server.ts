@@ -241,9 +241,11 @@ export class AgentServer {
       case 'port_forward':
         await this.portForward(stream, req.port_forward!.port);
         return { empty: {} };
-      case 'resize':
-        // crun proxies the pty of tty containers/execs itself: the host cannot reach its window size.
-        throw new AgentError(Code.FailedPrecondition, 'terminal resize is not supported in micro-VM pods');
+      case 'resize': {
+        const r = req.resize!;
+        await c.resize(r.container_id, r.exec_id, r.width, r.height);
+        return { empty: {} };
+      }
       case 'stats':
         return { stats: { stats: c.stats(req.stats!.container_ids) } };
       case 'update_resources':

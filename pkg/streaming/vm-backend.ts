@@ -2,7 +2,7 @@
 // (exec: ExecProcess stream with stdin/stdout/stderr DATA frames; port-forward: a TCP connection the
 // agent opens to 127.0.0.1:<port> inside the guest; attach: the container's live stdio). Every stream
 // is flow-controlled end to end (agent windows + Node back-pressure). tty: crun proxies the pty in the
-// guest, so resize is accepted and ignored.
+// guest; a resize goes to the agent, which sets the size on the process's pty (ResizeRequest).
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import { failedPrecondition } from '../grpc/errors.js';
 import type { AgentClient, OpenStream } from '../vmchannel/client.js';
@@ -27,6 +27,13 @@ function outputSink(s: () => OpenStream | undefined, out: PassThrough | undefine
       s()?.pause();
       out.once('drain', () => s()?.resume());
     }
+  };
+}
+
+/** Terminal resizes of a container (execId '') or exec: best effort, as kubelet's (a failed resize is not an error of the session). */
+function resizer(agent: AgentClient, containerId: string, execId: string): (width: number, height: number) => void {
+  return (width, height) => {
+    void agent.call({ resize: { container_id: containerId, exec_id: execId, width, height } }).catch(() => undefined);
   };
 }
 
@@ -77,8 +84,7 @@ export class VmStreamingBackend implements StreamingBackend {
       stdin: opts.stdin ? stdinWritable(stream, () => stream.close()) : undefined,
       stdout,
       stderr,
-      // crun proxies the exec's pty itself: its window size cannot be changed from here (ignored).
-      resize: opts.tty ? () => undefined : undefined,
+      resize: opts.tty ? resizer(agent, id, execId) : undefined,
       wait: () => exited,
       kill: () => {
         void agent.call({ signal_exec: { exec_id: execId, signal: 9 } }).catch(() => undefined);
@@ -119,7 +125,7 @@ export class VmStreamingBackend implements StreamingBackend {
       stdin: opts.stdin ? stdinWritable(stream, () => stream.write(0, Buffer.alloc(0))) : undefined,
       stdout,
       stderr,
-      resize: opts.tty ? () => undefined : undefined,
+      resize: opts.tty ? resizer(agent, id, '') : undefined,
       wait: () => ended,
       kill: () => {
         stream.close();
