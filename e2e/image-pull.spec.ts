@@ -13,7 +13,7 @@ import { buildImage, pushImage, pushIndex, type BuiltImage } from './lib/registr
 import { startAuthProxy, type AuthProxy } from './lib/auth-proxy.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
-const CRICTL = process.env.CRICTL ?? '/var/tmp/bulkhead-tools/bin/crictl';
+const CRICTL = process.env.CRICTL ?? '/var/cache/bulkhead-tools/v1.36.0/crictl';
 
 let reg: TestRegistry;
 let tokenProxy: AuthProxy;

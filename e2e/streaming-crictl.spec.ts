@@ -13,7 +13,7 @@ import { freeLocalPorts } from './lib/free-port.js';
 
 const run = promisify(execFile);
 const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
-const CRITEST = process.env.CRITEST ?? '/var/tmp/bulkhead-tools/bin/critest';
+const CRITEST = process.env.CRITEST ?? '/var/cache/bulkhead-tools/v1.36.0/critest';
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

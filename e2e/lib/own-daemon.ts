@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CRICTL = process.env.CRICTL ?? '/var/tmp/bulkhead-tools/bin/crictl';
+// Defaults = e2e/lib/common.sh's (cri-tools cached per version); run-all.sh passes CRICTL.
+export const CRICTL = process.env.CRICTL ?? '/var/cache/bulkhead-tools/v1.36.0/crictl';
 /** One guest-image cache for every test daemon: a build per temp root would cost minutes each. */
 export const GUEST_CACHE = process.env.BULKHEAD_VM_TEST_CACHE ?? '/var/cache/bulkhead-tools/guest';
 
