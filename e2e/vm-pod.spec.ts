@@ -341,6 +341,30 @@ describe('micro-VM pod via the CRI handlers', () => {
     expect(logText).toContain(`inet ${podIp}/24`);
     expect(logText).toContain('stdout F warm');
     expect((await execCapture('/bin/busybox', ['ping', '-c', '1', '-W', '5', podIp!])).code).toBe(0);
+
+    // virtiofsd dies: the pod VM is stopped, its running container turns exited saying why.
+    const sleeper = need((await pods.handlers.CreateContainer!(
+      req('CreateContainerRequest', {
+        pod_sandbox_id: podId,
+        config: { metadata: { name: 's', attempt: 0 }, image: { image: 'local/busybox:test' }, command: ['sleep', '100000'], log_path: 's/0.log' },
+        sandbox_config: podConfig('warm'),
+      }),
+      ctx(),
+    )).container_id);
+    await pods.handlers.StartContainer!({ container_id: sleeper }, ctx());
+    const stateDir = pods.sandboxes.get(podId).stateDir;
+    const vmDir = existsSync(join(stateDir, 'vm-dir')) ? readFileSync(join(stateDir, 'vm-dir'), 'utf8').trim() : join(stateDir, 'vm');
+    process.kill(Number(readFileSync(join(vmDir, 'virtiofsd.pid'), 'utf8')), 'SIGKILL');
+    let dead;
+    for (let i = 0; i < 200; i++) {
+      dead = (await pods.handlers.ContainerStatus!(req('ContainerStatusRequest', { container_id: sleeper }), ctx())).status!;
+      if (dead.state === 'CONTAINER_EXITED') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(dead!.state).toBe('CONTAINER_EXITED');
+    expect(dead!.reason).toBe('PodVMDied');
+    expect(dead!.message).toContain('virtiofsd exited');
+    expect((await pods.handlers.PodSandboxStatus!(req('PodSandboxStatusRequest', { pod_sandbox_id: podId }), ctx())).status!.state).toBe('SANDBOX_NOTREADY');
     await pods.handlers.RemovePodSandbox!({ pod_sandbox_id: podId }, ctx());
     await pods.close(); // stops the refill and kills the pool VM
     expect(readdirSync(join(root, 'state', 'vm-pool', 'microvm'))).toEqual([]);

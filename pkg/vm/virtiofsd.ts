@@ -2,7 +2,7 @@
 // closes it). sandbox=chroot keeps it in the host mount namespace, so bind mounts the daemon adds under
 // the shared dir later (container rootfs, volumes) show up in the guest without a remount.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const VIRTIOFSD_PATH = '/usr/lib/qemu/virtiofsd';
@@ -14,12 +14,17 @@ export interface Virtiofsd {
   kill(): void;
 }
 
-/** A virtiofsd started by an earlier daemon (pid from its pidfile). */
+/**
+ * A virtiofsd started by an earlier daemon (pid from its pidfile). It counts as alive only while
+ * that pid still runs a virtiofsd serving this socket: a missing/empty pidfile (pid 0 would signal
+ * our own process group) or a reused pid never gets a signal from us.
+ */
 export function adoptVirtiofsd(pid: number, socket: string): Virtiofsd {
   const alive = (): boolean => {
+    if (!Number.isInteger(pid) || pid <= 0) return false;
     try {
-      process.kill(pid, 0);
-      return true;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.includes(`--socket-path=${socket}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
     } catch {
       return false;
     }

@@ -65,6 +65,10 @@ interface PodVm {
   netns: string;
   bootMac: string;
   dead: boolean;
+  /** Set by stopPodVm: the VM and virtiofsd are going away on purpose. */
+  stopping?: boolean;
+  /** Why the daemon ended the VM itself (e.g. virtiofsd died), for the containers' exit message. */
+  deathCause?: string;
 }
 
 interface VmContainer {
@@ -251,7 +255,21 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const pod: PodVm = { vm: b.vm, vfs: b.vfs, vmDir: b.vmDir, shareDir: b.shareDir, netns: b.netns, bootMac: b.bootMac, dead: false };
     this.pods.set(podId, pod);
     b.vm.on('exit', (ex) => this.onVmDeath(podId, `${ex.shutdownReason ?? 'exit'} (code ${ex.code}, signal ${ex.signal})`, log));
+    this.watchVirtiofsd(podId, pod, log);
     return pod;
+  }
+
+  /**
+   * virtiofsd serves every container's rootfs and volumes: a pod VM without it only has I/O errors
+   * left, so its death ends the VM (as Kata does); the containers turn exited saying why.
+   */
+  private watchVirtiofsd(podId: string, pod: PodVm, log: Logger): void {
+    void pod.vfs.exited.then(() => {
+      if (pod.stopping || pod.dead || pod.vm.exit || this.pods.get(podId) !== pod) return;
+      log.warn({ podId, vfsPid: pod.vfs.pid }, 'virtiofsd of the pod VM exited: stopping the VM');
+      pod.deathCause = 'virtiofsd exited';
+      pod.vm.kill();
+    });
   }
 
   /** After CNI ADD: wire the tap to the veth, boot the VM (unless it came from the pool), configure the guest. */
@@ -311,8 +329,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
     return p ? !p.dead : vmProcessAlive(readVmDirPointer(sb.stateDir));
   }
 
-  private onVmDeath(podId: string, why: string, log: Logger): void {
+  private onVmDeath(podId: string, vmExit: string, log: Logger): void {
     const pod = this.pods.get(podId);
+    const why = pod?.deathCause ? `${pod.deathCause}, VM stopped: ${vmExit}` : vmExit;
     if (pod) pod.dead = true;
     pod?.vfs.kill();
     for (const [id, c] of this.ctrs) {
@@ -375,6 +394,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     };
     this.pods.set(podId, pod);
     vm.on('exit', (ex) => this.onVmDeath(podId, `${ex.shutdownReason ?? 'exit'} (code ${ex.code}, signal ${ex.signal})`, log));
+    this.watchVirtiofsd(podId, pod, log);
     try {
       await vm.connectAgent(10_000);
       const list = await vm.agent.call({ list_containers: {} }, { timeoutMs: 10_000 });
@@ -400,6 +420,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   private async stopPodVm(podId: string): Promise<void> {
     const p = this.pods.get(podId) ?? (await this.reattach(podId));
     if (!p) return;
+    p.stopping = true;
     if (!p.vm.exit) await p.vm.shutdown(5000);
     p.vfs.kill();
     await p.vfs.exited;
