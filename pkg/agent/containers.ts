@@ -150,12 +150,6 @@ function shq(w: string): string {
   return `'${w.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * crun's own pty proxy (terminal: true without --console-socket) insists on a terminal as its stdin
- * (tcgetattr). The agent has only pipes, so util-linux `script` provides one: crun runs on script's
- * pty (put in raw mode by crun), the process on the container's own pty, and script relays to our
- * pipes; -e returns the command's exit status.
- */
 function readIfExists(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -164,6 +158,12 @@ function readIfExists(path: string): string {
   }
 }
 
+/**
+ * crun's own pty proxy (terminal: true without --console-socket) insists on a terminal as its stdin
+ * (tcgetattr). The agent has only pipes, so util-linux `script` provides one: crun runs on script's
+ * pty (put in raw mode by crun), the process on the container's own pty, and script relays to our
+ * pipes; -e returns the command's exit status.
+ */
 function onTerminal(cmd: string[]): [string, string[]] {
   return ['script', ['-q', '-e', '-c', cmd.map(shq).join(' '), '/dev/null']];
 }
