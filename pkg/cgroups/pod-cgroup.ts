@@ -8,6 +8,7 @@ import type * as cri from '../api/cri-types.js';
 import { errnoCode, failedPrecondition, invalidArgument } from '../grpc/errors.js';
 import { isV2 } from './detect.js';
 import { cgroupDirs, cgroupSegments, controllerDir, resolveMode, v1ControllerDir, v1Hierarchies, type CgroupFsOptions } from './paths.js';
+import { criInt } from '../oci/resources.js';
 
 export interface CgroupResources {
   cpuShares?: number;
@@ -21,13 +22,13 @@ export interface CgroupResources {
 export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null | undefined): CgroupResources {
   const out: CgroupResources = {};
   if (!res) return out;
-  const n = (s: string | undefined) => (s ? Number(s) : 0);
-  if (n(res.cpu_shares) > 0) out.cpuShares = n(res.cpu_shares);
-  if (n(res.cpu_quota) !== 0) out.cpuQuota = n(res.cpu_quota);
-  if (n(res.cpu_period) > 0) out.cpuPeriod = n(res.cpu_period);
+  const n = (s: string | undefined, what: string) => criInt(s, `pod resources.${what}`);
+  if (n(res.cpu_shares, 'cpu_shares') > 0) out.cpuShares = n(res.cpu_shares, 'cpu_shares');
+  if (n(res.cpu_quota, 'cpu_quota') !== 0) out.cpuQuota = n(res.cpu_quota, 'cpu_quota');
+  if (n(res.cpu_period, 'cpu_period') > 0) out.cpuPeriod = n(res.cpu_period, 'cpu_period');
   if (res.cpuset_cpus) out.cpusetCpus = res.cpuset_cpus;
   if (res.cpuset_mems) out.cpusetMems = res.cpuset_mems;
-  if (n(res.memory_limit_in_bytes) > 0) out.memoryLimit = n(res.memory_limit_in_bytes);
+  if (n(res.memory_limit_in_bytes, 'memory_limit_in_bytes') > 0) out.memoryLimit = n(res.memory_limit_in_bytes, 'memory_limit_in_bytes');
   return out;
 }
 

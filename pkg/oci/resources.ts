@@ -4,7 +4,8 @@ import type * as cri from '../api/cri-types.js';
 import { invalidArgument } from '../grpc/errors.js';
 import type { OciResources } from './spec-types.js';
 
-function int(s: string | undefined, what: string): number {
+/** A CRI int64 (a decimal string) as a JS number; beyond 2^53 it would lose precision on its way into runc's JSON. */
+export function criInt(s: string | undefined, what: string): number {
   if (s === undefined || s === '') return 0;
   const n = Number(s);
   if (!Number.isSafeInteger(n)) throw invalidArgument(`${what} "${s}" is not an integer`);
@@ -14,9 +15,9 @@ function int(s: string | undefined, what: string): number {
 export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null | undefined, opts: { cgroupV2: boolean; hugetlb?: boolean }): OciResources {
   const out: OciResources = {};
   if (!res) return out;
-  const shares = int(res.cpu_shares, 'cpu_shares');
-  const quota = int(res.cpu_quota, 'cpu_quota');
-  const period = int(res.cpu_period, 'cpu_period');
+  const shares = criInt(res.cpu_shares, 'cpu_shares');
+  const quota = criInt(res.cpu_quota, 'cpu_quota');
+  const period = criInt(res.cpu_period, 'cpu_period');
   if (shares < 0 || period < 0) throw invalidArgument('cpu_shares and cpu_period must not be negative');
   const cpu: NonNullable<OciResources['cpu']> = {};
   if (shares > 0) cpu.shares = shares;
@@ -26,8 +27,8 @@ export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null
   if (res.cpuset_mems) cpu.mems = res.cpuset_mems;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
 
-  const limit = int(res.memory_limit_in_bytes, 'memory_limit_in_bytes');
-  const swap = int(res.memory_swap_limit_in_bytes, 'memory_swap_limit_in_bytes');
+  const limit = criInt(res.memory_limit_in_bytes, 'memory_limit_in_bytes');
+  const swap = criInt(res.memory_swap_limit_in_bytes, 'memory_swap_limit_in_bytes');
   if (limit < 0) throw invalidArgument('memory_limit_in_bytes must not be negative');
   if (limit > 0) {
     // memory+swap equal to the limit = no swap, which is what kubelet expects unless it says otherwise.
@@ -37,7 +38,7 @@ export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null
   }
 
   const hugepages = (res.hugepage_limits ?? []).filter((h) => h.page_size !== '');
-  if (hugepages.length > 0 && opts.hugetlb !== false) out.hugepageLimits = hugepages.map((h) => ({ pageSize: h.page_size, limit: int(h.limit, 'hugepage limit') }));
+  if (hugepages.length > 0 && opts.hugetlb !== false) out.hugepageLimits = hugepages.map((h) => ({ pageSize: h.page_size, limit: criInt(h.limit, 'hugepage limit') }));
 
   // runc refuses "unified" on cgroup v1; kubelet only sends it (memory QoS) on v2 nodes.
   if (opts.cgroupV2 && res.unified && Object.keys(res.unified).length > 0) out.unified = { ...res.unified };
@@ -46,6 +47,6 @@ export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null
 
 /** CRI oom_score_adj, raised to the host minimum (we can't lower below our own without CAP_SYS_RESOURCE). */
 export function clampOomScoreAdj(value: string | undefined, hostMin: number): number {
-  const v = int(value, 'oom_score_adj');
+  const v = criInt(value, 'oom_score_adj');
   return Math.min(1000, Math.max(v, hostMin, -1000));
 }
