@@ -14,7 +14,7 @@ import type { ImageSource } from '../pkg/container/image-source.js';
 import { createLogger } from '../pkg/log/logger.js';
 import { execFileResult as execCapture } from '../pkg/sys/exec-file.js';
 import type { CallContext } from '../pkg/grpc/handlers.js';
-import type { VmSandboxRuntime } from '../pkg/runtime/vm/vm-runtime.js';
+import { readVmDirPointer, type VmSandboxRuntime } from '../pkg/runtime/vm/vm-runtime.js';
 import { withVmBackend } from '../pkg/streaming/wiring.js';
 
 const GUEST_CACHE = process.env.BULKHEAD_VM_TEST_CACHE ?? '/var/cache/bulkhead-tools/guest';
@@ -353,8 +353,7 @@ describe('micro-VM pod via the CRI handlers', () => {
     )).container_id);
     await pods.handlers.StartContainer!({ container_id: sleeper }, ctx());
     const stateDir = pods.sandboxes.get(podId).stateDir;
-    const vmDir = existsSync(join(stateDir, 'vm-dir')) ? readFileSync(join(stateDir, 'vm-dir'), 'utf8').trim() : join(stateDir, 'vm');
-    process.kill(Number(readFileSync(join(vmDir, 'virtiofsd.pid'), 'utf8')), 'SIGKILL');
+    process.kill(Number(readFileSync(join(readVmDirPointer(stateDir), 'virtiofsd.pid'), 'utf8')), 'SIGKILL');
     let dead;
     for (let i = 0; i < 200; i++) {
       dead = (await pods.handlers.ContainerStatus!(req('ContainerStatusRequest', { container_id: sleeper }), ctx())).status!;

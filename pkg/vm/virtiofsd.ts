@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isSameProcessAlive, procStartTime } from '../sys/proc.js';
 
 export const VIRTIOFSD_PATH = '/usr/lib/qemu/virtiofsd';
 
@@ -20,15 +21,14 @@ export interface Virtiofsd {
  * our own process group) or a reused pid never gets a signal from us.
  */
 export function adoptVirtiofsd(pid: number, socket: string): Virtiofsd {
-  const alive = (): boolean => {
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return argv.includes(`--socket-path=${socket}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
+  // Identity once (argv names this socket), then pid + start time: one /proc read per poll.
+  let startTime: string | undefined;
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`--socket-path=${socket}`)) startTime = procStartTime(pid);
+  } catch {
+    /* gone */
+  }
+  const alive = (): boolean => startTime !== undefined && isSameProcessAlive(pid, startTime);
   const exited = (async () => {
     while (alive()) await sleep(200);
   })();

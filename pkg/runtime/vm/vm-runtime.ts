@@ -738,7 +738,7 @@ function fileSize(path: string): number {
 }
 
 /** The pod's VM dir: <pod state>/vm, or the warm-pool dir it was taken from (pointer file vm-dir). */
-function readVmDirPointer(podStateDir: string): string {
+export function readVmDirPointer(podStateDir: string): string {
   try {
     return readFileSync(join(podStateDir, 'vm-dir'), 'utf8').trim();
   } catch {
