@@ -4,7 +4,9 @@
 # restarts the daemon; existing /etc/bulkhead/config.toml and CNI configs are left alone.
 #   1. apt packages the daemon uses at run time
 #   2. npm ci + npm run build in the checkout
-#   3. copy to $PREFIX/lib/bulkhead (production node_modules only), wrapper $PREFIX/bin/bulkheadd
+#   3. copy to $PREFIX/lib/bulkhead (production node_modules only), wrappers $PREFIX/bin/bulkheadd
+#      and $PREFIX/bin/bulkhead (status/config CLI); crictl on the PATH when absent (built from the
+#      Go module proxy when Go is installed, otherwise a one-line hint)
 #   4. /etc/bulkhead/config.toml (all defaults, commented) and /etc/crictl.yaml if absent;
 #      a CNI network config if /etc/cni/net.d has none
 #   5. start: systemd unit when PID 1 is systemd, else setsid in the background
@@ -20,7 +22,7 @@ CRICTL_YAML=${CRICTL_YAML:-/etc/crictl.yaml}
 log() { printf '[install] %s\n' "$*"; }
 die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "run as root: sudo deploy/install.sh"
+[ "$(id -u)" = 0 ] || die "run as root (a root shell: bash deploy/install.sh; or sudo bash deploy/install.sh)"
 command -v node >/dev/null || die "Node.js >= 20.11 is required (e.g. the nodejs package from NodeSource)"
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=11)?0:1)' \
   || die "Node.js >= 20.11 is required, found $(node --version)"
@@ -65,8 +67,35 @@ cat > "$PREFIX/bin/bulkheadd" <<WRAP
 # Bulkhead CRI daemon (installed by deploy/install.sh from $SRC)
 exec $(command -v node) $LIB/dist/cmd/bulkheadd/main.js "\$@"
 WRAP
-chmod 755 "$PREFIX/bin/bulkheadd"
+cat > "$PREFIX/bin/bulkhead" <<WRAP
+#!/bin/sh
+# Bulkhead status/config CLI (installed by deploy/install.sh from $SRC)
+exec $(command -v node) $LIB/dist/cmd/bulkhead/main.js "\$@"
+WRAP
+chmod 755 "$PREFIX/bin/bulkheadd" "$PREFIX/bin/bulkhead"
 "$PREFIX/bin/bulkheadd" --version >/dev/null || die "the installed bulkheadd does not run"
+
+# 3a. crictl, the CRI client every runtime's users reach for. Left alone when one is on the PATH;
+#     otherwise the pinned cri-tools version the tests use, from the shared build cache or built from
+#     the Go module proxy (~1 min on 2 cores), or a hint when there is no Go.
+CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.36.0}
+CRI_TOOLS_DIR=${CRI_TOOLS_DIR:-/var/cache/bulkhead-tools/$CRI_TOOLS_VERSION}
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
+if command -v crictl >/dev/null; then
+  log "crictl already on the PATH: $(command -v crictl)"
+else
+  if [ ! -x "$CRI_TOOLS_DIR/crictl" ] && command -v go >/dev/null; then
+    . "$SRC/deploy/lib/cri-tools.sh"
+    log "building crictl $CRI_TOOLS_VERSION from the Go module proxy"
+    build_cri_tools "$CRI_TOOLS_DIR" "$CRI_TOOLS_VERSION" crictl >/dev/null || log "building crictl failed (not needed by the daemon)"
+  fi
+  if [ -x "$CRI_TOOLS_DIR/crictl" ]; then
+    install -m 0755 "$CRI_TOOLS_DIR/crictl" "$PREFIX/bin/crictl"
+    log "installed $PREFIX/bin/crictl ($CRI_TOOLS_VERSION)"
+  else
+    log "no crictl: install Go >= 1.21 and re-run this script, or install crictl $CRI_TOOLS_VERSION of cri-tools by hand"
+  fi
+fi
 
 # 3b. micro-VM guest image (kernel + initramfs + erofs root with node, agent, crun), cached by input
 #     hash; the daemon would build it at start otherwise. Failure is not fatal for namespace pods.

@@ -59,36 +59,14 @@ log "npm run build"
 npm run -s build
 
 # ------------------------------------------------------------------ 4. crictl + critest
-# `go install sigs.k8s.io/cri-tools/cmd/...@vX` fails against the proxy (it refuses the version
-# list go install asks for its deprecation check), so download the module and build in its dir.
-build_cri_tools() {
-  local out=$CRI_TOOLS_DIR tmp dir
-  tmp=$(mktemp -d)
-  (cd "$tmp" && go mod init bulkhead-cri-tools-fetch >/dev/null 2>&1)
-  dir=$(cd "$tmp" && go mod download -json "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" | jq -r .Dir)
-  [ -d "$dir" ] || die "go mod download of cri-tools $CRI_TOOLS_VERSION failed"
-  mkdir -p "$out"
-  # An older local Go (>= 1.21) can fetch the toolchain go.mod asks for through the module proxy.
-  local need have
-  need=$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$dir/go.mod")
-  have=$(go env GOVERSION | sed 's/^go//')
-  if [ -n "$need" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
-    log "local go $have is older than the go $need cri-tools needs: using GOTOOLCHAIN=go$need"
-    export GOTOOLCHAIN=go$need
-  fi
-  log "building crictl $CRI_TOOLS_VERSION"
-  (cd "$dir" && GOFLAGS=-buildvcs=false CGO_ENABLED=0 go build -trimpath -o "$tmp/crictl" ./cmd/crictl)
-  log "building critest $CRI_TOOLS_VERSION"
-  (cd "$dir" && GOFLAGS=-buildvcs=false CGO_ENABLED=0 go test -c -trimpath -o "$tmp/critest" ./cmd/critest)
-  install -m 0755 "$tmp/crictl" "$tmp/critest" "$out/"
-  rm -rf "$tmp"
-}
+# The build itself is shared with deploy/install.sh (which puts crictl on the node's PATH).
+. "$REPO/deploy/lib/cri-tools.sh"
 if [ -x "$CRICTL" ] && [ -x "$CRITEST" ]; then
   log "crictl and critest $CRI_TOOLS_VERSION cached in $(dirname "$CRICTL")"
 else
   command -v go >/dev/null || die "go is required to build cri-tools"
   log "using $(go version)"
-  build_cri_tools
+  build_cri_tools "$CRI_TOOLS_DIR" "$CRI_TOOLS_VERSION" crictl critest || die "building cri-tools $CRI_TOOLS_VERSION failed"
 fi
 
 # ------------------------------------------------------------------ 5. CNI config
