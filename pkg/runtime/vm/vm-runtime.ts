@@ -29,6 +29,7 @@ import type { AgentClient } from '../../vmchannel/client.js';
 import { createTap, linkMac, redirectTapToVeth, TAP_NAME } from './tap-network.js';
 import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { WarmPool } from './warm-pool.js';
+import { readVmDirPointer, writeVmDirPointer } from './vm-dir-pointer.js';
 
 const SHARE_TAG = 'bulkhead';
 /** Marker the agent maps to the guest's pod PID namespace (pkg/agent/containers.ts POD_PIDNS_MARKER). */
@@ -178,10 +179,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
     // Pod-level PID namespace (CRI POD mode): created by the agent inside the guest on first use.
     const podPid = (ns?.pid ?? 'POD') === 'POD';
     // A pre-booted VM fits when the pod needs no extra memory (pool VMs have the handler default).
-    const warm = this.podMemoryMib(sb) === this.deps.config.memory_mib ? this.pool.take() : undefined;
+    const warm = this.podMemoryMib(sb) === this.deps.config.memory_mib ? this.pool.take(sb.stateDir) : undefined;
     if (warm) {
       sb.namespaces = { net: warm.netns, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
-      writeFileSync(join(sb.stateDir, 'vm-dir'), warm.vmDir);
+      writeVmDirPointer(sb.stateDir, warm.vmDir);
       for (const f of this.podCgroupProcs(sb.cgroupParent)) for (const pid of [warm.vm.pid, warm.vfs.pid]) writeFileSync(f, String(pid));
       this.adopt(sb.id, warm, log);
       log.info({ podId: sb.id, vmPid: warm.vm.pid }, 'pod takes a pre-booted VM from the warm pool');
@@ -737,14 +738,7 @@ function fileSize(path: string): number {
   }
 }
 
-/** The pod's VM dir: <pod state>/vm, or the warm-pool dir it was taken from (pointer file vm-dir). */
-export function readVmDirPointer(podStateDir: string): string {
-  try {
-    return readFileSync(join(podStateDir, 'vm-dir'), 'utf8').trim();
-  } catch {
-    return join(podStateDir, 'vm');
-  }
-}
+export { readVmDirPointer } from './vm-dir-pointer.js';
 
 /** CNI routes without a gateway use the gateway of the pod IP of the same family (CNI spec). */
 export function guestRoutes(net: PodNetworkStatus | undefined): { dst: string; gateway: string }[] {

@@ -5,13 +5,23 @@ import { metrics } from '../../metrics/registry.js';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
 import { releaseShortSocketDir } from '../../vm/socket-dir.js';
+import { writeFileAtomicSync } from '../../store/atomic-file.js';
+import { detachAllUnder } from '../../sys/mounts-under.js';
+import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
+import { vmPaths } from '../../vm/micro-vm.js';
+import { shortSocketDir } from '../../vm/socket-dir.js';
+import { adoptVirtiofsd } from '../../vm/virtiofsd.js';
 import { createTap } from './tap-network.js';
+import { readVmDirPointer } from './vm-dir-pointer.js';
 import type { BootedVm } from './vm-runtime.js';
+
+/** In a slot a pod took: the pod's state dir. */
+const TAKEN_BY = 'taken-by';
 
 export interface PoolBootRequest {
   name: string;
@@ -41,8 +51,23 @@ export class WarmPool {
     return this.ready.length;
   }
 
-  take(): BootedVm | undefined {
-    const b = this.ready.shift();
+  /**
+   * Hands a ready VM to the pod whose state dir is podStateDir. The slot leaves the pool's books
+   * durably first (slot/taken-by, fsynced): a restarted daemon's cleanStale must never kill a VM a
+   * pod runs in. A slot that can't be marked is discarded rather than handed out unmarked.
+   */
+  take(podStateDir: string): BootedVm | undefined {
+    let b = this.ready.shift();
+    if (b) {
+      try {
+        markSlotTaken(slotOf(b.vmDir), podStateDir);
+      } catch (e) {
+        this.log.error({ err: (e as Error).message, vmPid: b.vm.pid }, 'warm-pool slot could not be handed over: discarding it');
+        b.vm.removeAllListeners('exit');
+        void this.discard(b).then(() => this.refill());
+        b = undefined;
+      }
+    }
     if (this.size > 0) {
       metrics.observeVmPool(this.handler, b !== undefined);
       this.reportSize();
@@ -106,27 +131,97 @@ export class WarmPool {
     }
   }
 
-  /** Start-up: VMs a previous daemon left in the pool are not anyone's: kill them, free their netns. */
+  /**
+   * Start-up: VMs a previous daemon left waiting in the pool are not anyone's: kill them and free
+   * their slots. Slots a pod took (taken-by naming a pod whose vm-dir pointer names the slot) belong
+   * to that pod and are left alone; its RemovePodSandbox removes them. Only processes whose argv
+   * names the slot are signalled (an empty pidfile is pid 0, i.e. our own process group; a pid may
+   * have been reused), and one slot that can't be cleaned does not stop the others or the pool.
+   */
   static async cleanStale(dir: string, log: Logger): Promise<void> {
     if (!existsSync(dir)) return;
     for (const name of readdirSync(dir)) {
       const slot = join(dir, name);
-      for (const f of ['qemu.pid', 'virtiofsd.pid']) {
-        try {
-          const pid = Number(readFileSync(join(slot, 'vm', f), 'utf8'));
-          if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(slot) || f === 'virtiofsd.pid') process.kill(pid, 'SIGKILL');
-        } catch {
-          /* not running */
+      try {
+        const owner = slotOwner(slot);
+        if (owner) {
+          log.info({ slot, podStateDir: owner }, 'warm-pool slot belongs to a pod: kept');
+          continue;
         }
+        await killSlotProcesses(slot);
+        log.info({ slot }, 'removing stale warm-pool VM');
+        await cleanSlot(slot);
+      } catch (e) {
+        log.error({ slot, err: (e as Error).message }, 'stale warm-pool slot could not be removed');
       }
-      log.info({ slot }, 'removing stale warm-pool VM');
-      await cleanSlot(slot);
     }
+  }
+}
+
+function slotOf(vmDir: string): string {
+  return dirname(vmDir);
+}
+
+function markSlotTaken(slot: string, podStateDir: string): void {
+  writeFileAtomicSync(join(slot, TAKEN_BY), podStateDir);
+}
+
+/** The state dir of the pod that took this slot, if that pod still points at it. */
+export function slotOwner(slot: string): string | undefined {
+  let podStateDir: string;
+  try {
+    podStateDir = readFileSync(join(slot, TAKEN_BY), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  // A pod removed, or cut off between the mark and its own pointer, no longer owns the slot.
+  if (!podStateDir || !existsSync(podStateDir)) return undefined;
+  return readVmDirPointer(podStateDir) === join(slot, 'vm') ? podStateDir : undefined;
+}
+
+/** SIGKILLs the slot's QEMU and virtiofsd when (and only when) they are the slot's, then waits for them. */
+async function killSlotProcesses(slot: string): Promise<void> {
+  const vmDir = join(slot, 'vm');
+  const victims: number[] = [];
+  const qemuPidFile = vmPaths(vmDir).pidFile;
+  const qemu = pidFrom(qemuPidFile);
+  if (qemu && argvIncludes(qemu, qemuPidFile)) victims.push(qemu);
+  const vfsPid = pidFrom(join(vmDir, 'virtiofsd.pid'));
+  if (vfsPid) {
+    const vfs = adoptVirtiofsd(vfsPid, join(shortSocketDir(vmDir), 'vfs.sock'));
+    vfs.kill();
+    await vfs.exited;
+  }
+  for (const pid of victims) {
+    const started = procStartTime(pid);
+    process.kill(pid, 'SIGKILL');
+    // SIGKILL of a QEMU takes a few ms; 5 s covers a loaded 2-core host.
+    for (let i = 0; i < 250 && isSameProcessAlive(pid, started); i++) await sleep(20);
+  }
+}
+
+function pidFrom(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function argvIncludes(pid: number, arg: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.includes(arg));
+  } catch {
+    return false;
   }
 }
 
 async function cleanSlot(slot: string): Promise<void> {
   releaseShortSocketDir(join(slot, 'vm'));
   await removePodNamespaces({ net: join(slot, 'ns', 'net') }).catch(() => undefined);
+  // A pod cut off mid-hand-over may have left container rootfs/volume binds under the share:
+  // rm must never recurse through a mount into what it shows.
+  detachAllUnder(slot);
   await rm(slot, { recursive: true, force: true });
 }
