@@ -352,6 +352,18 @@ describe('micro-VM pod via the CRI handlers', () => {
       ctx(),
     )).container_id);
     await pods.handlers.StartContainer!({ container_id: sleeper }, ctx());
+
+    // A daemon restart keeps the pod that took the pool VM: the new pool's start-up cleanup used to
+    // SIGKILL its QEMU and unpin its netns. Wait until the new pool has cleaned and refilled.
+    await pods.close();
+    pods = await rebuild(1);
+    const rt2 = pods.runtimes.get('microvm') as VmSandboxRuntime;
+    for (let i = 0; i < 600 && rt2.poolReady < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(rt2.poolReady).toBe(1);
+    expect((await pods.handlers.ContainerStatus!(req('ContainerStatusRequest', { container_id: sleeper }), ctx())).status!.state).toBe('CONTAINER_RUNNING');
+    const still = await pods.handlers.ExecSync!(req('ExecSyncRequest', { container_id: sleeper, cmd: ['echo', 'still here'], timeout: 30 }), ctx());
+    expect(Buffer.from(still.stdout!).toString()).toBe('still here\n');
+
     const stateDir = pods.sandboxes.get(podId).stateDir;
     process.kill(Number(readFileSync(join(readVmDirPointer(stateDir), 'virtiofsd.pid'), 'utf8')), 'SIGKILL');
     let dead;
