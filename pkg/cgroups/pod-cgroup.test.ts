@@ -30,7 +30,7 @@ describe('ensureCgroup v1', () => {
     ensurePodCgroup('/kubepods/burstable/pod1', {
       cpu_period: '100000', cpu_quota: '50000', cpu_shares: '256', memory_limit_in_bytes: '67108864', oom_score_adj: '0',
       cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0',
-    }, { root, mode: 'v1' });
+    }, true, { root, mode: 'v1' });
     for (const d of cgroupDirs('/kubepods/burstable/pod1', { root, mode: 'v1' })) expect(existsSync(d)).toBe(true);
     expect(read(join(root, 'cpuset/kubepods/cpuset.cpus'))).toBe('0-1');
     expect(read(join(root, 'cpuset/kubepods/burstable/pod1/cpuset.mems'))).toBe('0');
@@ -78,5 +78,38 @@ describe('ensureCgroup v2', () => {
   it('CRI resources: zero means unset', () => {
     expect(resourcesFromCri(null)).toEqual({});
     expect(resourcesFromCri({ cpu_period: '0', cpu_quota: '-1', cpu_shares: '2', memory_limit_in_bytes: '0', oom_score_adj: '0', cpuset_cpus: '', cpuset_mems: '0', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0' })).toEqual({ cpuQuota: -1, cpuShares: 2, cpusetMems: '0' });
+  });
+});
+
+describe("kubelet's pod cgroup (cgroup_parent given) is left as kubelet sized it", () => {
+  // A Burstable pod: one container limited to 64 MiB, one unlimited. kubelet sets no pod-level
+  // memory limit; its sandbox resources carry the 64 MiB partial sum.
+  const partialSum = {
+    cpu_period: '100000', cpu_quota: '50000', cpu_shares: '256', memory_limit_in_bytes: '67108864', oom_score_adj: '0',
+    cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0',
+  };
+  it('cgroup v1', () => {
+    const root = fakeV1();
+    mkdirSync(join(root, 'memory/kubepods/burstable/pod2'), { recursive: true });
+    mkdirSync(join(root, 'cpu/kubepods/burstable/pod2'), { recursive: true });
+    writeFileSync(join(root, 'memory/kubepods/burstable/pod2/memory.limit_in_bytes'), '9223372036854771712\n');
+    writeFileSync(join(root, 'cpu/kubepods/burstable/pod2/cpu.cfs_quota_us'), '-1\n');
+    ensurePodCgroup('/kubepods/burstable/pod2', partialSum, false, { root, mode: 'v1' });
+    for (const d of cgroupDirs('/kubepods/burstable/pod2', { root, mode: 'v1' })) expect(existsSync(d)).toBe(true);
+    expect(read(join(root, 'memory/kubepods/burstable/pod2/memory.limit_in_bytes'))).toBe('9223372036854771712');
+    expect(read(join(root, 'cpu/kubepods/burstable/pod2/cpu.cfs_quota_us'))).toBe('-1');
+    expect(existsSync(join(root, 'cpu/kubepods/burstable/pod2/cpu.shares'))).toBe(false);
+  });
+  it('cgroup v2', () => {
+    const root = mkdtempSync(join(tmpdir(), 'bulkhead-fakecg2-'));
+    dirs.push(root);
+    writeFileSync(join(root, 'cgroup.controllers'), 'cpu memory pids\n');
+    writeFileSync(join(root, 'cgroup.subtree_control'), 'cpu memory pids\n');
+    mkdirSync(join(root, 'kubepods/burstable/pod2'), { recursive: true });
+    writeFileSync(join(root, 'kubepods/burstable/pod2/memory.max'), 'max\n');
+    ensurePodCgroup('/kubepods/burstable/pod2', partialSum, false, { root, mode: 'v2' });
+    expect(read(join(root, 'kubepods/burstable/pod2/memory.max'))).toBe('max');
+    expect(existsSync(join(root, 'kubepods/burstable/pod2/cpu.max'))).toBe(false);
+    expect(existsSync(join(root, 'kubepods/burstable/pod2/cpu.weight'))).toBe(false);
   });
 });

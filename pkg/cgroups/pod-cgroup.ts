@@ -106,9 +106,21 @@ export function ensureCgroup(path: string, resources: CgroupResources = {}, opts
   applyResources(path, resources, { root, mode });
 }
 
-/** The pod cgroup kubelet named in cgroup_parent, with LinuxPodSandboxConfig.resources applied. */
-export function ensurePodCgroup(cgroupParent: string, podResources: cri.LinuxContainerResources__Output | null | undefined, opts: CgroupFsOptions = {}): void {
-  ensureCgroup(cgroupParent, resourcesFromCri(podResources), opts);
+/**
+ * The pod cgroup, made to exist; LinuxPodSandboxConfig.resources are applied only to a cgroup
+ * Bulkhead created itself (`owned`: the pod came without cgroup_parent). kubelet owns the cgroup it
+ * names and sizes it itself, setting pod-level limits only when every container declares one; the
+ * sandbox resources it sends sum only the limits containers declare (calculateSandboxResources), so
+ * writing them into its cgroup capped a Burstable pod with one unlimited container at the partial
+ * sum. containerd and CRI-O leave kubelet's pod cgroup alone as well.
+ */
+export function ensurePodCgroup(
+  cgroupParent: string,
+  podResources: cri.LinuxContainerResources__Output | null | undefined,
+  owned: boolean,
+  opts: CgroupFsOptions = {},
+): void {
+  ensureCgroup(cgroupParent, owned ? resourcesFromCri(podResources) : {}, opts);
 }
 
 export function applyResources(path: string, r: CgroupResources, opts: CgroupFsOptions = {}): void {

@@ -286,7 +286,7 @@ export class SandboxManager {
       if (!sb.config.linux) throw failedPrecondition(`pod sandbox ${sb.id} has no Linux config`);
       sb.config.linux.resources = resources;
       sb.config.linux.overhead = overhead;
-      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY') ensurePodCgroup(sb.cgroupParent, resources);
+      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY') ensurePodCgroup(sb.cgroupParent, resources, true);
       await this.store.save(sb);
     });
   }

@@ -99,8 +99,8 @@ export class OciSandboxRuntime implements SandboxRuntime {
       sysctls,
     });
     sb.namespaces = { ...ns };
-    // The pod cgroup carries the pod-level resources (LinuxPodSandboxConfig.resources).
-    ensurePodCgroup(sb.cgroupParent, sb.config.linux?.resources);
+    // The pod cgroup; it carries LinuxPodSandboxConfig.resources only when it is ours (no cgroup_parent).
+    ensurePodCgroup(sb.cgroupParent, sb.config.linux?.resources, sb.cgroupOwned);
     const infra = (opts?.pid ?? 'POD') === 'POD' ? this.startInfra(sb, log) : Promise.resolve();
     const net = withNamespaces ? withNamespaces() : Promise.resolve();
     const results = await Promise.allSettled([infra, net]);
