@@ -32,8 +32,8 @@ describe('rewriteSpecForGuest', () => {
     expect(m[4]!.type).toBe('tmpfs');
     expect(m[5]!.options).toEqual(['rbind', 'rw']);
     expect(shares).toEqual([
-      { source: '/var/lib/kubelet/pods/x/volumes/data', name: 'vol0', recursive: false },
-      { source: '/var/lib/kubelet/pods/x/term', name: 'vol1', recursive: false },
+      { source: '/var/lib/kubelet/pods/x/volumes/data', name: 'vol0', recursive: false, readonly: false },
+      { source: '/var/lib/kubelet/pods/x/term', name: 'vol1', recursive: false, readonly: false },
     ]);
     expect((out.linux as Record<string, unknown>).rootfsPropagation).toBeUndefined();
   });
@@ -54,12 +54,14 @@ describe('rewriteSpecForGuest', () => {
       ['/mnt/other', '/run/bulkhead/share/c1/vol0-sub1', 'rbind,ro'],
     ]);
     expect(ro.shares).toEqual([
-      { source: '/srv/v', name: 'vol0', recursive: false },
-      { source: '/srv/v/tmpfs', name: 'vol0-sub0', recursive: true },
-      { source: '/srv/v/other', name: 'vol0-sub1', recursive: true },
+      { source: '/srv/v', name: 'vol0', recursive: false, readonly: true },
+      { source: '/srv/v/tmpfs', name: 'vol0-sub0', recursive: true, readonly: false },
+      { source: '/srv/v/other', name: 'vol0-sub1', recursive: true, readonly: true },
     ]);
     const rro = rewriteSpecForGuest({ mounts: [{ destination: '/mnt', type: 'bind', source: '/srv/v', options: ['rbind', 'rprivate', 'ro', 'rro'] }] }, 'c1', files, subs);
     expect((rro.spec.mounts as { options: string[] }[]).map((m) => m.options.at(-1))).toEqual(['rro', 'ro', 'ro']);
+    // The host binds them read-only as well: the guest's ro is only the guest kernel's word.
+    expect(rro.shares.map((x) => x.readonly)).toEqual([true, true, true]);
   });
 
   it('privileged: host device nodes are replaced by the guest ones (annotation for the agent)', () => {

@@ -26,6 +26,8 @@ export interface ShareRequest {
   name: string;
   /** Bind with MS_REC (a host submount's own tree) or not (a volume: its submounts get shares of their own). */
   recursive: boolean;
+  /** Bound read-only on the host too: the guest's own ro mount is only the guest kernel's word. */
+  readonly: boolean;
 }
 
 /** Guest mount point of the pod share (pkg/agent/sandbox-setup.ts SHARE_DIR). */
@@ -87,7 +89,8 @@ export function rewriteSpecForGuest(
       }
       const name = `vol${shares.length}`;
       const guestSource = `${GUEST_SHARE_DIR}/${containerId}/${name}`;
-      shares.push({ source: m.source, name, recursive: false });
+      const ro = opts.includes('ro') || opts.includes('rro');
+      shares.push({ source: m.source, name, recursive: false, readonly: ro });
       mounts.push({ ...m, source: guestSource });
       // The volume is shared without its host submounts: a recursive bind would put a second mount on
       // their mount-point dentries in the daemon's mount namespace, and the host could no longer remove
@@ -100,7 +103,7 @@ export function rewriteSpecForGuest(
       const top = all.filter((x) => !all.some((y) => y !== x && x.rel.startsWith(y.rel + '/')));
       top.forEach((sub, i) => {
         const subName = `${name}-sub${i}`;
-        shares.push({ source: `${m.source}/${sub.rel}`, name: subName, recursive: true });
+        shares.push({ source: `${m.source}/${sub.rel}`, name: subName, recursive: true, readonly: rro || sub.readonly });
         mounts.push({
           destination: `${m.destination}/${sub.rel}`,
           type: 'bind',

@@ -17,7 +17,6 @@ import { createPodNamespaces, removePodNamespaces } from '../../network/namespac
 import { cgroupDirs } from '../../cgroups/paths.js';
 import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
 import { CriError, failedPrecondition, internal, invalidArgument, notFound } from '../../grpc/errors.js';
-import { detachIfMounted, mount, MS_BIND, MS_REC } from '../../sys/mount.js';
 import { chooseAccelerator, type AccelChoice } from '../../vm/accelerator.js';
 import { hostTscKhz } from '../../vm/tsc.js';
 import { ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
@@ -29,6 +28,7 @@ import type { AgentClient } from '../../vmchannel/client.js';
 import { createTap, linkMac, redirectTapToVeth, TAP_NAME } from './tap-network.js';
 import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { WarmPool } from './warm-pool.js';
+import { bindIntoShare, createGuestShare, guestShareOf, releaseGuestShare, removeFromShare } from './guest-share.js';
 import { readVmDirPointer, writeVmDirPointer } from './vm-dir-pointer.js';
 
 const SHARE_TAG = 'bulkhead';
@@ -206,8 +206,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
   async bootVm(o: { name: string; vmDir: string; netns: string; memoryMib: number; cgroupProcs: string[]; log: Logger }): Promise<BootedVm> {
     const image = await this.guestImage();
     touchFile(join(image.dir, 'last-used')); // keeps build-guest.sh from pruning an image in use
-    const shareDir = join(o.vmDir, 'share');
-    mkdirSync(shareDir, { recursive: true, mode: 0o700 });
+    // virtiofsd serves the guest a read-only view of the staging tree the host binds into.
+    const { shareDir } = createGuestShare(o.vmDir);
     const bootMac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
     const vfs = await startVirtiofsd({ sharedDir: shareDir, socket: join(shortSocketDir(o.vmDir), 'vfs.sock'), logFile: join(o.vmDir, 'virtiofsd.log') });
     writeFileSync(join(o.vmDir, 'virtiofsd.pid'), String(vfs.pid));
@@ -244,6 +244,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
         await vm.exited;
       }
       vfs.kill();
+      await vfs.exited;
+      releaseGuestShare(o.vmDir);
       throw e instanceof AgentError ? agentError('pod VM agent', e) : e;
     }
     const readyMs = Math.round(performance.now() - t0);
@@ -433,7 +435,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const vmDir = readVmDirPointer(sb.stateDir);
     releaseShortSocketDir(vmDir);
     this.pods.delete(sb.id);
-    await this.unmountShare(join(vmDir, 'share'));
+    releaseGuestShare(vmDir);
     // By fixed path too: a crash during the boot may have pinned them before the record said so
     // (the SIGKILL churn found such a rollback failing with EBUSY on the still-mounted netns).
     const pinned: { net?: string; ipc?: string; uts?: string } = sb.namespaces.net ? { net: sb.namespaces.net } : {};
@@ -446,37 +448,21 @@ export class VmSandboxRuntime implements SandboxRuntime {
     log.debug({ podId: sb.id }, 'pod VM resources removed');
   }
 
-  /** Detaches every bind mount under the share (container rootfs, volumes) before anything is deleted. */
-  private async unmountShare(shareDir: string): Promise<void> {
-    const mounts = readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
-      .filter((m): m is string => !!m && m.startsWith(shareDir + '/'))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) detachIfMounted(m);
-  }
-
   async createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void> {
     const pod = await this.pod(sb.id);
     if ((c.config.devices ?? []).length > 0) throw invalidArgument('host devices cannot be passed into a micro-VM pod');
     const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const privileged = !!c.config.linux?.security_context?.privileged;
     const { spec: guestSpec, shares } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged });
-    const cdir = join(pod.shareDir, c.id);
-    mkdirSync(join(cdir, 'rootfs'), { recursive: true });
+    const share = guestShareOf(pod.vmDir);
     try {
-      mount(c.rootfs, join(cdir, 'rootfs'), null, MS_BIND | MS_REC);
-      for (const s of shares) {
-        const target = join(cdir, s.name);
-        if (statSync(s.source).isDirectory()) mkdirSync(target, { recursive: true });
-        else writeFileSync(target, '');
-        mount(s.source, target, null, s.recursive ? MS_BIND | MS_REC : MS_BIND);
-      }
+      // The rootfs stays writable on the host (crun in the guest creates mount points in it).
+      bindIntoShare(share, { source: c.rootfs, rel: `${c.id}/rootfs`, recursive: true, readonly: false });
+      for (const s of shares) bindIntoShare(share, { source: s.source, rel: `${c.id}/${s.name}`, recursive: s.recursive, readonly: s.readonly });
       await writeFile(join(c.bundleDir, 'guest-config.json'), JSON.stringify(guestSpec));
       await pod.vm.agent.call({ create_container: { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty } }, { timeoutMs: 60_000 });
     } catch (e) {
-      await this.unmountShare(cdir);
-      await rm(cdir, { recursive: true, force: true });
+      removeFromShare(share, c.id);
       throw e instanceof AgentError ? agentError('guest agent', e) : e;
     }
     this.ctrs.set(c.id, { podId: sb.id, state: { status: 'created', pid: 0 }, logOffset: 0 });
@@ -581,11 +567,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
         if (!(e instanceof AgentError && e.code === 5)) log.warn({ containerId: c.id, err: (e as Error).message }, 'guest delete failed');
       });
     }
-    if (pod) {
-      const cdir = join(pod.shareDir, c.id);
-      await this.unmountShare(cdir);
-      await rm(cdir, { recursive: true, force: true });
-    }
+    if (pod) removeFromShare(guestShareOf(pod.vmDir), c.id);
     this.ctrs.delete(c.id);
   }
 
