@@ -15,6 +15,7 @@ import { createLogger } from '../pkg/log/logger.js';
 import { execFileResult as execCapture } from '../pkg/sys/exec-file.js';
 import type { CallContext } from '../pkg/grpc/handlers.js';
 import { readVmDirPointer, type VmSandboxRuntime } from '../pkg/runtime/vm/vm-runtime.js';
+import { VM_UID_BASE } from '../pkg/vm/qemu-privileges.js';
 import { withVmBackend } from '../pkg/streaming/wiring.js';
 
 const GUEST_CACHE = process.env.BULKHEAD_VM_TEST_CACHE ?? '/var/cache/bulkhead-tools/guest';
@@ -206,6 +207,11 @@ describe('micro-VM pod via the CRI handlers', () => {
     const vmDir = join(pods.sandboxes.get(podId).stateDir, 'vm');
     const qemuPid = Number(readFileSync(join(vmDir, 'qemu.pid'), 'utf8'));
     const vfsPid = Number(readFileSync(join(vmDir, 'virtiofsd.pid'), 'utf8'));
+    // QEMU gave up root after set-up: its own uid, no capabilities, no way back (NoNewPrivs).
+    const qemuStatus = readFileSync(`/proc/${qemuPid}/status`, 'utf8');
+    expect(Number(/^Uid:\s+(\d+)/m.exec(qemuStatus)![1])).toBeGreaterThanOrEqual(VM_UID_BASE);
+    expect(qemuStatus).toMatch(/^CapEff:\s+0+$/m);
+    expect(qemuStatus).toMatch(/^NoNewPrivs:\s+1$/m);
     await new Promise((r) => setTimeout(r, 3000)); // let the idle guest settle before measuring
     const pss = (pid: number): number => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]) / 1024;
     timings.idlePodQemuPssMiB = pss(qemuPid);

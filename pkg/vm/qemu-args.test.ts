@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { kernelCmdline, qemuArgs, type QemuSpec } from './qemu-args.js';
+import { dropOptionFromHelp, pickVmRunAs, VM_UID_BASE } from './qemu-privileges.js';
 
 const base: QemuSpec = {
   name: 'bulkhead-abc',
@@ -55,6 +56,26 @@ describe('qemuArgs', () => {
     expect(after(a, '-M')).toEqual(['microvm,x-option-roms=off,memory-backend=mem']);
     expect(after(a, '-object')).toEqual(['memory-backend-memfd,id=mem,size=128M,share=on']);
     expect(after(a, '-device')).toContain('vhost-user-fs-device,chardev=vfs,tag=bulkhead');
+  });
+
+  it('drops QEMU to an unprivileged uid:gid after set-up (-runas), set*id allowed in seccomp for that switch only', () => {
+    expect(after(qemuArgs(base), '-runas')).toEqual([]);
+    expect(after(qemuArgs(base), '-sandbox')[0]).toContain('elevateprivileges=deny');
+    const a = qemuArgs({ ...base, runAs: { uid: 2000000123, gid: 2000000123, option: '-runas' } });
+    expect(after(a, '-runas')).toEqual(['2000000123:2000000123']);
+    expect(after(a, '-sandbox')[0]).toContain('elevateprivileges=allow');
+    expect(after(qemuArgs({ ...base, runAs: { uid: 7, gid: 8, option: '-run-with' } }), '-run-with')).toEqual(['user=7:8']);
+    for (const bad of [0, -1, 1.5, 0xffffffff]) expect(() => qemuArgs({ ...base, runAs: { uid: bad, gid: 1, option: '-runas' } })).toThrow(/bad QEMU uid/);
+  });
+
+  it('finds the user-switch option in qemu -h (7.2: -runas; 9.1+: -run-with user=)', () => {
+    expect(dropOptionFromHelp('-runas user     change to user id user just before starting the VM\n')).toBe('-runas');
+    expect(dropOptionFromHelp('-run-with [async-teardown=on|off][,chroot=dir][,user=username|uid:gid]\n-runas user\n')).toBe('-run-with');
+    expect(dropOptionFromHelp('-run-with [async-teardown=on|off][,chroot=dir]\n')).toBeUndefined();
+    const r = pickVmRunAs('-runas');
+    expect(r.uid).toBe(r.gid);
+    expect(r.uid).toBeGreaterThanOrEqual(VM_UID_BASE);
+    expect(r.uid).toBeLessThan(VM_UID_BASE + 2 ** 24);
   });
 
   it('rejects bad serials and MACs', () => {

@@ -2,6 +2,7 @@
 // non-legacy, ACPI and RTC on, tsc_early_khz under TCG, virtio-serial agent port, virtio-blk disks
 // found by serial in the guest, tap networking without vhost).
 import type { Accel } from './accelerator.js';
+import type { QemuRunAs } from './qemu-privileges.js';
 
 export interface VmDisk {
   /** virtio-blk serial the guest finds the disk by (max 20 bytes). */
@@ -36,6 +37,11 @@ export interface QemuSpec {
   sharedFs?: { socket: string; tag: string };
   /** Extra kernel command-line words. */
   extraCmdline?: string[];
+  /**
+   * Unprivileged uid:gid QEMU switches to once its devices, sockets and files are open (-runas): the
+   * rest of its life, guest-facing device emulation included, runs without root or any capability.
+   */
+  runAs?: QemuRunAs;
 }
 
 const BASE_CMDLINE = [
@@ -72,6 +78,9 @@ function opt(v: string): string {
 export function qemuArgs(s: QemuSpec): string[] {
   const serialOk = (x: string): boolean => /^[A-Za-z0-9_.-]{1,20}$/.test(x);
   for (const d of s.disks) if (!serialOk(d.serial) || d.serial === 'bulkhead-root') throw new Error(`bad disk serial ${d.serial}`);
+  if (s.runAs && ![s.runAs.uid, s.runAs.gid].every((id) => Number.isInteger(id) && id > 0 && id < 0xffffffff)) {
+    throw new Error(`bad QEMU uid:gid ${s.runAs.uid}:${s.runAs.gid}`);
+  }
   const args = [
     '-name', `${s.name},debug-threads=off`,
     ...(s.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', s.tcgTbSizeMib ? `tcg,tb-size=${s.tcgTbSizeMib}` : 'tcg', '-cpu', 'max']),
@@ -81,7 +90,10 @@ export function qemuArgs(s: QemuSpec): string[] {
     ...(s.sharedFs ? ['-object', `memory-backend-memfd,id=mem,size=${s.memoryMib}M,share=on`] : []),
     '-global', 'virtio-mmio.force-legacy=false',
     '-nographic', '-nodefaults', '-no-user-config', '-no-reboot',
-    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    // seccomp: with -runas the set*id calls must stay allowed for QEMU's own switch (deny kills it
+    // with SIGSYS); afterwards it holds no CAP_SETUID, so it can't regain root either way.
+    '-sandbox', `on,obsolete=deny,elevateprivileges=${s.runAs ? 'allow' : 'deny'},spawn=deny,resourcecontrol=deny`,
+    ...(s.runAs ? (s.runAs.option === '-run-with' ? ['-run-with', `user=${s.runAs.uid}:${s.runAs.gid}`] : ['-runas', `${s.runAs.uid}:${s.runAs.gid}`]) : []),
     '-serial', `file:${s.consoleLog}`,
     '-pidfile', s.pidFile,
     '-qmp', `unix:${opt(s.qmpSocket)},server=on,wait=off`,

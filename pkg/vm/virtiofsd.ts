@@ -12,6 +12,8 @@ export interface Virtiofsd {
   pid: number;
   socket: string;
   exited: Promise<void>;
+  /** Still running (an adopted one is polled every 200 ms: this answers now). */
+  alive(): boolean;
   kill(): void;
 }
 
@@ -36,6 +38,7 @@ export function adoptVirtiofsd(pid: number, socket: string): Virtiofsd {
     pid,
     socket,
     exited,
+    alive,
     kill: () => {
       if (alive()) process.kill(pid, 'SIGKILL');
     },
@@ -68,6 +71,7 @@ export async function startVirtiofsd(opts: { sharedDir: string; socket: string; 
     pid,
     socket: opts.socket,
     exited,
+    alive: () => !dead,
     kill: () => {
       try {
         process.kill(pid, 'SIGKILL');

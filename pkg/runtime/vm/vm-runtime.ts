@@ -18,6 +18,7 @@ import { cgroupDirs } from '../../cgroups/paths.js';
 import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
 import { CriError, failedPrecondition, internal, invalidArgument, notFound } from '../../grpc/errors.js';
 import { chooseAccelerator, type AccelChoice } from '../../vm/accelerator.js';
+import { pickVmRunAs, qemuDropOption } from '../../vm/qemu-privileges.js';
 import { hostTscKhz } from '../../vm/tsc.js';
 import { ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
 import { MicroVm, vmProcessAlive } from '../../vm/micro-vm.js';
@@ -212,6 +213,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const vfs = await startVirtiofsd({ sharedDir: shareDir, socket: join(shortSocketDir(o.vmDir), 'vfs.sock'), logFile: join(o.vmDir, 'virtiofsd.log') });
     writeFileSync(join(o.vmDir, 'virtiofsd.pid'), String(vfs.pid));
     const t0 = performance.now();
+    // QEMU gives up root once set up (pkg/vm/qemu-privileges.ts); a QEMU without the option stays root.
+    const dropOption = qemuDropOption(this.deps.config.qemu_path);
+    const runAs = dropOption ? pickVmRunAs(dropOption) : undefined;
     let vm: MicroVm | undefined;
     try {
       for (const f of o.cgroupProcs) writeFileSync(f, String(vfs.pid));
@@ -234,6 +238,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
           nics: [{ tap: TAP_NAME, mac: bootMac }],
           tscKhz: this.accel!.accel === 'tcg' ? hostTscKhz() : undefined,
           sharedFs: { socket: vfs.socket, tag: SHARE_TAG },
+          runAs,
         },
       });
       await vm.connectAgent(AGENT_TIMEOUT_MS);
@@ -249,7 +254,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       throw e instanceof AgentError ? agentError('pod VM agent', e) : e;
     }
     const readyMs = Math.round(performance.now() - t0);
-    o.log.info({ vmPid: vm.pid, accel: this.accel!.accel, spawnToAgentReadyMs: readyMs }, 'VM agent ready');
+    o.log.info({ vmPid: vm.pid, accel: this.accel!.accel, qemuUid: runAs?.uid ?? 0, spawnToAgentReadyMs: readyMs }, 'VM agent ready');
     return { vm, vfs, vmDir: o.vmDir, shareDir, netns: o.netns, bootMac, readyMs };
   }
 
@@ -334,6 +339,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
 
   private onVmDeath(podId: string, vmExit: string, log: Logger): void {
     const pod = this.pods.get(podId);
+    // QEMU exits on its own when virtiofsd goes: an adopted virtiofsd (after a daemon restart) is
+    // polled, so its watcher may not have named the cause yet.
+    if (pod && !pod.deathCause && !pod.stopping && !pod.vfs.alive()) pod.deathCause = 'virtiofsd exited';
     const why = pod?.deathCause ? `${pod.deathCause}, VM stopped: ${vmExit}` : vmExit;
     if (pod) pod.dead = true;
     pod?.vfs.kill();
