@@ -1,7 +1,7 @@
 // CRI LinuxContainerResources → OCI LinuxResources (for runc update and status round-trips).
 import type * as cri from '../api/cri-types.js';
 import { invalidArgument } from '../grpc/errors.js';
-import { criInt } from '../oci/resources.js';
+import { criInt } from '../grpc/int64.js';
 
 /** Fields the OCI spec types as unsigned: a negative value would only fail later inside runc (INTERNAL). */
 function checkUnsigned(r: cri.LinuxContainerResources__Output): void {

@@ -2,15 +2,8 @@
 // and the process's oom_score_adj clamped to what this host lets us set.
 import type * as cri from '../api/cri-types.js';
 import { invalidArgument } from '../grpc/errors.js';
+import { criInt } from '../grpc/int64.js';
 import type { OciResources } from './spec-types.js';
-
-/** A CRI int64 (a decimal string) as a JS number; beyond 2^53 it would lose precision on its way into runc's JSON. */
-export function criInt(s: string | undefined, what: string): number {
-  if (s === undefined || s === '') return 0;
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw invalidArgument(`${what} "${s}" is not an integer`);
-  return n;
-}
 
 export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null | undefined, opts: { cgroupV2: boolean; hugetlb?: boolean }): OciResources {
   const out: OciResources = {};
