@@ -9,6 +9,7 @@ import type * as cri from '../api/cri-types.js';
 import type { Config } from '../config/schema.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
 import { buildContainerSpec } from '../oci/spec-builder.js';
+import { hostResourceSupport, resourcesFromCri } from '../oci/resources.js';
 import type { SandboxRuntime, StreamTarget } from '../runtime/sandbox-runtime.js';
 import type { SandboxManager, PodContainers } from '../sandbox/sandbox-manager.js';
 import { IdIndex, newId } from '../store/id-index.js';
@@ -17,7 +18,6 @@ import { nowNs } from '../store/time.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
-import { ociResources } from './oci-resources.js';
 
 export function containerNameKey(podId: string, m: cri.ContainerMetadata__Output | null): string {
   if (!m || !m.name) throw invalidArgument('container metadata.name must not be empty');
@@ -382,7 +382,8 @@ export class ContainerManager implements PodContainers {
     await this.refresh(c);
     if (c.state === 'CONTAINER_EXITED') throw failedPrecondition(`container ${c.id} has exited`);
     if (!linux) return;
-    const oci = ociResources(linux);
+    // The converter CreateContainer used: the same request gives the same cgroup settings.
+    const oci = resourcesFromCri(linux, hostResourceSupport());
     await this.runtime(c).updateResources(c, oci);
     c.resources = linux;
     await this.store.save(c);

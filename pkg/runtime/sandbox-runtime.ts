@@ -5,6 +5,7 @@ import type { ContainerRecord, SandboxRecord } from '../store/records.js';
 import type { Logger } from 'pino';
 import type { CgroupStats } from '../cgroups/stats.js';
 import type { PodNetworkStatus } from '../network/cni.js';
+import type { OciResources } from '../oci/spec-types.js';
 
 export interface ContainerRuntimeState {
   status: 'created' | 'running' | 'exited' | 'unknown';
@@ -80,8 +81,8 @@ export interface SandboxRuntime {
   removeContainer(c: ContainerRecord, log: Logger): Promise<void>;
   containerState(c: ContainerRecord): Promise<ContainerRuntimeState>;
   execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, log: Logger): Promise<ExecSyncResult>;
-  /** Applies OCI LinuxResources to a running/created container. */
-  updateResources(c: ContainerRecord, ociResources: unknown): Promise<void>;
+  /** Applies OCI LinuxResources (pkg/oci/resources.ts, as at create) to a running/created container. */
+  updateResources(c: ContainerRecord, ociResources: OciResources): Promise<void>;
   reopenLog(c: ContainerRecord): Promise<void>;
   streamTarget(sb: SandboxRecord | undefined, c: ContainerRecord): StreamTarget;
   /** Called with a container id whenever its process exits (exit file appeared). */

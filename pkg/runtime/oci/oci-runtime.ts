@@ -20,6 +20,7 @@ import { ExitWatcher } from './exit-watcher.js';
 import { OciRuntimeCli, OciRuntimeError } from './runc.js';
 import { msToNs } from '../../store/time.js';
 import { buildInfraSpec } from '../../oci/spec-builder.js';
+import type { OciResources } from '../../oci/spec-types.js';
 import { ensurePodCgroup, killCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
 import { readCgroupStats } from '../../cgroups/stats.js';
 
@@ -370,7 +371,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  async updateResources(c: ContainerRecord, ociResources: unknown): Promise<void> {
+  async updateResources(c: ContainerRecord, ociResources: OciResources): Promise<void> {
     try {
       await this.cli.update(c.id, ociResources);
     } catch (e) {

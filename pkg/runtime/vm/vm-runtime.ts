@@ -13,6 +13,7 @@ import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
 import type { ContainerRuntimeState, ExecSyncResult, SandboxRuntime, StreamTarget } from '../sandbox-runtime.js';
 import type { PodNetworkStatus } from '../../network/cni.js';
 import type { CgroupStats } from '../../cgroups/stats.js';
+import type { OciResources } from '../../oci/spec-types.js';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
 import { cgroupDirs } from '../../cgroups/paths.js';
 import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
@@ -656,9 +657,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
     };
   }
 
-  async updateResources(c: ContainerRecord, ociResources: unknown): Promise<void> {
+  async updateResources(c: ContainerRecord, r: OciResources): Promise<void> {
     const pod = await this.pod(c.podId);
-    const r = (ociResources ?? {}) as { cpu?: { period?: number; quota?: number; shares?: number; cpus?: string }; memory?: { limit?: number } };
     await pod.vm.agent.call({
       update_resources: {
         container_id: c.id,
