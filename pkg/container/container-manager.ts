@@ -18,11 +18,44 @@ import { nowNs } from '../store/time.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
+import { criSignalName, parseStopSignal, SIGTERM, UnknownSignalError } from './stop-signal.js';
+import { secondsToMs } from '../sys/long-timeout.js';
 
 export function containerNameKey(podId: string, m: cri.ContainerMetadata__Output | null): string {
   if (!m || !m.name) throw invalidArgument('container metadata.name must not be empty');
   checkMetadataText('container metadata.name', m.name);
   return `${podId}_${m.name}_${m.attempt}`;
+}
+
+/** The stop signal as the CRI enum name the record keeps ("9" → "SIGKILL"); unknown → InvalidArgument. */
+function criStopSignal(sig: string): string {
+  try {
+    const n = parseStopSignal(sig);
+    return criSignalName(n) ?? String(n);
+  } catch (e) {
+    if (e instanceof UnknownSignalError) throw invalidArgument(`stop signal: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The signal number to stop with; a record from before stop signals were checked falls back to SIGTERM. */
+function stopSignalOf(c: ContainerRecord, log: Logger): number {
+  try {
+    return parseStopSignal(c.stopSignal);
+  } catch {
+    log.warn({ stopSignal: c.stopSignal }, 'unknown stop signal in the container record: using SIGTERM');
+    return SIGTERM;
+  }
+}
+
+function statusStopSignal(stored: string): cri.ContainerStatus['stop_signal'] {
+  let name: string | undefined;
+  try {
+    name = criSignalName(parseStopSignal(stored));
+  } catch {
+    /* a record from before stop signals were checked */
+  }
+  return (name ?? 'RUNTIME_DEFAULT') as cri.ContainerStatus['stop_signal'];
 }
 
 function isExited(c: ContainerRecord): boolean {
@@ -94,11 +127,12 @@ export class ContainerManager implements PodContainers {
     const image = this.deps.images.resolve(imageRefIn);
     if (!image) throw notFound(`image "${imageRefIn}" not found: pull it first`);
     const runtime = this.runtime(sb);
+    const imgCfg = image.config.config ?? {};
+    const stopSignal = criStopSignal(config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM');
     const id = newId();
     this.names.set(nameKey, id);
     const dir = this.store.dirOf(id);
     const logPath = sb.config.log_directory && config.log_path ? join(sb.config.log_directory, config.log_path) : '';
-    const imgCfg = image.config.config ?? {};
     const c: ContainerRecord = {
       id,
       podId: sb.id,
@@ -124,7 +158,7 @@ export class ContainerManager implements PodContainers {
       cgroupsPath: `${sb.cgroupParent}/${id}`,
       logPath,
       leaseId: `container-${id}`,
-      stopSignal: config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM',
+      stopSignal,
       resources: config.linux?.resources ?? undefined,
       tty: config.tty,
       stdin: config.stdin,
@@ -271,7 +305,7 @@ export class ContainerManager implements PodContainers {
     await this.refresh(c);
     if (c.state === 'CONTAINER_EXITED') return;
     const clog = log.child({ podId: c.podId, containerId: c.id });
-    await this.runtime(c).stopContainer(c, Math.max(0, timeoutSec), clog);
+    await this.runtime(c).stopContainer(c, { signal: stopSignalOf(c, clog), timeoutMs: secondsToMs(timeoutSec) }, clog);
     await this.withLock(c.id, () => this.refresh(c));
     if (!isExited(c)) {
       // Created-but-never-started containers are killed before their init execs.
@@ -345,7 +379,7 @@ export class ContainerManager implements PodContainers {
       log_path: c.logPath,
       resources: c.resources ? { linux: c.resources } : null,
       user: c.user ? { linux: { uid: c.user.uid, gid: c.user.gid, supplemental_groups: c.user.additionalGids } } : null,
-      stop_signal: (c.stopSignal.startsWith('SIG') ? c.stopSignal : `SIG${c.stopSignal}`) as cri.ContainerStatus['stop_signal'],
+      stop_signal: statusStopSignal(c.stopSignal),
     };
   }
 

@@ -41,6 +41,21 @@ export interface StreamTarget {
   netnsPath?: string;
 }
 
+/** How to stop a container; the container manager decides both for every pod kind. */
+export interface StopRequest {
+  /** Signal number sent first (pkg/container/stop-signal.ts); SIGKILL (9) skips the grace period. */
+  signal: number;
+  /** Grace period before SIGKILL in ms (0: SIGKILL at once); may exceed Node's timer range (pkg/sys/long-timeout.ts). */
+  timeoutMs: number;
+}
+
+/**
+ * How long a runtime waits for the exit after SIGKILL before the stop fails: runc's and the guest
+ * agent's kill take effect within milliseconds; 10 s only passes for a process stuck in the kernel
+ * (D state) or a runtime that lost track of it.
+ */
+export const KILL_EXIT_WAIT_MS = 10_000;
+
 export interface SandboxRuntime {
   readonly handler: string;
   readonly kind: 'oci' | 'vm';
@@ -76,8 +91,12 @@ export interface SandboxRuntime {
   /** Creates the container from the bundle (config.json written by the manager); fills c.pid/conmonPid. */
   createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void>;
   startContainer(c: ContainerRecord, log: Logger): Promise<void>;
-  /** stop signal, then SIGKILL after timeoutSec; resolves once the process is gone. */
-  stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void>;
+  /**
+   * stop.signal, then SIGKILL after stop.timeoutMs; resolves once the process is gone. Rejects
+   * (INTERNAL) when it still runs KILL_EXIT_WAIT_MS after SIGKILL; a SIGKILL that finds the process
+   * already gone is success.
+   */
+  stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void>;
   removeContainer(c: ContainerRecord, log: Logger): Promise<void>;
   containerState(c: ContainerRecord): Promise<ContainerRuntimeState>;
   execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, log: Logger): Promise<ExecSyncResult>;

@@ -13,7 +13,7 @@ import { createPodNamespaces, removePodNamespaces } from '../../network/namespac
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
 import { which } from '../../sys/which.js';
 import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
-import type { ContainerRuntimeState, ExecSyncResult, SandboxRuntime, StreamTarget } from '../sandbox-runtime.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncResult, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
 import { startUnderConmon, ConmonError } from './conmon.js';
 import { detachAllUnder } from '../../sys/mounts-under.js';
 import { ExitWatcher } from './exit-watcher.js';
@@ -25,6 +25,7 @@ import { ensurePodCgroup, killCgroup, removeCgroup } from '../../cgroups/pod-cgr
 import { readCgroupStats } from '../../cgroups/stats.js';
 
 export const CATATONIT_PATH = '/usr/bin/catatonit';
+const { SIGKILL } = osConstants.signals;
 
 /**
  * Cap on each of ExecSync's stdout/stderr; the rest is dropped. Both together must fit in one
@@ -32,12 +33,6 @@ export const CATATONIT_PATH = '/usr/bin/catatonit';
  */
 export const EXEC_SYNC_OUTPUT_CAP = 8 * 1024 * 1024 - 4096;
 
-
-export function signalName(sig: string): string {
-  const s = sig.toUpperCase();
-  if (/^\d+$/.test(s)) return s;
-  return s.startsWith('SIG') ? s : `SIG${s}`;
-}
 
 export interface OciRuntimeDeps {
   handler: string;
@@ -248,16 +243,15 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  async stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+  async stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void> {
     if (await this.exits.read(c.id)) return;
-    const sig = signalName(c.stopSignal || 'SIGTERM');
-    if (timeoutSec > 0 && sig !== 'SIGKILL') {
-      await this.signal(c, sig);
-      if (await this.waitExitOrDeath(c, timeoutSec * 1000)) return;
-      log.info({ containerId: c.id, timeoutSec }, 'container ignored its stop signal: killing');
+    if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
+      await this.signal(c, stop.signal);
+      if (await this.waitExitOrDeath(c, stop.timeoutMs)) return;
+      log.info({ containerId: c.id, timeoutMs: stop.timeoutMs }, 'container ignored its stop signal: killing');
     }
-    await this.signal(c, 'SIGKILL');
-    if (await this.waitExitOrDeath(c, 10_000)) return;
+    await this.signal(c, SIGKILL);
+    if (await this.waitExitOrDeath(c, KILL_EXIT_WAIT_MS)) return;
     throw internal(`container ${c.id} did not exit after SIGKILL`);
   }
 
@@ -274,20 +268,19 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  private async signal(c: ContainerRecord, sig: string): Promise<void> {
+  private async signal(c: ContainerRecord, sig: number): Promise<void> {
     // Fast path: signal the init process directly (what `runc kill <id> SIG` does) when the
     // recorded pid is still the same process; saves a runc spawn on every stop.
-    const num = /^\d+$/.test(sig) ? Number(sig) : (osConstants.signals as Record<string, number>)[sig];
-    if (num !== undefined && c.pid > 0 && c.pidStartTime && isSameProcessAlive(c.pid, c.pidStartTime)) {
+    if (c.pid > 0 && c.pidStartTime && isSameProcessAlive(c.pid, c.pidStartTime)) {
       try {
-        process.kill(c.pid, num);
+        process.kill(c.pid, sig);
       } catch {
         /* exited meanwhile */
       }
       return;
     }
     try {
-      await this.cli.kill(c.id, sig);
+      await this.cli.kill(c.id, String(sig));
     } catch (e) {
       if (!(e instanceof OciRuntimeError)) throw e;
     }

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { VmHandlerConfig } from '../../config/schema.js';
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
-import type { ContainerRuntimeState, ExecSyncResult, SandboxRuntime, StreamTarget } from '../sandbox-runtime.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncResult, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
+import { sleep } from '../../sys/long-timeout.js';
 import type { PodNetworkStatus } from '../../network/cni.js';
 import type { CgroupStats } from '../../cgroups/stats.js';
 import type { OciResources } from '../../oci/spec-types.js';
@@ -35,6 +36,7 @@ const SHARE_TAG = 'bulkhead';
 /** Marker the agent maps to the guest's pod PID namespace (pkg/agent/containers.ts POD_PIDNS_MARKER). */
 export const GUEST_POD_PIDNS = '/run/bulkhead/pod-pidns';
 const AGENT_TIMEOUT_MS = 120_000;
+const { SIGKILL } = osConstants.signals;
 
 export interface VmRuntimeDeps {
   handler: string;
@@ -547,25 +549,31 @@ export class VmSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  async stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+  async stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void> {
     if (!this.ctrs.has(c.id)) await this.reattach(c.podId);
     const vc = this.ctrs.get(c.id);
     if (!vc || vc.state.status !== 'running') return;
     const pod = this.pods.get(c.podId);
     if (!pod || pod.dead) return;
-    const sig = osConstants.signals[c.stopSignal as keyof typeof osConstants.signals] ?? 15;
-    const exited = (ms: number): Promise<boolean> =>
-      Promise.race([
-        pod.vm.agent.call({ wait_container: { container_id: c.id } }).then(() => true, () => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
-      ]);
-    if (timeoutSec > 0) {
-      await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: sig } }).catch(() => undefined);
-      if (await exited(timeoutSec * 1000)) return this.settle(c.id);
+    // An agent that cannot wait (container gone, VM died under the call) counts as exited.
+    const exit = pod.vm.agent.call({ wait_container: { container_id: c.id } }).then(() => true, () => true);
+    const exitedWithin = async (ms: number): Promise<boolean> => {
+      const timer = new AbortController();
+      try {
+        return await Promise.race([exit, sleep(ms, timer.signal, { unref: true }).then(() => false)]);
+      } finally {
+        timer.abort();
+      }
+    };
+    if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
+      await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: stop.signal } }).catch(() => undefined);
+      if (await exitedWithin(stop.timeoutMs)) return this.settle(c.id);
     }
     log.debug({ containerId: c.id }, 'stop timeout: SIGKILL');
-    await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: 9, all: true } }).catch(() => undefined);
-    await exited(10_000);
+    const killError = await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: SIGKILL, all: true } }).then(() => undefined, (e: unknown) => e as Error);
+    if (!(await exitedWithin(KILL_EXIT_WAIT_MS)) && this.ctrs.get(c.id)?.state.status === 'running') {
+      throw internal(`container ${c.id} did not exit after SIGKILL${killError ? ` (${killError.message})` : ''}`);
+    }
     await this.settle(c.id);
   }
 
