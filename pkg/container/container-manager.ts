@@ -19,6 +19,7 @@ import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
 import { criSignalName, parseStopSignal, SIGTERM, UnknownSignalError } from './stop-signal.js';
+import { runExecSync } from './exec-sync.js';
 import { secondsToMs } from '../sys/long-timeout.js';
 
 export function containerNameKey(podId: string, m: cri.ContainerMetadata__Output | null): string {
@@ -439,7 +440,9 @@ export class ContainerManager implements PodContainers {
     const c = this.get(idOrPrefix);
     await this.refresh(c);
     if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running (${c.state})`);
-    const r = await this.runtime(c).execSync(c, cmd, timeoutSec, log.child({ podId: c.podId, containerId: c.id }));
+    const rt = this.runtime(c);
+    const clog = log.child({ podId: c.podId, containerId: c.id });
+    const r = await runExecSync((req) => rt.execSync(c, req, clog), cmd, timeoutSec);
     return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
   }
 

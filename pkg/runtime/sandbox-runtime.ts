@@ -19,10 +19,25 @@ export interface ContainerRuntimeState {
   message?: string;
 }
 
-export interface ExecSyncResult {
-  stdout: Buffer;
-  stderr: Buffer;
+/** Takes an exec's output as it arrives; drops what is beyond the CRI cap, so keep feeding it to the end. */
+export interface ExecOutputSink {
+  push(chunk: Buffer): void;
+}
+
+/** One ExecSync as the container manager hands it to a runtime (pkg/container/exec-sync.ts). */
+export interface ExecSyncRequest {
+  cmd: string[];
+  stdout: ExecOutputSink;
+  stderr: ExecOutputSink;
+  /** Aborted when the deadline passes: kill the exec'd process, then settle. */
+  deadline: AbortSignal;
+  /** The deadline in ms (0: none), for a runtime that also arms a timer of its own (the guest agent). */
+  timeoutMs: number;
+}
+
+export interface ExecSyncExit {
   exitCode: number;
+  /** The runtime saw the deadline pass itself (the guest agent's timer); the caller reports DEADLINE_EXCEEDED. */
   timedOut: boolean;
 }
 
@@ -99,7 +114,8 @@ export interface SandboxRuntime {
   stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void>;
   removeContainer(c: ContainerRecord, log: Logger): Promise<void>;
   containerState(c: ContainerRecord): Promise<ContainerRuntimeState>;
-  execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, log: Logger): Promise<ExecSyncResult>;
+  /** Runs req.cmd in the container, output into req.stdout/stderr; the caller owns deadline and cap. */
+  execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit>;
   /** Applies OCI LinuxResources (pkg/oci/resources.ts, as at create) to a running/created container. */
   updateResources(c: ContainerRecord, ociResources: OciResources): Promise<void>;
   reopenLog(c: ContainerRecord): Promise<void>;

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { VmHandlerConfig } from '../../config/schema.js';
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
-import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncResult, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
-import { sleep } from '../../sys/long-timeout.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
+import { MAX_TIMER_MS, sleep } from '../../sys/long-timeout.js';
 import type { PodNetworkStatus } from '../../network/cni.js';
 import type { CgroupStats } from '../../cgroups/stats.js';
 import type { OciResources } from '../../oci/spec-types.js';
@@ -617,26 +617,41 @@ export class VmSandboxRuntime implements SandboxRuntime {
     return { status: c.state === 'CONTAINER_EXITED' ? 'exited' : 'unknown', pid: 0 };
   }
 
-  async execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, _log: Logger): Promise<ExecSyncResult> {
+  async execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit> {
     const pod = await this.pod(c.podId);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    return new Promise<ExecSyncResult>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (exitCode: number, timedOut: boolean): void => {
-        clearTimeout(timer);
-        resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode, timedOut });
+    // The agent's own timer backs up the host's deadline (a host that stopped answering); it is a
+    // Node setTimeout too, so past 2^31-1 ms only the host's deadline applies (0: none in the guest).
+    const guestTimeoutSec = Math.ceil(req.timeoutMs / 1000);
+    return new Promise<ExecSyncExit>((resolve, reject) => {
+      let execId = '';
+      const kill = (): void => {
+        if (execId) void pod.vm.agent.call({ signal_exec: { exec_id: execId, signal: SIGKILL } }).catch(() => undefined);
+      };
+      const onDeadline = (): void => {
+        log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
+        kill();
       };
       const s = pod.vm.agent.openStream(
-        { exec_process: { container_id: c.id, args: cmd, env: [], cwd: '', tty: false, stdin: false, timeout_seconds: Math.max(0, timeoutSec) } },
-        { onData: (fd, b) => (fd === 2 ? err : out).push(b), onClose: (st) => done(st?.exit_code ?? -1, st?.reason === 'Timeout') },
+        { exec_process: { container_id: c.id, args: req.cmd, env: [], cwd: '', tty: false, stdin: false, timeout_seconds: guestTimeoutSec * 1000 <= MAX_TIMER_MS ? guestTimeoutSec : 0 } },
+        {
+          onData: (fd, b) => (fd === 2 ? req.stderr : req.stdout).push(b),
+          onClose: (st) => {
+            req.deadline.removeEventListener('abort', onDeadline);
+            resolve({ exitCode: st?.exit_code ?? -1, timedOut: st?.reason === 'Timeout' });
+          },
+        },
       );
-      s.response.catch((e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof AgentError ? failedPrecondition(`exec in pod VM: ${e.message}`) : e);
-      });
-      // The agent enforces the timeout; this only covers a guest that stopped answering.
-      if (timeoutSec > 0) timer = setTimeout(() => done(-1, true), timeoutSec * 1000 + 10_000);
+      s.response.then(
+        (r) => {
+          execId = r.exec_process?.exec_id ?? '';
+          if (req.deadline.aborted) kill();
+        },
+        (e: unknown) => {
+          req.deadline.removeEventListener('abort', onDeadline);
+          reject(e instanceof AgentError ? failedPrecondition(`exec in pod VM: ${e.message}`) : e);
+        },
+      );
+      req.deadline.addEventListener('abort', onDeadline, { once: true });
     });
   }
 
