@@ -39,8 +39,9 @@ function packageOf(rel) {
   return undefined;
 }
 
-// Comments are blanked first so that a commented-out import does not count.
-const COMMENTS = /\/\*[\s\S]*?\*\/|(^|[^:\\'"`])\/\/[^\n]*/g;
+// Comments are blanked first so that a commented-out import does not count. A comment must start
+// a line or follow white space: "/*" and "//" inside strings ('**/*.ts', 'http://…') stay.
+const COMMENTS = /(^|\s)(?:\/\*[\s\S]*?\*\/|\/\/[^\n]*)/g;
 const SPECIFIERS = [
   /^\s*(?:import|export)\s+(?:type\s+)?[^;'"`]*?\sfrom\s*['"]([^'"]+)['"]/gm,
   /^\s*import\s*['"]([^'"]+)['"]/gm,
