@@ -18,7 +18,7 @@ import { nowNs } from '../store/time.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
-import { criSignalName, parseStopSignal, SIGTERM, UnknownSignalError } from './stop-signal.js';
+import { canonicalStopSignal, parseStopSignal, SIGTERM, statusStopSignal, UnknownSignalError } from './stop-signal.js';
 import { runExecSync } from './exec-sync.js';
 import { secondsToMs } from '../sys/long-timeout.js';
 
@@ -28,11 +28,10 @@ export function containerNameKey(podId: string, m: cri.ContainerMetadata__Output
   return `${podId}_${m.name}_${m.attempt}`;
 }
 
-/** The stop signal as the CRI enum name the record keeps ("9" → "SIGKILL"); unknown → InvalidArgument. */
-function criStopSignal(sig: string): string {
+/** The stop signal as the record keeps it; unknown → InvalidArgument. */
+function recordStopSignal(sig: string): string {
   try {
-    const n = parseStopSignal(sig);
-    return criSignalName(n) ?? String(n);
+    return canonicalStopSignal(sig);
   } catch (e) {
     if (e instanceof UnknownSignalError) throw invalidArgument(`stop signal: ${e.message}`);
     throw e;
@@ -47,16 +46,6 @@ function stopSignalOf(c: ContainerRecord, log: Logger): number {
     log.warn({ stopSignal: c.stopSignal }, 'unknown stop signal in the container record: using SIGTERM');
     return SIGTERM;
   }
-}
-
-function statusStopSignal(stored: string): cri.ContainerStatus['stop_signal'] {
-  let name: string | undefined;
-  try {
-    name = criSignalName(parseStopSignal(stored));
-  } catch {
-    /* a record from before stop signals were checked */
-  }
-  return (name ?? 'RUNTIME_DEFAULT') as cri.ContainerStatus['stop_signal'];
 }
 
 function isExited(c: ContainerRecord): boolean {
@@ -129,7 +118,7 @@ export class ContainerManager implements PodContainers {
     if (!image) throw notFound(`image "${imageRefIn}" not found: pull it first`);
     const runtime = this.runtime(sb);
     const imgCfg = image.config.config ?? {};
-    const stopSignal = criStopSignal(config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM');
+    const stopSignal = recordStopSignal(config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM');
     const id = newId();
     this.names.set(nameKey, id);
     const dir = this.store.dirOf(id);
@@ -380,7 +369,7 @@ export class ContainerManager implements PodContainers {
       log_path: c.logPath,
       resources: c.resources ? { linux: c.resources } : null,
       user: c.user ? { linux: { uid: c.user.uid, gid: c.user.gid, supplemental_groups: c.user.additionalGids } } : null,
-      stop_signal: statusStopSignal(c.stopSignal),
+      stop_signal: statusStopSignal(c.stopSignal) as cri.ContainerStatus['stop_signal'],
     };
   }
 

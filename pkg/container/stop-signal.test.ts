@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { criSignalName, parseStopSignal, UnknownSignalError } from './stop-signal.js';
+import { canonicalStopSignal, criSignalName, parseStopSignal, statusStopSignal, UnknownSignalError } from './stop-signal.js';
 
 describe('parseStopSignal', () => {
   it.each([
@@ -44,5 +44,17 @@ describe('criSignalName', () => {
       else expect(parseStopSignal(name!)).toBe(n);
     }
     expect([criSignalName(6), criSignalName(17), criSignalName(29), criSignalName(37), criSignalName(60)]).toEqual(['SIGABRT', 'SIGCHLD', 'SIGIO', 'SIGRTMINPLUS3', 'SIGRTMAXMINUS4']);
+  });
+});
+
+describe('the stop signal a container record keeps and reports', () => {
+  it('is the CRI enum name whatever the spelling, so ContainerStatus.stop_signal is a valid enum value', () => {
+    // Before: "9" was kept as is and reported as "SIG9", "RTMIN+3" as "SIGRTMIN+3": neither is in the enum.
+    expect(['9', 'TERM', 'sigusr1', 'SIGRTMIN+3', 'RTMAX-2', 'SIGRTMINPLUS3'].map(canonicalStopSignal)).toEqual(['SIGKILL', 'SIGTERM', 'SIGUSR1', 'SIGRTMINPLUS3', 'SIGRTMAXMINUS2', 'SIGRTMINPLUS3']);
+    expect(() => canonicalStopSignal('SIGFOO')).toThrow(UnknownSignalError);
+    expect(statusStopSignal('SIGKILL')).toBe('SIGKILL');
+    expect(statusStopSignal('9')).toBe('SIGKILL');
+    expect(statusStopSignal('32')).toBe('RUNTIME_DEFAULT');
+    expect(statusStopSignal('bogus from an old record')).toBe('RUNTIME_DEFAULT');
   });
 });

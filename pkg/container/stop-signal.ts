@@ -55,3 +55,18 @@ export function criSignalName(n: number): string | undefined {
   if (n > SIGRTMIN + 15 && n < SIGRTMAX) return `SIGRTMAXMINUS${SIGRTMAX - n}`;
   return undefined;
 }
+
+/** The form a container record keeps: the CRI enum name ("9" → "SIGKILL"); throws UnknownSignalError. */
+export function canonicalStopSignal(sig: string): string {
+  const n = parseStopSignal(sig);
+  return criSignalName(n) ?? String(n);
+}
+
+/** ContainerStatus.stop_signal of a stored stop signal; RUNTIME_DEFAULT when it has no enum name. */
+export function statusStopSignal(stored: string): string {
+  try {
+    return criSignalName(parseStopSignal(stored)) ?? 'RUNTIME_DEFAULT';
+  } catch {
+    return 'RUNTIME_DEFAULT'; // a record from before stop signals were checked
+  }
+}
