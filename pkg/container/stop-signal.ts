@@ -7,7 +7,6 @@ import { constants } from 'node:os';
 
 export const SIGRTMIN = 34;
 export const SIGRTMAX = 64;
-export const SIGKILL = 9;
 export const SIGTERM = 15;
 
 export class UnknownSignalError extends Error {
