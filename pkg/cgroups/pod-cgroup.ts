@@ -8,7 +8,7 @@ import type * as cri from '../api/cri-types.js';
 import { errnoCode, failedPrecondition, invalidArgument } from '../grpc/errors.js';
 import { isV2 } from './detect.js';
 import { cgroupDirs, cgroupSegments, controllerDir, resolveMode, v1ControllerDir, v1Hierarchies, type CgroupFsOptions } from './paths.js';
-import { criInt } from '../oci/resources.js';
+import { criInt } from '../grpc/int64.js';
 
 export interface CgroupResources {
   cpuShares?: number;

@@ -9,6 +9,7 @@ import type * as cri from '../api/cri-types.js';
 import type { Config } from '../config/schema.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
 import { buildContainerSpec } from '../oci/spec-builder.js';
+import { hostResourceSupport, resourcesFromCri } from '../oci/resources.js';
 import type { SandboxRuntime, StreamTarget } from '../runtime/sandbox-runtime.js';
 import type { SandboxManager, PodContainers } from '../sandbox/sandbox-manager.js';
 import { IdIndex, newId } from '../store/id-index.js';
@@ -17,12 +18,34 @@ import { nowNs } from '../store/time.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
-import { ociResources } from './oci-resources.js';
+import { canonicalStopSignal, parseStopSignal, SIGTERM, statusStopSignal, UnknownSignalError } from './stop-signal.js';
+import { runExecSync } from './exec-sync.js';
+import { secondsToMs } from '../sys/long-timeout.js';
 
 export function containerNameKey(podId: string, m: cri.ContainerMetadata__Output | null): string {
   if (!m || !m.name) throw invalidArgument('container metadata.name must not be empty');
   checkMetadataText('container metadata.name', m.name);
   return `${podId}_${m.name}_${m.attempt}`;
+}
+
+/** The stop signal as the record keeps it; unknown → InvalidArgument. */
+function recordStopSignal(sig: string): string {
+  try {
+    return canonicalStopSignal(sig);
+  } catch (e) {
+    if (e instanceof UnknownSignalError) throw invalidArgument(`stop signal: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The signal number to stop with; a record from before stop signals were checked falls back to SIGTERM. */
+function stopSignalOf(c: ContainerRecord, log: Logger): number {
+  try {
+    return parseStopSignal(c.stopSignal);
+  } catch {
+    log.warn({ stopSignal: c.stopSignal }, 'unknown stop signal in the container record: using SIGTERM');
+    return SIGTERM;
+  }
 }
 
 function isExited(c: ContainerRecord): boolean {
@@ -94,11 +117,12 @@ export class ContainerManager implements PodContainers {
     const image = this.deps.images.resolve(imageRefIn);
     if (!image) throw notFound(`image "${imageRefIn}" not found: pull it first`);
     const runtime = this.runtime(sb);
+    const imgCfg = image.config.config ?? {};
+    const stopSignal = recordStopSignal(config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM');
     const id = newId();
     this.names.set(nameKey, id);
     const dir = this.store.dirOf(id);
     const logPath = sb.config.log_directory && config.log_path ? join(sb.config.log_directory, config.log_path) : '';
-    const imgCfg = image.config.config ?? {};
     const c: ContainerRecord = {
       id,
       podId: sb.id,
@@ -124,7 +148,7 @@ export class ContainerManager implements PodContainers {
       cgroupsPath: `${sb.cgroupParent}/${id}`,
       logPath,
       leaseId: `container-${id}`,
-      stopSignal: config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM',
+      stopSignal,
       resources: config.linux?.resources ?? undefined,
       tty: config.tty,
       stdin: config.stdin,
@@ -271,7 +295,7 @@ export class ContainerManager implements PodContainers {
     await this.refresh(c);
     if (c.state === 'CONTAINER_EXITED') return;
     const clog = log.child({ podId: c.podId, containerId: c.id });
-    await this.runtime(c).stopContainer(c, Math.max(0, timeoutSec), clog);
+    await this.runtime(c).stopContainer(c, { signal: stopSignalOf(c, clog), timeoutMs: secondsToMs(timeoutSec) }, clog);
     await this.withLock(c.id, () => this.refresh(c));
     if (!isExited(c)) {
       // Created-but-never-started containers are killed before their init execs.
@@ -345,7 +369,7 @@ export class ContainerManager implements PodContainers {
       log_path: c.logPath,
       resources: c.resources ? { linux: c.resources } : null,
       user: c.user ? { linux: { uid: c.user.uid, gid: c.user.gid, supplemental_groups: c.user.additionalGids } } : null,
-      stop_signal: (c.stopSignal.startsWith('SIG') ? c.stopSignal : `SIG${c.stopSignal}`) as cri.ContainerStatus['stop_signal'],
+      stop_signal: statusStopSignal(c.stopSignal) as cri.ContainerStatus['stop_signal'],
     };
   }
 
@@ -382,7 +406,8 @@ export class ContainerManager implements PodContainers {
     await this.refresh(c);
     if (c.state === 'CONTAINER_EXITED') throw failedPrecondition(`container ${c.id} has exited`);
     if (!linux) return;
-    const oci = ociResources(linux);
+    // The converter CreateContainer used: the same request gives the same cgroup settings.
+    const oci = resourcesFromCri(linux, hostResourceSupport());
     await this.runtime(c).updateResources(c, oci);
     c.resources = linux;
     await this.store.save(c);
@@ -404,7 +429,9 @@ export class ContainerManager implements PodContainers {
     const c = this.get(idOrPrefix);
     await this.refresh(c);
     if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running (${c.state})`);
-    const r = await this.runtime(c).execSync(c, cmd, timeoutSec, log.child({ podId: c.podId, containerId: c.id }));
+    const rt = this.runtime(c);
+    const clog = log.child({ podId: c.podId, containerId: c.id });
+    const r = await runExecSync((req) => rt.execSync(c, req, clog), cmd, timeoutSec);
     return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
   }
 

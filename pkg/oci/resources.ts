@@ -1,24 +1,37 @@
 // CRI LinuxContainerResources → OCI linux.resources (cpu, cpuset, memory, hugepages, unified)
-// and the process's oom_score_adj clamped to what this host lets us set.
+// and the process's oom_score_adj clamped to what this host lets us set. The one converter for
+// both CreateContainer (the spec) and UpdateContainerResources (runc update, the guest agent), as
+// containerd uses its WithResources for both: one request must not mean two cgroup settings.
 import type * as cri from '../api/cri-types.js';
+import { availableControllers, detectCgroupMode, isV2 } from '../cgroups/detect.js';
 import { invalidArgument } from '../grpc/errors.js';
+import { criInt } from '../grpc/int64.js';
 import type { OciResources } from './spec-types.js';
 
-/** A CRI int64 (a decimal string) as a JS number; beyond 2^53 it would lose precision on its way into runc's JSON. */
-export function criInt(s: string | undefined, what: string): number {
-  if (s === undefined || s === '') return 0;
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw invalidArgument(`${what} "${s}" is not an integer`);
+/** What the host's cgroups can take. */
+export interface ResourceSupport {
+  cgroupV2: boolean;
+  /** false: hugepage limits are dropped (runc fails the container without a hugetlb controller). */
+  hugetlb?: boolean;
+}
+
+export function hostResourceSupport(): ResourceSupport {
+  return { cgroupV2: isV2(detectCgroupMode()), hugetlb: availableControllers().has('hugetlb') };
+}
+
+/** Fields the OCI spec types as unsigned: a negative value would only fail later inside runc (INTERNAL). */
+function unsigned(s: string | undefined, field: string): number {
+  const n = criInt(s, `resources.${field}`);
+  if (n < 0) throw invalidArgument(`resources.${field} must not be negative (${s})`);
   return n;
 }
 
-export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null | undefined, opts: { cgroupV2: boolean; hugetlb?: boolean }): OciResources {
+export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null | undefined, opts: ResourceSupport): OciResources {
   const out: OciResources = {};
   if (!res) return out;
-  const shares = criInt(res.cpu_shares, 'cpu_shares');
-  const quota = criInt(res.cpu_quota, 'cpu_quota');
-  const period = criInt(res.cpu_period, 'cpu_period');
-  if (shares < 0 || period < 0) throw invalidArgument('cpu_shares and cpu_period must not be negative');
+  const shares = unsigned(res.cpu_shares, 'cpu_shares');
+  const quota = criInt(res.cpu_quota, 'resources.cpu_quota'); // -1: no limit
+  const period = unsigned(res.cpu_period, 'cpu_period');
   const cpu: NonNullable<OciResources['cpu']> = {};
   if (shares > 0) cpu.shares = shares;
   if (quota !== 0) cpu.quota = quota;
@@ -27,9 +40,8 @@ export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null
   if (res.cpuset_mems) cpu.mems = res.cpuset_mems;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
 
-  const limit = criInt(res.memory_limit_in_bytes, 'memory_limit_in_bytes');
-  const swap = criInt(res.memory_swap_limit_in_bytes, 'memory_swap_limit_in_bytes');
-  if (limit < 0) throw invalidArgument('memory_limit_in_bytes must not be negative');
+  const limit = unsigned(res.memory_limit_in_bytes, 'memory_limit_in_bytes');
+  const swap = criInt(res.memory_swap_limit_in_bytes, 'resources.memory_swap_limit_in_bytes'); // -1: unlimited
   if (limit > 0) {
     // memory+swap equal to the limit = no swap, which is what kubelet expects unless it says otherwise.
     out.memory = { limit, swap: swap !== 0 ? swap : limit };
@@ -38,7 +50,8 @@ export function resourcesFromCri(res: cri.LinuxContainerResources__Output | null
   }
 
   const hugepages = (res.hugepage_limits ?? []).filter((h) => h.page_size !== '');
-  if (hugepages.length > 0 && opts.hugetlb !== false) out.hugepageLimits = hugepages.map((h) => ({ pageSize: h.page_size, limit: criInt(h.limit, 'hugepage limit') }));
+  const hugepageLimits = hugepages.map((h) => ({ pageSize: h.page_size, limit: unsigned(h.limit, `hugepage_limits[${h.page_size}]`) }));
+  if (hugepageLimits.length > 0 && opts.hugetlb !== false) out.hugepageLimits = hugepageLimits;
 
   // runc refuses "unified" on cgroup v1; kubelet only sends it (memory QoS) on v2 nodes.
   if (opts.cgroupV2 && res.unified && Object.keys(res.unified).length > 0) out.unified = { ...res.unified };

@@ -29,7 +29,10 @@ describe('bulkhead status without a daemon', () => {
   test('a broken config file is reported and the defaults are used for the checks', async () => {
     const cfg = join(dir, 'bad.toml');
     writeFileSync(cfg, `address = "${dir}/none.sock"\nlog_levl = "x"\n`);
-    const r = await buildStatusReport({ configPath: cfg });
+    // A broken file falls back to the default address (/run/bulkhead/bulkhead.sock): name one that
+    // cannot be served, or a daemon running on this host turns the source into "daemon".
+    const r = await buildStatusReport({ configPath: cfg, address: `${dir}/none.sock` });
+    expect(r.daemon.reachable).toBe(false);
     expect(r.config.source).toBe('defaults');
     expect(r.config.file_errors).toEqual(['log_levl: unknown key (did you mean "log_level"?)']);
     expect(formatStatus(r)).toContain(`✗ ${cfg}: log_levl: unknown key`);

@@ -5,6 +5,7 @@ import type { ContainerRecord, SandboxRecord } from '../store/records.js';
 import type { Logger } from 'pino';
 import type { CgroupStats } from '../cgroups/stats.js';
 import type { PodNetworkStatus } from '../network/cni.js';
+import type { OciResources } from '../oci/spec-types.js';
 
 export interface ContainerRuntimeState {
   status: 'created' | 'running' | 'exited' | 'unknown';
@@ -18,10 +19,25 @@ export interface ContainerRuntimeState {
   message?: string;
 }
 
-export interface ExecSyncResult {
-  stdout: Buffer;
-  stderr: Buffer;
+/** Takes an exec's output as it arrives; drops what is beyond the CRI cap, so keep feeding it to the end. */
+export interface ExecOutputSink {
+  push(chunk: Buffer): void;
+}
+
+/** One ExecSync as the container manager hands it to a runtime (pkg/container/exec-sync.ts). */
+export interface ExecSyncRequest {
+  cmd: string[];
+  stdout: ExecOutputSink;
+  stderr: ExecOutputSink;
+  /** Aborted when the deadline passes: kill the exec'd process, then settle. */
+  deadline: AbortSignal;
+  /** The deadline in ms (0: none), for a runtime that also arms a timer of its own (the guest agent). */
+  timeoutMs: number;
+}
+
+export interface ExecSyncExit {
   exitCode: number;
+  /** The runtime saw the deadline pass itself (the guest agent's timer); the caller reports DEADLINE_EXCEEDED. */
   timedOut: boolean;
 }
 
@@ -39,6 +55,21 @@ export interface StreamTarget {
   stdin: boolean;
   netnsPath?: string;
 }
+
+/** How to stop a container; the container manager decides both for every pod kind. */
+export interface StopRequest {
+  /** Signal number sent first (pkg/container/stop-signal.ts); SIGKILL (9) skips the grace period. */
+  signal: number;
+  /** Grace period before SIGKILL in ms (0: SIGKILL at once); may exceed Node's timer range (pkg/sys/long-timeout.ts). */
+  timeoutMs: number;
+}
+
+/**
+ * How long a runtime waits for the exit after SIGKILL before the stop fails: runc's and the guest
+ * agent's kill take effect within milliseconds; 10 s only passes for a process stuck in the kernel
+ * (D state) or a runtime that lost track of it.
+ */
+export const KILL_EXIT_WAIT_MS = 10_000;
 
 export interface SandboxRuntime {
   readonly handler: string;
@@ -75,13 +106,18 @@ export interface SandboxRuntime {
   /** Creates the container from the bundle (config.json written by the manager); fills c.pid/conmonPid. */
   createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void>;
   startContainer(c: ContainerRecord, log: Logger): Promise<void>;
-  /** stop signal, then SIGKILL after timeoutSec; resolves once the process is gone. */
-  stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void>;
+  /**
+   * stop.signal, then SIGKILL after stop.timeoutMs; resolves once the process is gone. Rejects
+   * (INTERNAL) when it still runs KILL_EXIT_WAIT_MS after SIGKILL; a SIGKILL that finds the process
+   * already gone is success.
+   */
+  stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void>;
   removeContainer(c: ContainerRecord, log: Logger): Promise<void>;
   containerState(c: ContainerRecord): Promise<ContainerRuntimeState>;
-  execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, log: Logger): Promise<ExecSyncResult>;
-  /** Applies OCI LinuxResources to a running/created container. */
-  updateResources(c: ContainerRecord, ociResources: unknown): Promise<void>;
+  /** Runs req.cmd in the container, output into req.stdout/stderr; the caller owns deadline and cap. */
+  execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit>;
+  /** Applies OCI LinuxResources (pkg/oci/resources.ts, as at create) to a running/created container. */
+  updateResources(c: ContainerRecord, ociResources: OciResources): Promise<void>;
   reopenLog(c: ContainerRecord): Promise<void>;
   streamTarget(sb: SandboxRecord | undefined, c: ContainerRecord): StreamTarget;
   /** Called with a container id whenever its process exits (exit file appeared). */

@@ -8,35 +8,24 @@ import { constants as osConstants } from 'node:os';
 import { detectCgroupMode } from '../../cgroups/detect.js';
 import type { Logger } from 'pino';
 import type { OciHandlerConfig } from '../../config/schema.js';
-import { failedPrecondition, internal, invalidArgument, deadlineExceeded } from '../../grpc/errors.js';
+import { failedPrecondition, internal, invalidArgument } from '../../grpc/errors.js';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
 import { which } from '../../sys/which.js';
 import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
-import type { ContainerRuntimeState, ExecSyncResult, SandboxRuntime, StreamTarget } from '../sandbox-runtime.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
 import { startUnderConmon, ConmonError } from './conmon.js';
 import { detachAllUnder } from '../../sys/mounts-under.js';
 import { ExitWatcher } from './exit-watcher.js';
 import { OciRuntimeCli, OciRuntimeError } from './runc.js';
 import { msToNs } from '../../store/time.js';
 import { buildInfraSpec } from '../../oci/spec-builder.js';
+import type { OciResources } from '../../oci/spec-types.js';
 import { ensurePodCgroup, killCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
 import { readCgroupStats } from '../../cgroups/stats.js';
 
 export const CATATONIT_PATH = '/usr/bin/catatonit';
-
-/**
- * Cap on each of ExecSync's stdout/stderr; the rest is dropped. Both together must fit in one
- * gRPC message under kubelet's/crictl's 16 MiB receive limit.
- */
-export const EXEC_SYNC_OUTPUT_CAP = 8 * 1024 * 1024 - 4096;
-
-
-export function signalName(sig: string): string {
-  const s = sig.toUpperCase();
-  if (/^\d+$/.test(s)) return s;
-  return s.startsWith('SIG') ? s : `SIG${s}`;
-}
+const { SIGKILL } = osConstants.signals;
 
 export interface OciRuntimeDeps {
   handler: string;
@@ -247,16 +236,15 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  async stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+  async stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void> {
     if (await this.exits.read(c.id)) return;
-    const sig = signalName(c.stopSignal || 'SIGTERM');
-    if (timeoutSec > 0 && sig !== 'SIGKILL') {
-      await this.signal(c, sig);
-      if (await this.waitExitOrDeath(c, timeoutSec * 1000)) return;
-      log.info({ containerId: c.id, timeoutSec }, 'container ignored its stop signal: killing');
+    if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
+      await this.signal(c, stop.signal);
+      if (await this.waitExitOrDeath(c, stop.timeoutMs)) return;
+      log.info({ containerId: c.id, timeoutMs: stop.timeoutMs }, 'container ignored its stop signal: killing');
     }
-    await this.signal(c, 'SIGKILL');
-    if (await this.waitExitOrDeath(c, 10_000)) return;
+    await this.signal(c, SIGKILL);
+    if (await this.waitExitOrDeath(c, KILL_EXIT_WAIT_MS)) return;
     throw internal(`container ${c.id} did not exit after SIGKILL`);
   }
 
@@ -273,20 +261,19 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  private async signal(c: ContainerRecord, sig: string): Promise<void> {
+  private async signal(c: ContainerRecord, sig: number): Promise<void> {
     // Fast path: signal the init process directly (what `runc kill <id> SIG` does) when the
     // recorded pid is still the same process; saves a runc spawn on every stop.
-    const num = /^\d+$/.test(sig) ? Number(sig) : (osConstants.signals as Record<string, number>)[sig];
-    if (num !== undefined && c.pid > 0 && c.pidStartTime && isSameProcessAlive(c.pid, c.pidStartTime)) {
+    if (c.pid > 0 && c.pidStartTime && isSameProcessAlive(c.pid, c.pidStartTime)) {
       try {
-        process.kill(c.pid, num);
+        process.kill(c.pid, sig);
       } catch {
         /* exited meanwhile */
       }
       return;
     }
     try {
-      await this.cli.kill(c.id, sig);
+      await this.cli.kill(c.id, String(sig));
     } catch (e) {
       if (!(e instanceof OciRuntimeError)) throw e;
     }
@@ -316,7 +303,8 @@ export class OciSandboxRuntime implements SandboxRuntime {
     return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'unknown', pid: c.pid };
   }
 
-  async execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, log: Logger): Promise<ExecSyncResult> {
+  async execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit> {
+    const { cmd } = req;
     if (!cmd.length) throw invalidArgument('exec command must not be empty');
     const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
     const proc = { ...spec.process, args: cmd, terminal: false };
@@ -327,41 +315,28 @@ export class OciSandboxRuntime implements SandboxRuntime {
     const pidFile = join(execDir, `${tag}.pid`);
     await writeFile(procFile, JSON.stringify(proc), { mode: 0o600 });
     try {
-      return await new Promise<ExecSyncResult>((resolve, reject) => {
+      return await new Promise<ExecSyncExit>((resolve, reject) => {
         const child = spawn(this.runtimePath, this.cli.execArgs(c.id, procFile, pidFile), { stdio: ['ignore', 'pipe', 'pipe'] });
-        const out = new CappedBuffer(EXEC_SYNC_OUTPUT_CAP);
-        const err = new CappedBuffer(EXEC_SYNC_OUTPUT_CAP);
-        child.stdout.on('data', (b: Buffer) => out.push(b));
-        child.stderr.on('data', (b: Buffer) => err.push(b));
-        let timedOut = false;
-        const timer =
-          timeoutSec > 0
-            ? setTimeout(() => {
-                timedOut = true;
-                void readFile(pidFile, 'utf8')
-                  .then((p) => process.kill(Number(p.trim()), 'SIGKILL'))
-                  .catch(() => undefined)
-                  .finally(() => setTimeout(() => child.kill('SIGKILL'), 1000).unref());
-              }, timeoutSec * 1000)
-            : undefined;
+        child.stdout.on('data', (b: Buffer) => req.stdout.push(b));
+        child.stderr.on('data', (b: Buffer) => req.stderr.push(b));
+        const onDeadline = (): void => {
+          log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
+          // Kill the exec'd process itself (runc exec only waits for it), then runc.
+          void readFile(pidFile, 'utf8')
+            .then((p) => process.kill(Number(p.trim()), 'SIGKILL'))
+            .catch(() => undefined)
+            .finally(() => setTimeout(() => child.kill('SIGKILL'), 1000).unref());
+        };
+        if (req.deadline.aborted) onDeadline();
+        else req.deadline.addEventListener('abort', onDeadline, { once: true });
         child.on('error', (e) => {
-          if (timer) clearTimeout(timer);
+          req.deadline.removeEventListener('abort', onDeadline);
           reject(e);
         });
         child.on('close', (code, signal) => {
-          if (timer) clearTimeout(timer);
-          if (timedOut) {
-            log.info({ containerId: c.id, timeoutSec }, 'exec sync timed out');
-            reject(deadlineExceeded(`command ${JSON.stringify(cmd)} timed out after ${timeoutSec}s`));
-            return;
-          }
-          const stderr = err.get();
-          // runc exits 255 and prints its own error when the exec itself failed (no such binary...).
-          if (code === 255 && /level=error|exec failed/.test(stderr.toString())) {
-            resolve({ stdout: out.get(), stderr, exitCode: 255, timedOut });
-            return;
-          }
-          resolve({ stdout: out.get(), stderr, exitCode: code ?? (signal ? 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0) : -1), timedOut });
+          req.deadline.removeEventListener('abort', onDeadline);
+          // runc exits 255 and prints its own error (in stderr) when the exec itself failed (no such binary...).
+          resolve({ exitCode: code ?? (signal ? 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0) : -1), timedOut: false });
         });
       });
     } finally {
@@ -370,7 +345,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  async updateResources(c: ContainerRecord, ociResources: unknown): Promise<void> {
+  async updateResources(c: ContainerRecord, ociResources: OciResources): Promise<void> {
     try {
       await this.cli.update(c.id, ociResources);
     } catch (e) {
@@ -430,21 +405,6 @@ function oomKills(cgroupPath: string): number {
     return readCgroupStats(cgroupPath).memory?.oomKills ?? 0;
   } catch {
     return 0;
-  }
-}
-
-class CappedBuffer {
-  private readonly parts: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly cap: number) {}
-  push(b: Buffer): void {
-    if (this.size >= this.cap) return;
-    const take = b.subarray(0, this.cap - this.size);
-    this.parts.push(take);
-    this.size += take.length;
-  }
-  get(): Buffer {
-    return Buffer.concat(this.parts);
   }
 }
 

@@ -10,9 +10,11 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { VmHandlerConfig } from '../../config/schema.js';
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
-import type { ContainerRuntimeState, ExecSyncResult, SandboxRuntime, StreamTarget } from '../sandbox-runtime.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
+import { MAX_TIMER_MS, sleep } from '../../sys/long-timeout.js';
 import type { PodNetworkStatus } from '../../network/cni.js';
 import type { CgroupStats } from '../../cgroups/stats.js';
+import type { OciResources } from '../../oci/spec-types.js';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
 import { cgroupDirs } from '../../cgroups/paths.js';
 import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
@@ -36,6 +38,7 @@ const SHARE_TAG = 'bulkhead';
 /** Marker the agent maps to the guest's pod PID namespace (pkg/agent/containers.ts POD_PIDNS_MARKER). */
 export const GUEST_POD_PIDNS = '/run/bulkhead/pod-pidns';
 const AGENT_TIMEOUT_MS = 120_000;
+const { SIGKILL } = osConstants.signals;
 
 export interface VmRuntimeDeps {
   handler: string;
@@ -541,25 +544,31 @@ export class VmSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  async stopContainer(c: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+  async stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void> {
     if (!this.ctrs.has(c.id)) await this.reattach(c.podId);
     const vc = this.ctrs.get(c.id);
     if (!vc || vc.state.status !== 'running') return;
     const pod = this.pods.get(c.podId);
     if (!pod || pod.dead) return;
-    const sig = osConstants.signals[c.stopSignal as keyof typeof osConstants.signals] ?? 15;
-    const exited = (ms: number): Promise<boolean> =>
-      Promise.race([
-        pod.vm.agent.call({ wait_container: { container_id: c.id } }).then(() => true, () => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
-      ]);
-    if (timeoutSec > 0) {
-      await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: sig } }).catch(() => undefined);
-      if (await exited(timeoutSec * 1000)) return this.settle(c.id);
+    // An agent that cannot wait (container gone, VM died under the call) counts as exited.
+    const exit = pod.vm.agent.call({ wait_container: { container_id: c.id } }).then(() => true, () => true);
+    const exitedWithin = async (ms: number): Promise<boolean> => {
+      const timer = new AbortController();
+      try {
+        return await Promise.race([exit, sleep(ms, timer.signal, { unref: true }).then(() => false)]);
+      } finally {
+        timer.abort();
+      }
+    };
+    if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
+      await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: stop.signal } }).catch(() => undefined);
+      if (await exitedWithin(stop.timeoutMs)) return this.settle(c.id);
     }
     log.debug({ containerId: c.id }, 'stop timeout: SIGKILL');
-    await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: 9, all: true } }).catch(() => undefined);
-    await exited(10_000);
+    const killError = await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: SIGKILL, all: true } }).then(() => undefined, (e: unknown) => e as Error);
+    if (!(await exitedWithin(KILL_EXIT_WAIT_MS)) && this.ctrs.get(c.id)?.state.status === 'running') {
+      throw internal(`container ${c.id} did not exit after SIGKILL${killError ? ` (${killError.message})` : ''}`);
+    }
     await this.settle(c.id);
   }
 
@@ -599,26 +608,41 @@ export class VmSandboxRuntime implements SandboxRuntime {
     return { status: c.state === 'CONTAINER_EXITED' ? 'exited' : 'unknown', pid: 0 };
   }
 
-  async execSync(c: ContainerRecord, cmd: string[], timeoutSec: number, _log: Logger): Promise<ExecSyncResult> {
+  async execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit> {
     const pod = await this.pod(c.podId);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    return new Promise<ExecSyncResult>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (exitCode: number, timedOut: boolean): void => {
-        clearTimeout(timer);
-        resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode, timedOut });
+    // The agent's own timer backs up the host's deadline (a host that stopped answering); it is a
+    // Node setTimeout too, so past 2^31-1 ms only the host's deadline applies (0: none in the guest).
+    const guestTimeoutSec = Math.ceil(req.timeoutMs / 1000);
+    return new Promise<ExecSyncExit>((resolve, reject) => {
+      let execId = '';
+      const kill = (): void => {
+        if (execId) void pod.vm.agent.call({ signal_exec: { exec_id: execId, signal: SIGKILL } }).catch(() => undefined);
+      };
+      const onDeadline = (): void => {
+        log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
+        kill();
       };
       const s = pod.vm.agent.openStream(
-        { exec_process: { container_id: c.id, args: cmd, env: [], cwd: '', tty: false, stdin: false, timeout_seconds: Math.max(0, timeoutSec) } },
-        { onData: (fd, b) => (fd === 2 ? err : out).push(b), onClose: (st) => done(st?.exit_code ?? -1, st?.reason === 'Timeout') },
+        { exec_process: { container_id: c.id, args: req.cmd, env: [], cwd: '', tty: false, stdin: false, timeout_seconds: guestTimeoutSec * 1000 <= MAX_TIMER_MS ? guestTimeoutSec : 0 } },
+        {
+          onData: (fd, b) => (fd === 2 ? req.stderr : req.stdout).push(b),
+          onClose: (st) => {
+            req.deadline.removeEventListener('abort', onDeadline);
+            resolve({ exitCode: st?.exit_code ?? -1, timedOut: st?.reason === 'Timeout' });
+          },
+        },
       );
-      s.response.catch((e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof AgentError ? failedPrecondition(`exec in pod VM: ${e.message}`) : e);
-      });
-      // The agent enforces the timeout; this only covers a guest that stopped answering.
-      if (timeoutSec > 0) timer = setTimeout(() => done(-1, true), timeoutSec * 1000 + 10_000);
+      s.response.then(
+        (r) => {
+          execId = r.exec_process?.exec_id ?? '';
+          if (req.deadline.aborted) kill();
+        },
+        (e: unknown) => {
+          req.deadline.removeEventListener('abort', onDeadline);
+          reject(e instanceof AgentError ? failedPrecondition(`exec in pod VM: ${e.message}`) : e);
+        },
+      );
+      req.deadline.addEventListener('abort', onDeadline, { once: true });
     });
   }
 
@@ -647,9 +671,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
     };
   }
 
-  async updateResources(c: ContainerRecord, ociResources: unknown): Promise<void> {
+  async updateResources(c: ContainerRecord, r: OciResources): Promise<void> {
     const pod = await this.pod(c.podId);
-    const r = (ociResources ?? {}) as { cpu?: { period?: number; quota?: number; shares?: number; cpus?: string }; memory?: { limit?: number } };
     await pod.vm.agent.call({
       update_resources: {
         container_id: c.id,
