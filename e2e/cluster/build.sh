@@ -98,5 +98,6 @@ build etcd go.etcd.io/etcd/server/v3 "-s -w"
 build kubectl k8s.io/kubernetes/cmd/kubectl "$ldflags_k8s"
 "$OUT/kubelet" --version
 "$OUT/kube-apiserver" --version
-"$OUT/etcd" --version | head -1
-"$OUT/kubectl" version --client | head -1
+# sed reads to the end: head could SIGPIPE the printer (exit 141 under pipefail after a good build)
+"$OUT/etcd" --version | sed -n 1p
+"$OUT/kubectl" version --client | sed -n 1p
