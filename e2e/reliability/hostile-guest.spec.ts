@@ -1,0 +1,112 @@
+// A hostile guest against a real daemon: a privileged container of a micro-VM pod is root in the
+// guest and gets the guest's device nodes, so it can open the agent's virtio-serial port itself and
+// write frames into the host channel between the agent's own. Nothing in the guest is trusted:
+// the daemon must stay up and keep serving other pods, and the pod under attack must end with a
+// clear reason. (Before the fix, one undecodable Event frame threw inside the socket's data handler
+// and killed bulkheadd, again on every restart while it reattached to the VM.)
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from '../lib/own-daemon.js';
+import { criClient, type CriClient } from '../lib/cri-grpc.js';
+import { targetOf } from '../lib/census-target.js';
+import { censusLeaks, censusTable, takeCensus, type Census } from '../lib/host-census.js';
+
+const IMAGE = 'docker.io/library/busybox:latest';
+const isRoot = process.getuid?.() === 0;
+const vmEnabled = process.env.BULKHEAD_RELIABILITY_VM !== '0';
+
+// u32 BE length 4 | u32 BE stream 0 (agent events) | u8 kind 6 (Event) | 4 bytes that are no protobuf.
+const JUNK_EVENT_FRAME = '\\000\\000\\000\\004\\000\\000\\000\\000\\006\\377\\377\\377\\377';
+// The agent's port (cmd/bulkhead-agent: --port default).
+const AGENT_PORT = '/dev/vport0p1';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describe.skipIf(!isRoot || !vmEnabled)('hostile guest', () => {
+  let d: OwnDaemon;
+  let cri: CriClient;
+  let baseline: Census;
+  let n = 0;
+
+  beforeAll(async () => {
+    d = ownDaemon('hostile-guest', { extraToml: VM_HANDLERS_TOML });
+    await d.start();
+    await d.crictl('pull', IMAGE);
+    cri = criClient(d.sock);
+    baseline = takeCensus(targetOf(d));
+  });
+  afterAll(async () => {
+    cri?.close();
+    await d?.cleanup();
+  });
+
+  const podCfg = (privileged: boolean) => {
+    const name = `hostile-${n++}`;
+    return {
+      metadata: { name, namespace: 'hostile', uid: `${name}-uid`, attempt: 0 },
+      log_directory: join(d.logDir, name),
+      linux: privileged ? { security_context: { privileged: true } } : {},
+    };
+  };
+  async function runPod(handler: string, cmd: string[], privileged = false): Promise<{ pod: string; ctr: string }> {
+    const cfg = podCfg(privileged);
+    const { pod_sandbox_id: pod } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: cfg, runtime_handler: handler }, 180_000);
+    const { container_id: ctr } = await cri.call<{ container_id: string }>('CreateContainer', {
+      pod_sandbox_id: pod,
+      config: {
+        metadata: { name: 'c', attempt: 0 },
+        image: { image: IMAGE },
+        command: cmd,
+        log_path: 'c.log',
+        linux: privileged ? { security_context: { privileged: true } } : {},
+      },
+      sandbox_config: cfg,
+    }, 180_000);
+    await cri.call('StartContainer', { container_id: ctr }, 180_000);
+    return { pod, ctr };
+  }
+  const ctrStatus = async (id: string) =>
+    (await cri.call<{ status: { state: string; exit_code: number; reason: string; message: string } }>('ContainerStatus', { container_id: id })).status;
+
+  it('a guest that writes a malformed frame into the agent channel ends its own pod, not the daemon', async () => {
+    const bystander = await runPod('runc', ['sleep', '3600']);
+    const daemonPid = d.proc!.pid!;
+    // The attacker waits for its start to be acknowledged, then injects the frame.
+    const attacker = await runPod('microvm', ['sh', '-c', `sleep 2; printf '${JUNK_EVENT_FRAME}' > ${AGENT_PORT}; sleep 3600`], true);
+
+    const st = await until('the attacked pod to end', async () => {
+      const s = await ctrStatus(attacker.ctr);
+      return s.state === 'CONTAINER_EXITED' ? s : undefined;
+    }, 120_000);
+    expect(st.reason).toBe('PodVMDied');
+    expect(st.message).toMatch(/protocol|frame|malformed|undecodable/i);
+
+    // The daemon is the same process and serves: Version, the bystander, a new pod.
+    expect(d.proc!.exitCode).toBeNull();
+    expect(d.proc!.pid).toBe(daemonPid);
+    await cri.call('Version', {});
+    expect((await ctrStatus(bystander.ctr)).state).toBe('CONTAINER_RUNNING');
+    const out = await cri.call<{ stdout: Buffer }>('ExecSync', { container_id: bystander.ctr, cmd: ['echo', 'still serving'], timeout: 10 });
+    expect(out.stdout.toString()).toBe('still serving\n');
+    const ps = await cri.call<{ status: { state: string } }>('PodSandboxStatus', { pod_sandbox_id: attacker.pod });
+    expect(ps.status.state).toBe('SANDBOX_NOTREADY');
+
+    for (const { pod } of [attacker, bystander]) {
+      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000);
+      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000);
+    }
+    const after = takeCensus(targetOf(d));
+    const leaks = censusLeaks(baseline, after);
+    if (leaks.length) console.log(censusTable('after the hostile guest', baseline, after));
+    expect(leaks).toEqual([]);
+  });
+});
