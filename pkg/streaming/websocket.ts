@@ -8,6 +8,23 @@ import { encodeStatus, PROTOCOL_V1, PROTOCOL_V4, PROTOCOL_V5, type CommandChanne
 import type { StdioOptions } from './backend.js';
 
 export const STREAM_CLOSE_SIGNAL = 255;
+
+/**
+ * Largest WebSocket message we accept (ws's maxPayload; ws buffers a message whole before
+ * handing it out, so this is also the per-connection receive buffer). Go clients (client-go's
+ * exec/attach/port-forward, kubectl, crictl, and the SPDY-over-WebSocket tunnel) write at most
+ * one 32 KiB io.Copy buffer per message, 43 KiB once base64-encoded; 1 MiB is 24× that.
+ * 16 MiB let each connection make us hold 16 MiB before any back-pressure applied.
+ */
+export const WS_MAX_PAYLOAD = 1024 * 1024;
+/** Per-channel buffer before we pause the socket (the stdin/port-forward consumer is slow). */
+const CHANNEL_HIGH_WATER = 256 * 1024;
+/**
+ * What a channel may hold past its high-water mark: after ws.pause() the receiver still hands
+ * out the messages already read, at most one 64 KiB socket read plus one whole message.
+ * More means the peer is not being held back, and the connection is closed instead.
+ */
+const MAX_CHANNEL_BACKLOG = CHANNEL_HIGH_WATER + WS_MAX_PAYLOAD + 64 * 1024;
 export const BASE64_V1 = 'base64.channel.k8s.io';
 export const BASE64_V4 = 'v4.base64.channel.k8s.io';
 /** Subprotocols we accept for exec/attach (kubelet's list). */
@@ -64,7 +81,7 @@ export class ChannelMux {
 
   reader(channel: number): Readable {
     const r = new Readable({
-      highWaterMark: 256 * 1024,
+      highWaterMark: CHANNEL_HIGH_WATER,
       read: () => this.unblock(channel),
     });
     // An ended Readable never calls read() again: release a channel blocked before its close.
@@ -109,6 +126,11 @@ export class ChannelMux {
       return;
     }
     if (!r.push(m.data)) {
+      if (r.readableLength > MAX_CHANNEL_BACKLOG) {
+        this.ws.close(1008, 'channel backlog exceeded');
+        r.destroy();
+        return;
+      }
       this.blocked.add(m.channel);
       this.ws.pause();
     }
