@@ -74,4 +74,29 @@ describe('WebSocket stream limits', () => {
     expect(closes).toEqual([1008]);
     expect(stdin.destroyed).toBe(true);
   });
+
+  it('data after a v5 channel close is dropped, not pushed after EOF (an uncaught stream error before)', async () => {
+    const ws = Object.assign(new EventEmitter(), { pause: () => undefined, resume: () => undefined, close: () => undefined });
+    const mux = new ChannelMux(ws as unknown as WebSocket, 'v5.channel.k8s.io');
+    const stdin = mux.reader(0);
+    const errors: Error[] = [];
+    stdin.on('error', (e) => errors.push(e));
+    ws.emit('message', Buffer.from([0, 0x61]));
+    ws.emit('message', Buffer.from([255, 0]));
+    ws.emit('message', Buffer.from([0, 0x62]));
+    const got: Buffer[] = [];
+    stdin.on('data', (c: Buffer) => got.push(c));
+    await new Promise((r) => (stdin.once('end', r), stdin.once('close', r)));
+    expect(Buffer.concat(got).toString()).toBe('a');
+    expect(errors).toEqual([]);
+  });
+
+  it('writing to a channel of a closed socket fails the write, with no unheard error event', async () => {
+    const ws = Object.assign(new EventEmitter(), { OPEN: 1, readyState: 3, pause: () => undefined, resume: () => undefined });
+    const mux = new ChannelMux(ws as unknown as WebSocket, 'v4.channel.k8s.io');
+    const out = mux.writer(1);
+    expect(out.listenerCount('error')).toBeGreaterThan(0);
+    const err = await new Promise<Error | null | undefined>((r) => out.write(Buffer.from('x'), r));
+    expect(err?.message).toBe('websocket closed');
+  });
 });

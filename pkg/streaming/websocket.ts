@@ -63,6 +63,12 @@ export function decodeChannelMessage(msg: Buffer, base64: boolean, supportsClose
 export class ChannelMux {
   private readonly readers = new Map<number, Readable>();
   private readonly blocked = new Set<number>();
+  /**
+   * Channels the peer closed (v5 [255, ch]). Tracked here because readableEnded only turns true
+   * once 'end' is emitted, after the buffer drains: a data message in between would otherwise
+   * be pushed after EOF, an 'error' on a stream nobody listens to, i.e. an uncaught exception.
+   */
+  private readonly remoteClosed = new Set<number>();
   readonly base64: boolean;
   readonly supportsClose: boolean;
 
@@ -91,13 +97,18 @@ export class ChannelMux {
   }
 
   writer(channel: number): Writable {
-    return new Writable({
+    const w = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
         if (this.ws.readyState !== this.ws.OPEN) return cb(new Error('websocket closed'));
         // The send callback fires once ws handed the frame to the socket: that is our back-pressure.
         this.ws.send(encodeChannelMessage(channel, chunk, this.base64), { binary: !this.base64 }, (err) => cb(err ?? null));
       },
     });
+    // A write after the client went away (EPIPE, "websocket closed") is the expected end of a
+    // session, handled through the socket's 'close'; unheard, the 'error' would be uncaught and
+    // take the daemon down (the fuzzer found it through port-forward's prefix writes).
+    w.on('error', () => undefined);
+    return w;
   }
 
   /** Sends one message immediately (e.g. the empty "connected" notification). */
@@ -120,8 +131,9 @@ export class ChannelMux {
       return;
     }
     const r = this.readers.get(m.channel);
-    if (!r || r.readableEnded || r.destroyed) return;
+    if (!r || r.readableEnded || r.destroyed || this.remoteClosed.has(m.channel)) return;
     if (m.kind === 'close') {
+      this.remoteClosed.add(m.channel);
       r.push(null);
       return;
     }
