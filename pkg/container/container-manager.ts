@@ -2,6 +2,7 @@
 // pod's SandboxRuntime: records, name reservation, rootfs, spec, exit tracking, events, recovery.
 import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { checkMetadataText } from '../cri/metadata-text.js';
+import { containerLogPath } from '../cri/log-paths.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -91,13 +92,14 @@ export class ContainerManager implements PodContainers {
     if (existing) throw alreadyExists(`container "${config.metadata!.name}" (attempt ${config.metadata!.attempt}) already exists in pod ${sb.id}: ${existing}`);
     const imageRefIn = config.image?.image ?? '';
     if (!imageRefIn) throw invalidArgument('container image must not be empty');
+    // Before anything is reserved or created: the log file is made as root.
+    const logPath = containerLogPath(sb.config.log_directory, config.log_path);
     const image = this.deps.images.resolve(imageRefIn);
     if (!image) throw notFound(`image "${imageRefIn}" not found: pull it first`);
     const runtime = this.runtime(sb);
     const id = newId();
     this.names.set(nameKey, id);
     const dir = this.store.dirOf(id);
-    const logPath = sb.config.log_directory && config.log_path ? join(sb.config.log_directory, config.log_path) : '';
     const imgCfg = image.config.config ?? {};
     const c: ContainerRecord = {
       id,
