@@ -86,6 +86,16 @@ export class ContainerManager implements PodContainers {
   async create(podId: string, config: cri.ContainerConfig__Output, log: Logger): Promise<string> {
     if (!podId) throw invalidArgument('pod_sandbox_id must not be empty');
     const sb = this.deps.sandboxes.get(podId);
+    // Under the pod's lock, which Stop/RemovePodSandbox hold throughout: otherwise a removal that
+    // lists the pod's containers while this one is half made misses it, and it outlives its pod
+    // (mounted rootfs, runtime state, a record naming a pod that is gone). Now a Stop/Remove that
+    // comes during a create waits for it and then stops/removes the new container too, and a
+    // create that comes during a Stop/Remove finds the pod not ready or gone.
+    return this.deps.sandboxes.withLock(sb.id, () => this.createInPod(sb.id, config, log));
+  }
+
+  private async createInPod(podId: string, config: cri.ContainerConfig__Output, log: Logger): Promise<string> {
+    const sb = this.deps.sandboxes.get(podId); // NOT_FOUND if it was removed while we waited
     if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready`);
     const nameKey = containerNameKey(sb.id, config.metadata);
     const existing = this.names.get(nameKey);

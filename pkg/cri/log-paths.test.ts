@@ -42,7 +42,7 @@ describe('CRI requests with escaping log paths', () => {
     const sb = { id: 'pod1', state: 'SANDBOX_READY', handler: 'runc', config: podConfig({ log_directory: '/var/log/pods/ns_pod_uid' }) };
     const deps = {
       config: { root } as unknown as Config,
-      sandboxes: { runtimes: new Map(), get: () => sb },
+      sandboxes: { runtimes: new Map(), get: () => sb, withLock: <T>(_id: string, fn: () => Promise<T>) => fn() },
       images: { resolve: () => undefined },
       log,
     } as unknown as ContainerManagerDeps;
