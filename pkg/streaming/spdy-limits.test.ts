@@ -7,7 +7,8 @@ import pino from 'pino';
 import { SpdySession, type SpdyStream } from './spdy.js';
 import { FrameParser, SpdyProtocolError, decodeHeaderBlock, encodeHeaderBlock, encodePing, encodeSynStream, type Frame } from './spdy-frames.js';
 import { SPDY3_HEADER_DICTIONARY } from './spdy-dictionary.js';
-import { MAX_CONTROL_FRAME_PAYLOAD, MAX_HEADER_BLOCK_BYTES, MAX_HEADER_PAIRS } from './spdy-limits.js';
+import { MAX_CONCURRENT_STREAMS, MAX_CONTROL_FRAME_PAYLOAD, MAX_HEADER_BLOCK_BYTES, MAX_HEADER_PAIRS } from './spdy-limits.js';
+import { HeaderCompressor } from './spdy-zlib.js';
 
 function harness() {
   const toServer = new PassThrough();
@@ -121,6 +122,18 @@ describe('SPDY limits', () => {
     expect(h.serverSide.isPaused()).toBe(false);
     expect(h.streams).toHaveLength(1);
     expect(h.frames.filter((f) => f.type === 'ping')).toHaveLength(1000);
+    h.session.close();
+  });
+
+  it('refuses streams past the concurrent-stream cap with RST_STREAM(REFUSED_STREAM), keeping the session', async () => {
+    const h = harness();
+    const c = new HeaderCompressor();
+    const syns = Array.from({ length: MAX_CONCURRENT_STREAMS + 1 }, (_, i) => encodeSynStream(2 * i + 1, c.compress(encodeHeaderBlock({ streamtype: ['data'] }))));
+    h.toServer.write(Buffer.concat(syns));
+    for (let i = 0; i < 200 && h.streams.length + h.frames.filter((f) => f.type === 'rst_stream').length <= MAX_CONCURRENT_STREAMS; i++) await tick(10);
+    expect(h.streams).toHaveLength(MAX_CONCURRENT_STREAMS);
+    expect(h.frames).toContainEqual({ type: 'rst_stream', streamId: 2 * MAX_CONCURRENT_STREAMS + 1, status: 3 });
+    expect(h.isClosed()).toBe(false);
     h.session.close();
   });
 });

@@ -26,3 +26,11 @@ export const MAX_HEADER_PAIRS = 64;
  * value of NULs becomes 256K strings; 256 is 4 per permitted pair.
  */
 export const MAX_HEADER_VALUES = 256;
+
+/**
+ * Streams open at once in one session. exec/attach use at most 5 (stdin, stdout, stderr, error,
+ * resize); port-forward 2 per forwarded connection, each also a connection into the pod. 1000
+ * is 500 concurrent forwarded connections through one kubectl port-forward; past it a new
+ * stream is refused (RST_STREAM REFUSED_STREAM), the session carries on.
+ */
+export const MAX_CONCURRENT_STREAMS = 1000;

@@ -30,6 +30,7 @@ import {
   type SpdyHeaders,
 } from './spdy-frames.js';
 import { HeaderCompressor, HeaderDecompressor } from './spdy-zlib.js';
+import { MAX_CONCURRENT_STREAMS } from './spdy-limits.js';
 
 /** Our DATA frames carry at most this much, so one big write cannot monopolise the socket. */
 const MAX_DATA_CHUNK = 32 * 1024;
@@ -332,6 +333,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
           return;
         }
         this.lastStreamId = f.streamId;
+        if (this.streams.size >= MAX_CONCURRENT_STREAMS) {
+          this.sendFrame(encodeRstStream(f.streamId, RstStatus.REFUSED_STREAM));
+          return;
+        }
         const s = new SpdyStream(this, f.streamId, headers);
         this.streams.set(f.streamId, s);
         if ((f.flags & FLAG_FIN) !== 0) s.receiveData(Buffer.alloc(0), true);
