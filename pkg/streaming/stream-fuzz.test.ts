@@ -1,6 +1,6 @@
 // Fuzzes the two stream transports untrusted clients talk to: SPDY/3.1 sessions (in memory,
-// serving port-forward over an echo "pod") and WebSocket connections to the real streaming
-// server (raw TCP on loopback, handshake by hand, then frames). Inputs are seeded random
+// serving exec with a tty, or port-forward over an echo "pod") and WebSocket connections to the
+// real streaming server (raw TCP on loopback, handshake by hand, then frames). Inputs are seeded random
 // mutations of valid traffic, plain random bytes, and known-bad inputs that must end the
 // session. Checks: no uncaught exception or unhandled rejection, memory stays bounded, and
 // every known-bad input gets its session/connection closed.
@@ -28,6 +28,8 @@ import {
 import { HeaderCompressor } from './spdy-zlib.js';
 import { SPDY3_HEADER_DICTIONARY } from './spdy-dictionary.js';
 import { servePortForwardSpdy } from './portforward.js';
+import { spdyCommandChannels } from './remotecommand-spdy.js';
+import { runRemoteCommand } from './remotecommand.js';
 import { StreamingServer } from './server.js';
 import type { ProcessStdio, StreamingBackend } from './backend.js';
 
@@ -158,6 +160,20 @@ function validSpdyTraffic(r: Rng): Buffer {
   return Buffer.concat(frames);
 }
 
+/** A plausible exec session (tty, stdin): error, stdin, stdout and resize streams, then stdin data and resizes. */
+function validExecTraffic(r: Rng): Buffer {
+  const c = new HeaderCompressor();
+  const frames: Buffer[] = [];
+  ['error', 'stdin', 'stdout', 'resize'].forEach((t, i) => frames.push(encodeSynStream(2 * i + 1, c.compress(encodeHeaderBlock({ streamtype: [t] })))));
+  const n = r.int(6);
+  for (let i = 0; i < n; i++) {
+    if (r.next() < 0.6) frames.push(encodeData(3, r.bytes(r.int(4096)), false));
+    else frames.push(encodeData(7, Buffer.from(`${JSON.stringify({ Width: r.int(300), Height: r.int(100) })}\n`), false));
+  }
+  if (r.next() < 0.5) frames.push(encodeData(3, Buffer.alloc(0), true));
+  return Buffer.concat(frames);
+}
+
 /** Inputs that must close the session, whatever else they carry. */
 function knownBadSpdy(r: Rng, bomb: Buffer): Buffer {
   switch (r.int(5)) {
@@ -184,21 +200,35 @@ function knownBadSpdy(r: Rng, bomb: Buffer): Buffer {
   }
 }
 
+/** Exec sessions whose streams all arrived and reached the process: the fuzz gets that far. */
+let execsStarted = 0;
+
 interface SpdyCase {
   session: SpdySession;
   closed: () => boolean;
   mustClose: boolean;
 }
 
-function runSpdyInput(r: Rng, wire: Buffer, mustClose: boolean): SpdyCase {
+function runSpdyInput(r: Rng, wire: Buffer, mustClose: boolean, exec: boolean): SpdyCase {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   toClient.resume(); // a client that reads everything we send
   const session = new SpdySession(Duplex.from({ readable: toServer, writable: toClient }), log);
   let closed = false;
   session.once('close', () => (closed = true));
-  // The real consumer: port-forward pairs streams and pipes them to an echo "pod" connection.
-  servePortForwardSpdy(session, () => Promise.resolve(new PassThrough()), 'fuzz-pod', log);
+  if (exec) {
+    // The real consumer: exec with a tty, stdin drained by a "process" that runs until killed.
+    spdyCommandChannels(session, 'v4.channel.k8s.io', { tty: true, stdin: true, stdout: true, stderr: false }).then(
+      (ch) => {
+        execsStarted++;
+        return runRemoteCommand(ch, () => Promise.resolve(sinkProcess()), { kind: 'exec', cmd: ['sh'] }, log);
+      },
+      () => undefined,
+    );
+  } else {
+    // The real consumer: port-forward pairs streams and pipes them to an echo "pod" connection.
+    servePortForwardSpdy(session, () => Promise.resolve(new PassThrough()), 'fuzz-pod', log);
+  }
   for (const c of chunks(r, wire)) toServer.write(c);
   return { session, closed: () => closed, mustClose };
 }
@@ -216,13 +246,15 @@ describe('stream fuzzing', () => {
     for (let done = 0; done < SPDY_INPUTS; done += BATCH) {
       const cases: SpdyCase[] = [];
       for (let i = 0; i < Math.min(BATCH, SPDY_INPUTS - done); i++) {
+        const exec = r.next() < 0.5;
+        const valid = (): Buffer => (exec ? validExecTraffic(r) : validSpdyTraffic(r));
         const kind = r.int(10);
-        if (kind < 2) cases.push(runSpdyInput(r, validSpdyTraffic(r), false));
-        else if (kind < 7) cases.push(runSpdyInput(r, mutate(r, validSpdyTraffic(r)), false));
-        else if (kind < 8) cases.push(runSpdyInput(r, r.bytes(1 + r.int(4096)), false));
+        if (kind < 2) cases.push(runSpdyInput(r, valid(), false, exec));
+        else if (kind < 7) cases.push(runSpdyInput(r, mutate(r, valid()), false, exec));
+        else if (kind < 8) cases.push(runSpdyInput(r, r.bytes(1 + r.int(4096)), false, exec));
         else {
           // Valid traffic, then something that must end it.
-          cases.push(runSpdyInput(r, Buffer.concat([validSpdyTraffic(r), knownBadSpdy(r, bomb)]), true));
+          cases.push(runSpdyInput(r, Buffer.concat([valid(), knownBadSpdy(r, bomb)]), true, exec));
           mustClose++;
         }
       }
@@ -234,8 +266,9 @@ describe('stream fuzzing', () => {
       for (const c of cases) c.session.close();
     }
     const elapsed = performance.now() - started;
-    console.log(`spdy fuzz: ${SPDY_INPUTS} inputs (${mustClose} known-bad) in ${elapsed.toFixed(0)} ms, peak +${(peak / 2 ** 20).toFixed(1)} MiB`);
+    console.log(`spdy fuzz: ${SPDY_INPUTS} inputs (${mustClose} known-bad, ${execsStarted} exec sessions started) in ${elapsed.toFixed(0)} ms, peak +${(peak / 2 ** 20).toFixed(1)} MiB`);
     expect(uncaught).toBe(0);
+    expect(execsStarted).toBeGreaterThan(SPDY_INPUTS / 20);
     // 100 live sessions, each holding at most a few 64 KiB buffers and one zlib context.
     expect(peak).toBeLessThan(256 * 1024 * 1024);
   }, 120_000);
@@ -291,17 +324,18 @@ describe('stream fuzzing', () => {
 // WebSocket
 
 /** exec whose stdin is drained and that runs until killed; port-forward to an echo connection. */
+function sinkProcess(): ProcessStdio {
+  let kill: () => void = () => undefined;
+  const done = new Promise<{ exitCode?: number }>((res) => (kill = () => res({ exitCode: 137 })));
+  const stdin = new PassThrough();
+  stdin.resume();
+  return { stdin, stdout: new PassThrough(), resize: () => undefined, wait: () => done, kill: () => kill() };
+}
+
 function sinkBackend(): StreamingBackend {
-  const proc = (): ProcessStdio => {
-    let kill: () => void = () => undefined;
-    const done = new Promise<{ exitCode?: number }>((res) => (kill = () => res({ exitCode: 137 })));
-    const stdin = new PassThrough();
-    stdin.resume();
-    return { stdin, stdout: new PassThrough(), wait: () => done, kill: () => kill() };
-  };
   return {
-    exec: () => Promise.resolve(proc()),
-    attach: () => Promise.resolve(proc()),
+    exec: () => Promise.resolve(sinkProcess()),
+    attach: () => Promise.resolve(sinkProcess()),
     portForward: () => Promise.resolve(new PassThrough()),
   };
 }
