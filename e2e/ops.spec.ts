@@ -3,7 +3,7 @@
 // scrape, a SIGHUP reload, the `bulkhead` CLI (status --json, config check) and a config with three
 // mistakes that keeps the daemon from starting.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadCri } from '../pkg/api/cri.js';
 import { parseExposition, sumSamples } from '../pkg/metrics/exposition.js';
+import { DEBUG_SOCKET_NAME } from '../pkg/metrics/debug-socket.js';
+import { debugRequest } from '../pkg/ops/debug-client.js';
 
 const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '..');
@@ -137,15 +139,17 @@ describe('operability: metrics, reload, bulkhead CLI', () => {
     }
   });
 
-  test('/debug/loglevel shows the level; PUT from loopback changes it', async () => {
-    expect((await (await fetch(`${metricsUrl}/debug/loglevel`)).text()).trim()).toBe('info');
-    expect((await fetch(`${metricsUrl}/debug/loglevel`, { method: 'PUT', body: 'loud' })).status).toBe(400);
-    const put = await fetch(`${metricsUrl}/debug/loglevel`, { method: 'PUT', body: 'warn' });
-    expect(put.status).toBe(200);
+  test('/debug/loglevel is on the root-only debug socket, not on the metrics listener', async () => {
+    expect((await fetch(`${metricsUrl}/debug/loglevel`, { method: 'PUT', body: 'warn' })).status).toBe(404);
+    const sock = join(dir, 'state', DEBUG_SOCKET_NAME);
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+    expect((await debugRequest(sock, 'GET', '/debug/loglevel')).body.trim()).toBe('info');
+    expect((await debugRequest(sock, 'PUT', '/debug/loglevel', 'loud')).status).toBe(400);
+    expect((await debugRequest(sock, 'PUT', '/debug/loglevel', 'warn')).status).toBe(200);
     const changed = await d.waitFor((l) => l.msg === 'log level changed', '"log level changed" line');
-    expect(changed).toMatchObject({ previous: 'info', level: 'warn', via: 'http' });
-    expect((await (await fetch(`${metricsUrl}/debug/loglevel`)).text()).trim()).toBe('warn');
-    await fetch(`${metricsUrl}/debug/loglevel`, { method: 'PUT', body: 'info' });
+    expect(changed).toMatchObject({ previous: 'info', level: 'warn', via: 'debug socket' });
+    expect((await debugRequest(sock, 'GET', '/debug/loglevel')).body.trim()).toBe('warn');
+    await debugRequest(sock, 'PUT', '/debug/loglevel', 'info');
   });
 
   test('SIGHUP applies log_level live and says a changed root needs a restart', async () => {

@@ -3,11 +3,13 @@
 //   bulkhead status [--json] [--address SOCK] [--config FILE]
 //   bulkhead config check FILE [--json]
 //   bulkhead version [--json]
+//   bulkhead loglevel [LEVEL] [--socket SOCK] [--config FILE]
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../../pkg/config/load.js';
 import { CRI_API_VERSION, RUNTIME_VERSION } from '../../pkg/cri/runtime-info.js';
 import { buildStatusReport, formatStatus } from '../../pkg/ops/status-report.js';
 import { checkConfigFile } from '../../pkg/ops/config-check.js';
+import { debugRequest, debugSocketPath } from '../../pkg/ops/debug-client.js';
 
 const HELP = `Usage: bulkhead <command> [options]
 
@@ -15,11 +17,14 @@ Commands:
   status              what works on this node: daemon, Status conditions, config in effect,
                       runtime handlers (OCI runtime, accelerator, guest image), CNI readiness
   config check FILE   validate a config file; prints every error with its key path (exit 1 on errors)
+  loglevel [LEVEL]    print the daemon's log level, or set it until the next reload/restart
+                      (through the root-only debug socket, <state>/debug.sock)
   version             print the version
 
 Options:
   -a, --address SOCK  CRI socket of the daemon (default: the config's address)
   -c, --config FILE   config file (default ${DEFAULT_CONFIG_PATH})
+      --socket SOCK   debug socket of the daemon (default: <state>/debug.sock from the config)
       --json          machine-readable output
   -h, --help          this help
 `;
@@ -30,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       address: { type: 'string', short: 'a' },
       config: { type: 'string', short: 'c' },
+      socket: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -53,6 +59,21 @@ async function main(argv: string[]): Promise<number> {
       if (json) print(report);
       else process.stdout.write(formatStatus(report));
       return 0;
+    }
+    case 'loglevel': {
+      if (rest.length > 1) {
+        process.stderr.write('usage: bulkhead loglevel [LEVEL]\n');
+        return 2;
+      }
+      const socket = values.socket ?? debugSocketPath(values.config);
+      try {
+        const r = rest[0] === undefined ? await debugRequest(socket, 'GET', '/debug/loglevel') : await debugRequest(socket, 'PUT', '/debug/loglevel', rest[0]);
+        (r.status === 200 ? process.stdout : process.stderr).write(r.body);
+        return r.status === 200 ? 0 : 1;
+      } catch (e) {
+        process.stderr.write(`bulkhead: debug socket ${socket}: ${(e as Error).message}\n`);
+        return 1;
+      }
     }
     case 'config': {
       if (rest[0] !== 'check' || rest.length !== 2) {

@@ -2,6 +2,7 @@
 // pod's SandboxRuntime: records, name reservation, rootfs, spec, exit tracking, events, recovery.
 import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { checkMetadataText } from '../cri/metadata-text.js';
+import { containerLogPath } from '../cri/log-paths.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -108,12 +109,24 @@ export class ContainerManager implements PodContainers {
   async create(podId: string, config: cri.ContainerConfig__Output, log: Logger): Promise<string> {
     if (!podId) throw invalidArgument('pod_sandbox_id must not be empty');
     const sb = this.deps.sandboxes.get(podId);
+    // Under the pod's lock, which Stop/RemovePodSandbox hold throughout: otherwise a removal that
+    // lists the pod's containers while this one is half made misses it, and it outlives its pod
+    // (mounted rootfs, runtime state, a record naming a pod that is gone). Now a Stop/Remove that
+    // comes during a create waits for it and then stops/removes the new container too, and a
+    // create that comes during a Stop/Remove finds the pod not ready or gone.
+    return this.deps.sandboxes.withLock(sb.id, () => this.createInPod(sb.id, config, log));
+  }
+
+  private async createInPod(podId: string, config: cri.ContainerConfig__Output, log: Logger): Promise<string> {
+    const sb = this.deps.sandboxes.get(podId); // NOT_FOUND if it was removed while we waited
     if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready`);
     const nameKey = containerNameKey(sb.id, config.metadata);
     const existing = this.names.get(nameKey);
     if (existing) throw alreadyExists(`container "${config.metadata!.name}" (attempt ${config.metadata!.attempt}) already exists in pod ${sb.id}: ${existing}`);
     const imageRefIn = config.image?.image ?? '';
     if (!imageRefIn) throw invalidArgument('container image must not be empty');
+    // Before anything is reserved or created: the log file is made as root.
+    const logPath = containerLogPath(sb.config.log_directory, config.log_path);
     const image = this.deps.images.resolve(imageRefIn);
     if (!image) throw notFound(`image "${imageRefIn}" not found: pull it first`);
     const runtime = this.runtime(sb);
@@ -122,7 +135,6 @@ export class ContainerManager implements PodContainers {
     const id = newId();
     this.names.set(nameKey, id);
     const dir = this.store.dirOf(id);
-    const logPath = sb.config.log_directory && config.log_path ? join(sb.config.log_directory, config.log_path) : '';
     const c: ContainerRecord = {
       id,
       podId: sb.id,

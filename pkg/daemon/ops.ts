@@ -1,5 +1,5 @@
 // The daemon's operability parts in one place, so buildDaemon wires them in a few lines: the
-// metrics observer for the CRI server, the optional /metrics listener, and SIGHUP config reload
+// metrics observer for the CRI server, the optional /metrics listener, the debug socket, and SIGHUP config reload
 // (with the log-level hook built in; subsystems add theirs through `reload.register`).
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -7,6 +7,8 @@ import type { RpcObserver } from '../grpc/server.js';
 import type { StatusSource } from '../cri/runtime-info.js';
 import { metrics } from '../metrics/registry.js';
 import { startOpsHttp, type OpsHttpServer } from '../metrics/http.js';
+import { DEBUG_SOCKET_NAME, startDebugSocket, type DebugSocket } from '../metrics/debug-socket.js';
+import { join } from 'node:path';
 import { ReloadRegistry, Reloader, type ReloadResult } from './reload.js';
 
 export interface Ops {
@@ -16,7 +18,7 @@ export interface Ops {
   observer: RpcObserver;
   /** Status verbose info: the config in effect and the last reload's outcome. */
   status: StatusSource;
-  /** Starts the metrics listener when metrics.address is set. */
+  /** Starts the root-only debug socket (<state>/debug.sock), and the metrics listener when metrics.address is set. */
   start(): Promise<void>;
   stop(): Promise<void>;
   /** What SIGHUP does. */
@@ -29,18 +31,25 @@ export function buildOps(deps: { config: Config; log: Logger; loadConfig?: () =>
   reload.register({ name: 'log', keys: ['log_level'], apply: (next) => void (log.level = next.log_level) });
   const reloader = new Reloader({ registry: reload, log, load: deps.loadConfig ?? (() => config), initial: config });
   let http: OpsHttpServer | undefined;
+  let debug: DebugSocket | undefined;
   return {
     reload,
     observer: metrics.rpcObserver(),
     status: reloader.statusSource(),
     async start() {
+      // Optional like the metrics listener: without it only runtime log-level changes are lost.
+      debug = await startDebugSocket({ path: join(config.state, DEBUG_SOCKET_NAME), log }).catch((e: unknown) => {
+        log.warn({ err: e }, 'debug socket unavailable');
+        return undefined;
+      });
       if (!config.metrics.address) return;
       metrics.enableProcessMetrics();
       http = await startOpsHttp({ address: config.metrics.address, metrics, log });
     },
     async stop() {
-      await http?.close();
+      await Promise.all([http?.close(), debug?.close()]);
       http = undefined;
+      debug = undefined;
     },
     reloadConfig: () => reloader.reload(),
   };

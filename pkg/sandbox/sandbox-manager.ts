@@ -2,6 +2,7 @@
 // pod's handler: records, name reservation, pod files, CNI, recovery after a restart.
 import { metrics } from '../metrics/registry.js';
 import { checkMetadataText } from '../cri/metadata-text.js';
+import { checkSandboxLogDirectory } from '../cri/log-paths.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -112,6 +113,7 @@ export class SandboxManager {
   async run(config: cri.PodSandboxConfig__Output, handlerName: string, log: Logger): Promise<string> {
     const nameKey = sandboxNameKey(config.metadata);
     checkPortMappings(config.port_mappings);
+    checkSandboxLogDirectory(config.log_directory);
     const handler = handlerName || this.config.default_runtime_handler;
     const runtime = this.runtimeFor(handler);
     const started = performance.now();

@@ -7,7 +7,7 @@ import type { ContainerRecord, SandboxRecord } from '../store/records.js';
 import { netnsInterfaceStats } from '../network/cni.js';
 import { nowNs } from '../store/time.js';
 import { readCgroupStats, cpuUsageNanoCores, type CgroupStats, type CpuSample } from '../cgroups/stats.js';
-import { dirUsage } from './dir-usage.js';
+import { LayerUsageCache } from './layer-usage-cache.js';
 import { join } from 'node:path';
 
 const u64 = (v: bigint | number | undefined): cri.UInt64Value | null => (v === undefined ? null : { value: v.toString() });
@@ -40,6 +40,7 @@ export class StatsService {
   constructor(
     private readonly sandboxes: SandboxManager,
     private readonly containers: ContainerManager,
+    private readonly layers: LayerUsageCache = new LayerUsageCache(),
   ) {}
 
   private cpu(key: string, s: CgroupStats | undefined, ts: string): cri.CpuUsage {
@@ -67,7 +68,7 @@ export class StatsService {
     const now = nowNs();
     const rt = this.sandboxes.runtimes.get(c.handler);
     const s = rt?.containerCgroupStats ? await rt.containerCgroupStats(c).catch(() => undefined) : sample(c.cgroupsPath);
-    const layer = await dirUsage(join(c.dir, 'upper'));
+    const layer = await this.layers.get(c.id, join(c.dir, 'upper')).catch(() => ({ bytes: 0n, inodes: 0n }));
     return {
       attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels, annotations: c.config.annotations },
       cpu: this.cpu(c.id, s, now),
@@ -111,6 +112,7 @@ export class StatsService {
     }
     const sel = filter?.label_selector ?? {};
     items = items.filter((c) => Object.entries(sel).every(([k, v]) => c.config.labels[k] === v));
+    this.layers.retainOnly(new Set(this.containers.all().map((c) => c.id)));
     return Promise.all(items.map((c) => this.containerStats(c)));
   }
 
@@ -122,6 +124,7 @@ export class StatsService {
     }
     const sel = filter?.label_selector ?? {};
     items = items.filter((s) => Object.entries(sel).every(([k, v]) => s.config.labels[k] === v));
+    this.layers.retainOnly(new Set(this.containers.all().map((c) => c.id)));
     return Promise.all(items.map((s) => this.podStats(s)));
   }
 }

@@ -13,7 +13,7 @@ import { TokenCache, type StreamRequest } from './tokens.js';
 import { SpdySession } from './spdy.js';
 import { runRemoteCommand, SPDY_REMOTECOMMAND_PROTOCOLS, type CommandChannels } from './remotecommand.js';
 import { spdyCommandChannels } from './remotecommand-spdy.js';
-import { WS_REMOTECOMMAND_PROTOCOLS, wsCommandChannels } from './websocket.js';
+import { WS_MAX_PAYLOAD, WS_REMOTECOMMAND_PROTOCOLS, wsCommandChannels } from './websocket.js';
 import { PORTFORWARD_PROTOCOL, servePortForwardSpdy } from './portforward.js';
 import { servePortForwardWebSocket, WS_PORTFORWARD_PROTOCOLS } from './portforward-ws.js';
 
@@ -166,7 +166,7 @@ export class StreamingServer {
     // a placeholder offer and answer with the real name (what the client asked for).
     if (chosen) req.headers['sec-websocket-protocol'] = 'negotiated';
     else delete req.headers['sec-websocket-protocol'];
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handleProtocols: () => chosen || false });
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD, handleProtocols: () => chosen || false });
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       log.info({ protocol: chosen, transport: 'websocket' }, 'streaming session started');
       ws.on('error', (e) => log.debug({ err: e }, 'websocket error'));

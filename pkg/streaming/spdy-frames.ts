@@ -4,6 +4,8 @@
 //
 // Control frame: |1|version(15)|type(16)|flags(8)|length(24)|payload
 // Data frame:    |0|stream-id(31)|flags(8)|length(24)|payload
+import { MAX_CONTROL_FRAME_PAYLOAD, MAX_HEADER_PAIRS, MAX_HEADER_VALUES } from './spdy-limits.js';
+
 export const SPDY_VERSION = 3;
 export const FLAG_FIN = 0x01;
 /** Largest payload a frame length field can carry. */
@@ -143,15 +145,23 @@ export function encodeHeaderBlock(headers: SpdyHeaders): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * Parses an inflated header block. Bounded (see spdy-limits.ts): at most MAX_HEADER_PAIRS
+ * pairs and MAX_HEADER_VALUES values in all, and a repeated name appends to its list in place,
+ * so a block of many repeats costs linear time instead of re-copying the list per repeat.
+ */
 export function decodeHeaderBlock(raw: Buffer): SpdyHeaders {
-  const out: SpdyHeaders = {};
+  // No prototype: a header named "__proto__" or "constructor" is just a header.
+  const out = Object.create(null) as SpdyHeaders;
   let off = 0;
+  let values = 0;
   const need = (n: number): void => {
     if (off + n > raw.length) throw new SpdyProtocolError('truncated header block');
   };
   need(4);
   const count = raw.readUInt32BE(off);
   off += 4;
+  if (count > MAX_HEADER_PAIRS) throw new SpdyProtocolError(`header block has ${count} pairs (limit ${MAX_HEADER_PAIRS})`);
   for (let i = 0; i < count; i++) {
     need(4);
     const nl = raw.readUInt32BE(off);
@@ -163,34 +173,78 @@ export function decodeHeaderBlock(raw: Buffer): SpdyHeaders {
     const vl = raw.readUInt32BE(off);
     off += 4;
     need(vl);
-    const value = raw.toString('utf8', off, off + vl);
+    // The split limit stops a value of NULs from becoming 256K strings before the check.
+    const parts = raw.toString('utf8', off, off + vl).split('\0', MAX_HEADER_VALUES - values + 1);
     off += vl;
-    out[name] = [...(out[name] ?? []), ...value.split('\0')];
+    values += parts.length;
+    if (values > MAX_HEADER_VALUES) throw new SpdyProtocolError(`header block has more than ${MAX_HEADER_VALUES} values`);
+    const list = out[name];
+    if (list) list.push(...parts);
+    else out[name] = parts;
   }
   return out;
 }
 
-/** Incremental parser: feed socket bytes, get whole frames. */
+/**
+ * Incremental parser: feed socket bytes, take whole frames one at a time. Chunks are kept as a
+ * list and joined once per frame, so a 16 MiB frame arriving in 64 KiB reads costs one copy,
+ * not 256 ever-longer ones. A control frame longer than MAX_CONTROL_FRAME_PAYLOAD is refused
+ * as soon as its 8-byte header is in, before its body is buffered.
+ */
 export class FrameParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private size = 0;
 
-  push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    const frames: Frame[] = [];
-    let off = 0;
-    while (this.buf.length - off >= 8) {
-      const length = this.buf.readUInt32BE(off + 4) & 0xffffff;
-      if (this.buf.length - off < 8 + length) break;
-      frames.push(parseFrame(this.buf.subarray(off, off + 8 + length)));
-      off += 8 + length;
+  /** Appends bytes; frames come out of next(). */
+  append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** The next whole frame, or undefined until more bytes arrive. Throws SpdyProtocolError. */
+  next(): Frame | undefined {
+    if (this.size < 8) return undefined;
+    const head = this.take(8, false);
+    const length = head.readUInt32BE(4) & 0xffffff;
+    if ((head[0]! & 0x80) !== 0 && length > MAX_CONTROL_FRAME_PAYLOAD) {
+      throw new SpdyProtocolError(`control frame of ${length} bytes (limit ${MAX_CONTROL_FRAME_PAYLOAD})`);
     }
-    // Copy the remainder so the big consumed buffer can be collected.
-    this.buf = off === 0 ? this.buf : Buffer.from(this.buf.subarray(off));
+    if (this.size < 8 + length) return undefined;
+    return parseFrame(this.take(8 + length, true));
+  }
+
+  /** Appends bytes and returns every frame now complete. */
+  push(chunk: Buffer): Frame[] {
+    this.append(chunk);
+    const frames: Frame[] = [];
+    for (let f = this.next(); f; f = this.next()) frames.push(f);
     return frames;
   }
 
   get buffered(): number {
-    return this.buf.length;
+    return this.size;
+  }
+
+  /** The first n buffered bytes (n <= size); removed from the buffer when consume is set. */
+  private take(n: number, consume: boolean): Buffer {
+    if (this.chunks[0]!.length < n) {
+      const parts: Buffer[] = [];
+      let have = 0;
+      for (const c of this.chunks) {
+        if (have >= n) break;
+        parts.push(c);
+        have += c.length;
+      }
+      // Keep the join, so a header peeked now is not joined again when its frame is taken.
+      this.chunks.splice(0, parts.length, Buffer.concat(parts, have));
+    }
+    const head = this.chunks[0]!;
+    if (!consume) return head.subarray(0, n);
+    if (head.length === n) this.chunks.shift();
+    else this.chunks[0] = head.subarray(n);
+    this.size -= n;
+    return head.subarray(0, n);
   }
 }
 

@@ -11,6 +11,7 @@
 import zlib from 'node:zlib';
 import { SPDY3_HEADER_DICTIONARY } from './spdy-dictionary.js';
 import { SpdyProtocolError } from './spdy-frames.js';
+import { MAX_HEADER_BLOCK_BYTES } from './spdy-limits.js';
 
 function adler32(buf: Buffer): number {
   let a = 1;
@@ -61,28 +62,45 @@ export class HeaderCompressor {
 export class HeaderDecompressor {
   private readonly inflate = zlib.createInflate({ dictionary: SPDY3_HEADER_DICTIONARY });
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set once a block failed or overran: the shared zlib context is then unusable. */
+  private broken: SpdyProtocolError | undefined;
 
-  constructor() {
+  constructor(private readonly maxBlockBytes: number = MAX_HEADER_BLOCK_BYTES) {
     this.inflate.on('error', () => undefined); // surfaced through decompress()
   }
 
-  /** Inflates one frame's header block, continuing the session's zlib stream; calls are serialised. */
+  /**
+   * Inflates one frame's header block, continuing the session's zlib stream; calls are
+   * serialised. Output is counted as it comes: past maxBlockBytes the inflater is destroyed
+   * at once (a 256 KiB block of zeros inflates to ~260 MiB, and zlib would keep going), the
+   * call rejects, and so does every later one.
+   */
   decompress(block: Buffer): Promise<Buffer> {
     const run = (): Promise<Buffer> =>
       new Promise<Buffer>((resolve, reject) => {
+        if (this.broken) return reject(this.broken);
         const chunks: Buffer[] = [];
-        const onData = (c: Buffer): void => void chunks.push(c);
-        const onError = (e: Error): void => {
+        let total = 0;
+        const done = (err: SpdyProtocolError | undefined): void => {
           this.inflate.off('data', onData);
-          reject(new SpdyProtocolError(`header decompression failed: ${e.message}`));
+          this.inflate.off('error', onError);
+          if (!err) return resolve(Buffer.concat(chunks, total));
+          this.broken = err;
+          chunks.length = 0;
+          this.inflate.destroy();
+          reject(err);
         };
+        const onData = (c: Buffer): void => {
+          total += c.length;
+          if (total > this.maxBlockBytes) done(new SpdyProtocolError(`header block inflates past ${this.maxBlockBytes} bytes`));
+          else chunks.push(c);
+        };
+        const onError = (e: Error): void => done(new SpdyProtocolError(`header decompression failed: ${e.message}`));
         this.inflate.on('data', onData);
         this.inflate.once('error', onError);
         this.inflate.write(block);
         this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-          this.inflate.off('data', onData);
-          this.inflate.off('error', onError);
-          resolve(Buffer.concat(chunks));
+          if (!this.broken) done(undefined);
         });
       });
     const p = this.queue.then(run, run);

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import {
   FrameParser,
   FLAG_FIN,
+  MAX_FRAME_PAYLOAD,
   RstStatus,
   SpdyProtocolError,
   decodeHeaderBlock,
@@ -29,6 +30,7 @@ import {
   type SpdyHeaders,
 } from './spdy-frames.js';
 import { HeaderCompressor, HeaderDecompressor } from './spdy-zlib.js';
+import { MAX_CONCURRENT_STREAMS } from './spdy-limits.js';
 
 /** Our DATA frames carry at most this much, so one big write cannot monopolise the socket. */
 const MAX_DATA_CHUNK = 32 * 1024;
@@ -36,6 +38,11 @@ const MAX_DATA_CHUNK = 32 * 1024;
 const WINDOW_UPDATE_THRESHOLD = 32 * 1024;
 /** Per-stream readable buffer before we stop reading the socket. */
 const STREAM_HIGH_WATER = 256 * 1024;
+/**
+ * Parser backlog that means the transport ignored pause(): one largest frame (16 MiB + 8) plus
+ * one more of slack for the read that was in flight when we paused.
+ */
+const MAX_PARSER_BUFFER = 2 * (MAX_FRAME_PAYLOAD + 8);
 
 export class SpdyStream extends Duplex {
   readonly id: number;
@@ -141,9 +148,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly blocked = new Set<SpdyStream>();
   private writeWaiters: (() => void)[] = [];
   private lastStreamId = 0;
-  /** Frames waiting behind an in-flight header inflation. */
-  private pending = 0;
-  private chain: Promise<void> = Promise.resolve();
+  /** A header block is being inflated; the transport is paused until it is done. */
+  private inflating = false;
   private sessionUnacked = 0;
   private closed = false;
 
@@ -214,7 +220,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
 
   /** @internal called by a stream when its consumer wants more. */
   streamDrained(s: SpdyStream): void {
-    if (this.blocked.delete(s) && this.blocked.size === 0 && !this.closed) this.transport.resume();
+    if (this.blocked.delete(s)) this.maybeResume();
   }
 
   /** @internal */
@@ -236,32 +242,55 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    let frames: Frame[];
-    try {
-      frames = this.parser.push(chunk);
-    } catch (e) {
-      return this.protocolError(e);
+    this.parser.append(chunk);
+    // The transport is paused while we cannot take frames, so this holds one frame and one read;
+    // a transport that ignores pause() must not make us buffer without bound.
+    if (this.parser.buffered > MAX_PARSER_BUFFER) {
+      return this.protocolError(new SpdyProtocolError(`${this.parser.buffered} bytes buffered while paused`));
     }
-    for (const f of frames) {
-      // Frames are handled strictly in order; only header inflation is asynchronous, so
-      // frames queue behind it only while one is in flight.
-      if (this.pending === 0 && !hasHeaderBlock(f)) {
+    this.drainFrames();
+  }
+
+  /**
+   * Handles buffered frames strictly in order. Only header inflation is asynchronous: while one
+   * is in flight the transport is paused and later frames stay unparsed in the parser, so a
+   * peer cannot queue work behind a slow inflate.
+   */
+  private drainFrames(): void {
+    while (!this.closed && !this.inflating) {
+      let f: Frame | undefined;
+      try {
+        f = this.parser.next();
+      } catch (e) {
+        return this.protocolError(e);
+      }
+      if (!f) return;
+      if (!hasHeaderBlock(f)) {
         this.safeHandle(f, undefined);
         continue;
       }
-      this.pending++;
-      const headers = hasHeaderBlock(f) ? this.decompressor.decompress(f.headerBlock) : undefined;
-      this.chain = this.chain.then(async () => {
-        try {
-          const raw = headers ? await headers : undefined;
-          if (!this.closed) this.safeHandle(f, raw);
-        } catch (e) {
+      const frame = f;
+      this.inflating = true;
+      this.transport.pause();
+      this.decompressor.decompress(frame.headerBlock).then(
+        (raw) => {
+          this.inflating = false;
+          if (this.closed) return;
+          this.safeHandle(frame, raw);
+          this.drainFrames();
+          this.maybeResume();
+        },
+        (e: unknown) => {
+          this.inflating = false;
           this.protocolError(e);
-        } finally {
-          this.pending--;
-        }
-      });
+        },
+      );
     }
+  }
+
+  /** Resumes reading once nothing holds it: no inflate in flight, no stream over its buffer. */
+  private maybeResume(): void {
+    if (!this.closed && !this.inflating && this.blocked.size === 0) this.transport.resume();
   }
 
   private safeHandle(f: Frame, rawHeaders: Buffer | undefined): void {
@@ -304,6 +333,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
           return;
         }
         this.lastStreamId = f.streamId;
+        if (this.streams.size >= MAX_CONCURRENT_STREAMS) {
+          this.sendFrame(encodeRstStream(f.streamId, RstStatus.REFUSED_STREAM));
+          return;
+        }
         const s = new SpdyStream(this, f.streamId, headers);
         this.streams.set(f.streamId, s);
         if ((f.flags & FLAG_FIN) !== 0) s.receiveData(Buffer.alloc(0), true);

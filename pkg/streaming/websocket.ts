@@ -8,6 +8,23 @@ import { encodeStatus, PROTOCOL_V1, PROTOCOL_V4, PROTOCOL_V5, type CommandChanne
 import type { StdioOptions } from './backend.js';
 
 export const STREAM_CLOSE_SIGNAL = 255;
+
+/**
+ * Largest WebSocket message we accept (ws's maxPayload; ws buffers a message whole before
+ * handing it out, so this is also the per-connection receive buffer). Go clients (client-go's
+ * exec/attach/port-forward, kubectl, crictl, and the SPDY-over-WebSocket tunnel) write at most
+ * one 32 KiB io.Copy buffer per message, 43 KiB once base64-encoded; 1 MiB is 24× that.
+ * 16 MiB let each connection make us hold 16 MiB before any back-pressure applied.
+ */
+export const WS_MAX_PAYLOAD = 1024 * 1024;
+/** Per-channel buffer before we pause the socket (the stdin/port-forward consumer is slow). */
+const CHANNEL_HIGH_WATER = 256 * 1024;
+/**
+ * What a channel may hold past its high-water mark: after ws.pause() the receiver still hands
+ * out the messages already read, at most one 64 KiB socket read plus one whole message.
+ * More means the peer is not being held back, and the connection is closed instead.
+ */
+const MAX_CHANNEL_BACKLOG = CHANNEL_HIGH_WATER + WS_MAX_PAYLOAD + 64 * 1024;
 export const BASE64_V1 = 'base64.channel.k8s.io';
 export const BASE64_V4 = 'v4.base64.channel.k8s.io';
 /** Subprotocols we accept for exec/attach (kubelet's list). */
@@ -46,6 +63,12 @@ export function decodeChannelMessage(msg: Buffer, base64: boolean, supportsClose
 export class ChannelMux {
   private readonly readers = new Map<number, Readable>();
   private readonly blocked = new Set<number>();
+  /**
+   * Channels the peer closed (v5 [255, ch]). Tracked here because readableEnded only turns true
+   * once 'end' is emitted, after the buffer drains: a data message in between would otherwise
+   * be pushed after EOF, an 'error' on a stream nobody listens to, i.e. an uncaught exception.
+   */
+  private readonly remoteClosed = new Set<number>();
   readonly base64: boolean;
   readonly supportsClose: boolean;
 
@@ -64,7 +87,7 @@ export class ChannelMux {
 
   reader(channel: number): Readable {
     const r = new Readable({
-      highWaterMark: 256 * 1024,
+      highWaterMark: CHANNEL_HIGH_WATER,
       read: () => this.unblock(channel),
     });
     // An ended Readable never calls read() again: release a channel blocked before its close.
@@ -74,13 +97,18 @@ export class ChannelMux {
   }
 
   writer(channel: number): Writable {
-    return new Writable({
+    const w = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
         if (this.ws.readyState !== this.ws.OPEN) return cb(new Error('websocket closed'));
         // The send callback fires once ws handed the frame to the socket: that is our back-pressure.
         this.ws.send(encodeChannelMessage(channel, chunk, this.base64), { binary: !this.base64 }, (err) => cb(err ?? null));
       },
     });
+    // A write after the client went away (EPIPE, "websocket closed") is the expected end of a
+    // session, handled through the socket's 'close'; unheard, the 'error' would be uncaught and
+    // take the daemon down (the fuzzer found it through port-forward's prefix writes).
+    w.on('error', () => undefined);
+    return w;
   }
 
   /** Sends one message immediately (e.g. the empty "connected" notification). */
@@ -103,12 +131,18 @@ export class ChannelMux {
       return;
     }
     const r = this.readers.get(m.channel);
-    if (!r || r.readableEnded || r.destroyed) return;
+    if (!r || r.readableEnded || r.destroyed || this.remoteClosed.has(m.channel)) return;
     if (m.kind === 'close') {
+      this.remoteClosed.add(m.channel);
       r.push(null);
       return;
     }
     if (!r.push(m.data)) {
+      if (r.readableLength > MAX_CHANNEL_BACKLOG) {
+        this.ws.close(1008, 'channel backlog exceeded');
+        r.destroy();
+        return;
+      }
       this.blocked.add(m.channel);
       this.ws.pause();
     }
