@@ -4,6 +4,7 @@
 // the daemon must stay up and keep serving other pods, and the pod under attack must end with a
 // clear reason. (Before the fix, one undecodable Event frame threw inside the socket's data handler
 // and killed bulkheadd, again on every restart while it reattached to the VM.)
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from '../lib/own-daemon.js';
@@ -108,5 +109,32 @@ describe.skipIf(!isRoot || !vmEnabled)('hostile guest', () => {
     const leaks = censusLeaks(baseline, after);
     if (leaks.length) console.log(censusTable('after the hostile guest', baseline, after));
     expect(leaks).toEqual([]);
+  });
+
+  it('a guest flooding its log keeps the daemon responsive and its memory bounded', async () => {
+    const rssMiB = (): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${d.proc!.pid}/status`, 'utf8'))![1]) / 1024;
+    const idleRss = rssMiB();
+    // 200 MB of log lines as fast as the guest can write them (the log is shipped to the host file).
+    const flood = await runPod('microvm', ['sh', '-c', 'yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef | head -c 200000000; sleep 3600']);
+    const lat: number[] = [];
+    let peakRss = idleRss;
+    const end = Date.now() + 20_000;
+    while (Date.now() < end) {
+      const t0 = performance.now();
+      await cri.call('Version', {});
+      lat.push(performance.now() - t0);
+      peakRss = Math.max(peakRss, rssMiB());
+      await sleep(100);
+    }
+    lat.sort((a, b) => a - b);
+    const q = (p: number): number => Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! * 10) / 10;
+    const logBytes = statSync(join(d.logDir, 'hostile-2', 'c.log')).size;
+    console.log(`hostile-guest flood: ${lat.length} Version calls p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms; daemon RSS ${idleRss.toFixed(0)} MiB idle → ${peakRss.toFixed(0)} MiB peak; ${(logBytes / 1e6).toFixed(0)} MB of log shipped in 20 s`);
+    expect(logBytes).toBeGreaterThan(0);
+    // Bounds with room for a loaded 2-core machine: the log queue is 1 MiB per stream.
+    expect(peakRss - idleRss).toBeLessThan(150);
+    expect(q(0.99)).toBeLessThan(1000);
+    await cri.call('StopPodSandbox', { pod_sandbox_id: flood.pod }, 60_000);
+    await cri.call('RemovePodSandbox', { pod_sandbox_id: flood.pod }, 60_000);
   });
 });
