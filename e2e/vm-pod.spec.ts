@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { configSchema } from '../pkg/config/schema.js';
 import { CniNetwork } from '../pkg/network/cni.js';
-import { buildPodsSubsystem, type PodsSubsystem } from '../pkg/runtime/pods-subsystem.js';
+import { buildPodsSubsystem, type PodsSubsystem } from '../pkg/daemon/pods-subsystem.js';
 import type { ImageSource } from '../pkg/container/image-source.js';
 import { createLogger } from '../pkg/log/logger.js';
 import { execFileResult as execCapture } from '../pkg/sys/exec-file.js';
 import type { CallContext } from '../pkg/grpc/handlers.js';
 import { readVmDirPointer, type VmSandboxRuntime } from '../pkg/runtime/vm/vm-runtime.js';
 import { VM_UID_BASE } from '../pkg/vm/qemu-privileges.js';
-import { withVmBackend } from '../pkg/streaming/wiring.js';
+import { withVmBackend } from '../pkg/daemon/streaming-wiring.js';
 
 const GUEST_CACHE = process.env.BULKHEAD_VM_TEST_CACHE ?? '/var/cache/bulkhead-tools/guest';
 const log = createLogger((process.env.BULKHEAD_TEST_LOG as 'info') ?? 'warn');

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Package layering check (e2e/run-all.sh step "layers"): parses the imports of pkg/ and cmd/,
 // builds the package graph (pkg/<name>, cmd/<name>), finds its cycles (Tarjan SCC) and fails on any
-// package edge inside a cycle that scripts/layers-baseline.txt does not list: a ratchet that lets
-// today's cycles shrink but never grow. Dependency-free on purpose (runs before anything is built).
+// package edge inside a cycle that scripts/layers-baseline.txt does not list (a ratchet; the
+// baseline is empty since the cycles were broken), on any import into a higher layer of LAYERS
+// below, and on a package LAYERS does not place. Dependency-free on purpose (runs before anything
+// is built).
 //
 // What counts: every static `import`/`export … from`, side-effect `import '…'` and dynamic
 // `import('…')` of a relative path, type-only ones included: `import type` still makes one package's
@@ -18,6 +20,35 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// The layers, top to bottom (docs/architecture.md). A package may import packages of its own layer
+// (as long as no cycle forms) and of the layers below it, never above. A package missing from this
+// table fails the check: place it when you add it.
+export const LAYERS = [
+  ['cmd/bulkheadd', 'cmd/bulkhead', 'cmd/bulkhead-agent'], // entry points
+  ['daemon', 'ops'], // composition: the only place that knows every subsystem
+  ['cri'], // CRI handlers: requests in, gRPC codes out
+  ['container', 'sandbox', 'stats', 'streaming'], // pod and container orchestration, streaming sessions
+  ['runtime'], // the runtimes behind one seam: OCI (runc + conmon) and micro-VM
+  ['oci', 'vm', 'network', 'image', 'cgroups', 'agent', 'vmchannel'], // what the runtimes are built from
+  ['events', 'validation', 'status', 'metrics', 'config', 'store', 'grpc', 'api', 'log', 'sys'], // foundation
+];
+
+/** Edges that import upward (into a higher layer) and packages the table does not place. */
+export function layerViolations(graph, layers = LAYERS) {
+  const level = new Map();
+  layers.forEach((ps, i) => ps.forEach((p) => level.set(p, i)));
+  const unplaced = new Set();
+  const upward = [];
+  for (const [from, tos] of graph) {
+    if (!level.has(from)) unplaced.add(from);
+    for (const to of tos.keys()) {
+      if (!level.has(to)) unplaced.add(to);
+      else if (level.has(from) && level.get(to) < level.get(from)) upward.push(`${from} -> ${to}`);
+    }
+  }
+  return { upward: upward.sort(), unplaced: [...unplaced].sort() };
+}
 const ROOTS = ['pkg', 'cmd'];
 const BASELINE = join(REPO, 'scripts', 'layers-baseline.txt');
 
@@ -169,7 +200,16 @@ function main(argv) {
     console.error(`layers: FAIL: ${added.length} new package edge(s) create or extend an import cycle: ${added.join(', ')}`);
     return 1;
   }
-  console.log('layers: ok (no cycle edge beyond scripts/layers-baseline.txt)');
+  const { upward, unplaced } = layerViolations(graph);
+  for (const e of upward) {
+    const [from, to] = e.split(' -> ');
+    console.error(`  ${e}   UPWARD`);
+    for (const f of graph.get(from).get(to)) console.error(`      ${f}`);
+  }
+  if (unplaced.length) console.error(`layers: FAIL: package(s) not placed in LAYERS (scripts/check-layers.mjs): ${unplaced.join(', ')}`);
+  if (upward.length) console.error(`layers: FAIL: ${upward.length} import(s) into a higher layer`);
+  if (upward.length || unplaced.length) return 1;
+  console.log(`layers: ok (no cycle edge beyond scripts/layers-baseline.txt, no upward import across ${LAYERS.length} layers)`);
   return 0;
 }
 

@@ -1,8 +1,8 @@
 // Container lifecycle (Create/Start/Stop/Remove/Status/List/Update/ReopenLog/ExecSync) over the
 // pod's SandboxRuntime: records, name reservation, rootfs, spec, exit tracking, events, recovery.
 import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
-import { checkMetadataText } from '../cri/metadata-text.js';
-import { containerLogPath } from '../cri/log-paths.js';
+import { checkMetadataText } from '../validation/metadata-text.js';
+import { containerLogPath } from '../validation/log-paths.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';

@@ -2,6 +2,7 @@
 import type { RuntimeHandlers } from '../grpc/handlers.js';
 import type { Config } from '../config/schema.js';
 import type * as cri from '../api/cri-types.js';
+import type { Condition, StatusSource } from '../status/status-source.js';
 import { writeJsonAtomic, readJsonSync } from '../store/atomic-file.js';
 import { join } from 'node:path';
 
@@ -9,24 +10,7 @@ export const RUNTIME_NAME = 'bulkhead';
 export const RUNTIME_VERSION = '0.1.0';
 export const CRI_API_VERSION = 'v1';
 
-export interface Condition {
-  type: string;
-  status: boolean;
-  reason: string;
-  message: string;
-}
-
-/** A subsystem that reports readiness and handler details to Status (runtime, network, VM...). */
-export interface StatusSource {
-  /** RuntimeReady / NetworkReady contributions; all sources of one type must be true. */
-  conditions(): Promise<Condition[]>;
-  /** Per-handler features, by handler name. */
-  handlers?(): Promise<cri.RuntimeHandler[]>;
-  /** Extra verbose info (key → JSON string). */
-  info?(): Promise<Record<string, string>>;
-  /** Runtime-wide features (StatusResponse.features), merged over all sources. */
-  features?(): Promise<cri.RuntimeFeatures>;
-}
+export type { Condition, StatusSource } from '../status/status-source.js';
 
 interface NetworkSettings {
   pod_cidr: string;

@@ -11,11 +11,11 @@ import { CniNetwork } from '../network/cni.js';
 import { cniStatusSource } from '../network/status-source.js';
 import { buildOps } from './ops.js';
 import type { ReloadResult } from './reload.js';
-import { buildPodsSubsystem } from '../runtime/pods-subsystem.js';
+import { buildPodsSubsystem } from './pods-subsystem.js';
 import { registerPodCounter, podCensus } from '../metrics/registry.js';
 import { ImageStore } from '../image/image-store.js';
 import { imageServiceHandlers } from '../cri/image-service.js';
-import { buildStreaming } from '../streaming/wiring.js';
+import { buildStreaming } from './streaming-wiring.js';
 
 export interface Daemon {
   start(): Promise<void>;

@@ -1,5 +1,5 @@
 // Feeds CRI Status: NetworkReady comes from the CNI runtime's view of its config and plugins.
-import type { StatusSource } from '../cri/runtime-info.js';
+import type { StatusSource } from '../status/status-source.js';
 import type { CniNetwork } from './cni.js';
 
 export function cniStatusSource(network: CniNetwork): StatusSource {

@@ -1,8 +1,8 @@
 // Pod sandbox lifecycle (RunPodSandbox/Stop/Remove/Status/List) over the SandboxRuntime of the
 // pod's handler: records, name reservation, pod files, CNI, recovery after a restart.
 import { metrics } from '../metrics/registry.js';
-import { checkMetadataText } from '../cri/metadata-text.js';
-import { checkSandboxLogDirectory } from '../cri/log-paths.js';
+import { checkMetadataText } from '../validation/metadata-text.js';
+import { checkSandboxLogDirectory } from '../validation/log-paths.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';

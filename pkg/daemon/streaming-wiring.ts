@@ -3,14 +3,14 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import type { PodsSubsystem } from '../runtime/pods-subsystem.js';
+import type { PodsSubsystem } from './pods-subsystem.js';
 import { streamingHandlers } from '../cri/streaming.js';
-import { OciStreamingBackend } from './oci-backend.js';
-import type { StreamingBackend } from './backend.js';
-import { VmStreamingBackend } from './vm-backend.js';
-import { BackendRouter } from './backend-router.js';
+import { OciStreamingBackend } from '../streaming/oci-backend.js';
+import type { StreamingBackend } from '../streaming/backend.js';
+import { VmStreamingBackend } from '../streaming/vm-backend.js';
+import { BackendRouter } from '../streaming/backend-router.js';
 import { VmSandboxRuntime } from '../runtime/vm/vm-runtime.js';
-import { StreamingServer } from './server.js';
+import { StreamingServer } from '../streaming/server.js';
 
 export interface StreamingSubsystem {
   server: StreamingServer;

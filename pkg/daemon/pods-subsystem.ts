@@ -7,10 +7,10 @@ import type { Config } from '../config/schema.js';
 import type { RuntimeHandlers } from '../grpc/handlers.js';
 import type { StatusSource } from '../cri/runtime-info.js';
 import type * as cri from '../api/cri-types.js';
-import { OciSandboxRuntime } from './oci/oci-runtime.js';
-import { VmSandboxRuntime } from './vm/vm-runtime.js';
-import { ExitWatcher } from './oci/exit-watcher.js';
-import type { SandboxRuntime } from './sandbox-runtime.js';
+import { OciSandboxRuntime } from '../runtime/oci/oci-runtime.js';
+import { VmSandboxRuntime } from '../runtime/vm/vm-runtime.js';
+import { ExitWatcher } from '../runtime/oci/exit-watcher.js';
+import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
 import { SandboxManager, type PodNetwork } from '../sandbox/sandbox-manager.js';
 import { ContainerManager } from '../container/container-manager.js';
 import type { ImageSource } from '../container/image-source.js';
@@ -23,7 +23,7 @@ import { containerStatsHandlers } from '../cri/container-stats.js';
 import { podStatsHandlers } from '../cri/pod-stats.js';
 import { listStreamingHandlers } from '../cri/list-streaming.js';
 import { StatsService } from '../stats/stats-service.js';
-import { streamInfoSource, type StreamInfoSource } from './oci/stream-info.js';
+import { streamInfoSource, type StreamInfoSource } from './stream-info.js';
 
 export interface PodsSubsystem {
   sandboxes: SandboxManager;

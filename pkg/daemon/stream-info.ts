@@ -1,9 +1,9 @@
 // What the streaming server (Exec/Attach/PortForward) needs to reach a container or a pod:
 // runtime binary/root for `runc exec`, conmon's attach socket and ctl FIFO, the pod netns.
-import type { ContainerManager } from '../../container/container-manager.js';
-import type { SandboxManager } from '../../sandbox/sandbox-manager.js';
-import type { ContainerStateName } from '../../store/records.js';
-import type { StreamTarget } from '../sandbox-runtime.js';
+import type { ContainerManager } from '../container/container-manager.js';
+import type { SandboxManager } from '../sandbox/sandbox-manager.js';
+import type { ContainerStateName } from '../store/records.js';
+import type { StreamTarget } from '../runtime/sandbox-runtime.js';
 
 /**
  * A container's StreamTarget (see pkg/runtime/sandbox-runtime.ts) plus its state. The attach
