@@ -242,7 +242,9 @@ describe('micro-VM pod via the CRI handlers', () => {
     expect(await proc.wait()).toEqual({ exitCode: 5 });
     expect(so).toBe('got:hello-stdin\n');
     expect(se).toBe('err\n');
-    await pods.handlers.ExecSync!(req('ExecSyncRequest', { container_id: cid, cmd: ['sh', '-c', '(echo pf-hello-from-guest | nc -l -p 8080 >/dev/null &) ; sleep 0.5'], timeout: 30 }), ctx());
+    // ExecSync ends when the command's output pipes close (both kinds, as containerd drains IO):
+    // the background listener must not hold them.
+    await pods.handlers.ExecSync!(req('ExecSyncRequest', { container_id: cid, cmd: ['sh', '-c', '(echo pf-hello-from-guest | nc -l -p 8080 >/dev/null 2>&1 &) ; sleep 0.5'], timeout: 30 }), ctx());
     const pf = await streaming.portForward(podId, 8080);
     let pfData = '';
     pf.on('data', (b: Buffer) => (pfData += b.toString()));
