@@ -124,11 +124,13 @@ export class RegistryClient {
   }
 
   private agentFor(host: RegistryHost): http.Agent {
-    const key = `${host.origin}|${host.skipVerify}|${createHash('sha256').update(host.ca.join('\n')).digest('hex')}`;
+    const tlsMaterial = createHash('sha256').update(JSON.stringify([host.ca, host.client])).digest('hex');
+    const key = `${host.origin}|${host.skipVerify}|${tlsMaterial}`;
     let a = this.agents.get(key);
     if (!a) {
+      const client = host.client.length ? { cert: host.client.map((c) => c.cert), key: host.client.map((c) => c.key) } : {};
       a = host.origin.startsWith('https:')
-        ? new https.Agent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: !host.skipVerify, ...(host.ca.length ? { ca: [...host.ca] } : {}) })
+        ? new https.Agent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: !host.skipVerify, ...(host.ca.length ? { ca: [...host.ca] } : {}), ...client })
         : new http.Agent({ keepAlive: true, maxSockets: 32 });
       this.agents.set(key, a);
     }
@@ -152,6 +154,14 @@ export class RegistryClient {
         if (response) response.destroy(err);
         req.destroy(err);
       });
+      // dial_timeout: from the request until its socket connects (a reused keep-alive socket is connected).
+      const dialMs = url.origin === host.origin ? host.dialTimeoutMs : undefined;
+      if (dialMs !== undefined) {
+        const dial = setTimeout(() => req.destroy(new Error(`registry ${url.host}: not connected within ${dialMs} ms (dial_timeout)`)), dialMs);
+        const connected = (): void => clearTimeout(dial);
+        req.on('socket', (sock) => (sock.connecting ? sock.once('connect', connected) : connected()));
+        req.once('close', connected);
+      }
       req.on('error', reject);
       req.on('response', (res) => {
         response = res;
@@ -204,7 +214,7 @@ export class RegistryClient {
       if (service) u.searchParams.set('service', service);
       u.searchParams.set('scope', scope);
       const auth = creds?.username ? `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}` : undefined;
-      const tokenHost: RegistryHost = { origin: u.origin, apiPath: '', capabilities: [], skipVerify: host.skipVerify, ca: host.ca, headers: {} };
+      const tokenHost: RegistryHost = { origin: u.origin, apiPath: '', capabilities: [], skipVerify: host.skipVerify, ca: host.ca, client: host.client, headers: {} };
       res = await this.send(tokenHost, u, { ...o, method: 'GET', accept: 'application/json' }, auth);
     }
     const body = await readAll(res, 1 << 20);
