@@ -1,0 +1,251 @@
+// A hostile guest on the agent channel: every protocol violation must end as the AgentClient closing
+// the channel with a reason ('disconnect' with a GuestProtocolError, pending calls failed), never as an
+// exception in the socket handler (which would take bulkheadd down).
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { AgentClient, GuestProtocolError } from './client.js';
+import { FrameDecoder, FrameKind, encodeFrame, encodeData, HEADER_BYTES, MAX_GUEST_PAYLOAD } from './frame.js';
+import { DEFAULT_WINDOW, encodeWindow } from './flow.js';
+import { EventCodec, ExitStatusCodec, RequestCodec, ResponseCodec, type Request__Output } from './codec.js';
+
+interface FakeGuest {
+  client: AgentClient;
+  /** The guest end of the channel. */
+  guest: Socket;
+  /** Resolves with the next request the host sent (after Hello). */
+  nextRequest(): Promise<{ stream: number; req: Request__Output }>;
+  /** Resolves with the reason of the client's 'disconnect'. */
+  disconnected: Promise<Error | null>;
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** An AgentClient connected (Hello done) to a guest end the test writes raw bytes into. */
+async function fakeGuest(): Promise<FakeGuest> {
+  const dir = mkdtempSync(join(tmpdir(), 'bh-vmchannel-'));
+  const path = join(dir, 'agent.sock');
+  const requests: { stream: number; req: Request__Output }[] = [];
+  const waiters: ((r: { stream: number; req: Request__Output }) => void)[] = [];
+  let guest: Socket | undefined;
+  const server: Server = createServer((s) => {
+    guest = s;
+    const dec = new FrameDecoder();
+    s.on('error', () => undefined);
+    s.on('data', (b: Buffer) => {
+      for (const f of dec.push(b)) {
+        if (f.kind !== FrameKind.Request) continue;
+        const req = RequestCodec.decode(f.payload);
+        if (req.hello) {
+          s.write(encodeFrame(f.stream, FrameKind.Response, ResponseCodec.encode({ hello: { nonce: req.hello.nonce, agent_version: 'test', window: DEFAULT_WINDOW } })));
+          continue;
+        }
+        const w = waiters.shift();
+        if (w) w({ stream: f.stream, req });
+        else requests.push({ stream: f.stream, req });
+      }
+    });
+  });
+  server.listen(path);
+  await once(server, 'listening');
+  const client = new AgentClient(path);
+  const disconnected = new Promise<Error | null>((r) => client.once('disconnect', r));
+  await client.connect({ timeoutMs: 5000 });
+  cleanups.push(() => {
+    client.close();
+    guest?.destroy();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    client,
+    guest: guest!,
+    disconnected,
+    nextRequest: () => new Promise((r) => (requests.length ? r(requests.shift()!) : waiters.push(r))),
+  };
+}
+
+/** Opens a log-follow stream and answers it, so the guest may send DATA on it. */
+async function openFollow(g: FakeGuest, onData: (fd: number, b: Buffer) => void = () => undefined): Promise<{ stream: number; response: Promise<unknown> }> {
+  const s = g.client.openStream({ follow_logs: { container_id: 'c1', offset: '0' } }, { onData });
+  const { stream } = await g.nextRequest();
+  g.guest.write(encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
+  await s.response;
+  return { stream, response: s.response };
+}
+
+async function expectViolation(g: FakeGuest, pending: Promise<unknown>, pattern: RegExp): Promise<void> {
+  const why = await g.disconnected;
+  expect(why).toBeInstanceOf(GuestProtocolError);
+  expect(why!.message).toMatch(pattern);
+  await expect(pending).rejects.toThrow(pattern);
+  expect(g.client.connected).toBe(false);
+}
+
+describe('AgentClient with a hostile guest', () => {
+  it('an empty DATA frame (no fd byte) closes the channel', async () => {
+    const g = await fakeGuest();
+    const { stream } = await openFollow(g);
+    const pending = g.client.call({ ping: {} });
+    g.guest.write(encodeFrame(stream, FrameKind.Data));
+    await expectViolation(g, pending, /empty DATA frame/);
+  });
+
+  it('a junk EVENT frame closes the channel', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call({ ping: {} });
+    // field 1 with wire type 7: not protobuf
+    g.guest.write(encodeFrame(0, FrameKind.Event, Buffer.from([0x0f, 0xff, 0xff])));
+    await expectViolation(g, pending, /undecodable EVENT/);
+  });
+
+  it('a junk RESPONSE and a junk CLOSE exit status close the channel', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call({ ping: {} });
+    const { stream } = await g.nextRequest();
+    g.guest.write(encodeFrame(stream, FrameKind.Response, Buffer.from([0x12, 0x80])));
+    await expectViolation(g, pending, /undecodable RESPONSE/);
+
+    const h = await fakeGuest();
+    const { stream: s2 } = await openFollow(h);
+    const other = h.client.call({ ping: {} });
+    h.guest.write(encodeFrame(s2, FrameKind.Close, Buffer.from([0x0f])));
+    await expectViolation(h, other, /undecodable CLOSE/);
+  });
+
+  it('random garbage after the handshake closes the channel', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call({ ping: {} });
+    g.guest.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await expectViolation(g, pending, /bad frame header/);
+  });
+
+  it('a huge declared length closes the channel at the header, without buffering', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call({ ping: {} });
+    const header = Buffer.alloc(HEADER_BYTES);
+    header.writeUInt32BE(MAX_GUEST_PAYLOAD + 1, 0);
+    header.writeUInt32BE(0, 4);
+    header.writeUInt8(FrameKind.Event, 8);
+    g.guest.write(header);
+    await expectViolation(g, pending, /bad frame header \(length 1048577/);
+  });
+
+  it('a frame truncated by the guest closing the channel is reported as such', async () => {
+    const g = await fakeGuest();
+    const { stream } = await openFollow(g);
+    const pending = g.client.call({ ping: {} });
+    g.guest.end(encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(100))).subarray(0, 50));
+    await expectViolation(g, pending, /middle of a frame/);
+  });
+
+  it('DATA beyond the window the host granted closes the channel', async () => {
+    const g = await fakeGuest();
+    let got = 0;
+    const s = g.client.openStream({ follow_logs: { container_id: 'c1', offset: '0' } }, { onData: (_fd, b) => (got += b.length) });
+    const { stream } = await g.nextRequest();
+    g.guest.write(encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
+    await s.response;
+    // The consumer is full: the host acknowledges nothing, so one window is all the guest may send.
+    s.pause();
+    const pending = g.client.call({ ping: {} });
+    const frames = [];
+    for (let sent = 0; sent < DEFAULT_WINDOW; sent += 64 << 10) frames.push(encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(64 << 10))));
+    frames.push(encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(1))));
+    g.guest.write(Buffer.concat(frames));
+    await expectViolation(g, pending, /window overrun on stream \d+: 1 DATA bytes with 0 bytes of credit left/);
+    expect(got).toBe(DEFAULT_WINDOW);
+  });
+
+  it('a paused stream holds the guest to one window; credit returned on resume is honoured', async () => {
+    const g = await fakeGuest();
+    let got = 0;
+    const s = g.client.openStream({ follow_logs: { container_id: 'c1', offset: '0' } }, { onData: (_fd, b) => (got += b.length) });
+    const { stream } = await g.nextRequest();
+    g.guest.write(encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
+    await s.response;
+    s.pause();
+    const frame = encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(DEFAULT_WINDOW)));
+    g.guest.write(frame);
+    // The host acknowledges the window once resumed; the guest may then send it again.
+    const credit = new Promise<number>((resolve) => {
+      const dec = new FrameDecoder();
+      g.guest.on('data', (b: Buffer) => {
+        for (const f of dec.push(b)) if (f.kind === FrameKind.Window) resolve(f.payload.readUInt32BE(0));
+      });
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toBe(DEFAULT_WINDOW);
+    s.resume();
+    expect(await credit).toBe(DEFAULT_WINDOW);
+    g.guest.write(frame);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toBe(2 * DEFAULT_WINDOW);
+    expect(g.client.connected).toBe(true);
+  });
+
+  it('closes on frames the protocol does not allow from the guest', async () => {
+    const cases: [string, (stream: number) => Buffer, RegExp][] = [
+      ['REQUEST from the guest', (s) => encodeFrame(s, FrameKind.Request, RequestCodec.encode({ ping: {} })), /REQUEST frame/],
+      ['DATA on the event stream', () => encodeFrame(0, FrameKind.Data, encodeData(1, Buffer.from('x'))), /DATA frame on the event stream/],
+      ['EVENT off stream 0', (s) => encodeFrame(s, FrameKind.Event, EventCodec.encode({ oom: { container_id: 'c', at_ns: '1' } })), /EVENT frame on stream/],
+      ['a stream the host never opened', (s) => encodeFrame(s ^ 0x40000000, FrameKind.Close), /never opened/],
+      ['DATA for stdin', (s) => encodeFrame(s, FrameKind.Data, encodeData(0, Buffer.from('x'))), /DATA for fd 0/],
+      ['a second RESPONSE', (s) => encodeFrame(s, FrameKind.Response, ResponseCodec.encode({ empty: {} })), /second RESPONSE/],
+      ['a WINDOW frame of 3 bytes', (s) => encodeFrame(s, FrameKind.Window, Buffer.alloc(3)), /WINDOW frame of 3 bytes/],
+      ['a WINDOW for bytes never sent', (s) => encodeFrame(s, FrameKind.Window, encodeWindow(1)), /grants 1 bytes the host never sent/],
+    ];
+    for (const [what, frame, pattern] of cases) {
+      const g = await fakeGuest();
+      const { stream } = await openFollow(g);
+      const pending = g.client.call({ ping: {} });
+      g.guest.write(frame(stream));
+      await expectViolation(g, pending, pattern).catch((e: unknown) => {
+        throw new Error(`${what}: ${(e as Error).message}`);
+      });
+    }
+  });
+
+  it('a valid exchange keeps the channel: responses, DATA, exit status, events', async () => {
+    const g = await fakeGuest();
+    const events: unknown[] = [];
+    g.client.on('event', (e) => events.push(e.ev));
+    const data: string[] = [];
+    let exit: unknown;
+    const s = g.client.openStream({ exec_process: { container_id: 'c', args: ['true'], env: [], cwd: '', tty: false, stdin: false, timeout_seconds: 0 } }, { onData: (_fd, b) => data.push(b.toString()), onClose: (st) => (exit = st?.exit_code) });
+    const { stream } = await g.nextRequest();
+    g.guest.write(
+      Buffer.concat([
+        encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ exec_process: { exec_id: 'e', pid: 3 } })),
+        encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.from('out'))),
+        encodeFrame(stream, FrameKind.Data, encodeData(2, Buffer.alloc(0))),
+        encodeFrame(0, FrameKind.Event, EventCodec.encode({ oom: { container_id: 'c', at_ns: '5' } })),
+        encodeFrame(stream, FrameKind.Close, ExitStatusCodec.encode({ exit_code: 7, reason: 'Error', finished_at_ns: '1', signal: 0 })),
+      ]),
+    );
+    await s.response;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(data).toEqual(['out', '']);
+    expect(exit).toBe(7);
+    expect(events).toEqual(['oom']);
+    expect(g.client.connected).toBe(true);
+  });
+
+  it('an exception in a host handler closes the channel instead of escaping', async () => {
+    const g = await fakeGuest();
+    g.client.on('event', () => {
+      throw new Error('listener bug');
+    });
+    const pending = g.client.call({ ping: {} });
+    g.guest.write(encodeFrame(0, FrameKind.Event, EventCodec.encode({ oom: { container_id: 'c', at_ns: '5' } })));
+    const why = await g.disconnected;
+    expect(why?.message).toMatch(/handling a EVENT frame from the guest failed: listener bug/);
+    await expect(pending).rejects.toThrow(/listener bug/);
+  });
+});
