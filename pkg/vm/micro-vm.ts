@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ConsoleLog, readFileTail } from './console-log.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AgentClient } from '../vmchannel/client.js';
@@ -62,6 +63,8 @@ export function vmProcessAlive(stateDir: string): boolean {
 
 export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   readonly agent: AgentClient;
+  /** The serial console, kept a bounded ring while the VM runs. */
+  private readonly console: ConsoleLog;
   private exitInfo: VmExit | null = null;
   private shutdownReason: string | null = null;
   readonly exited: Promise<VmExit>;
@@ -76,6 +79,8 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   ) {
     super();
     this.agent = new AgentClient(vmPaths(stateDir).agentSocket);
+    this.console = new ConsoleLog(vmPaths(stateDir).consoleLog, (e) => log.warn({ vmPid: pid, err: e.message }, 'cannot trim the VM console log'));
+    this.console.start();
     this.exited = new Promise((r) => (this.resolveExit = r));
     qmp.on('event', (e: QmpEvent) => {
       if (e.event === 'SHUTDOWN') this.shutdownReason = String(e.data?.reason ?? 'unknown');
@@ -95,6 +100,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   private markExited(e: Omit<VmExit, 'shutdownReason'>): void {
     if (this.exitInfo) return;
     this.exitInfo = { ...e, shutdownReason: this.shutdownReason };
+    this.console.stop();
     this.agent.close();
     this.qmp.close();
     this.log.info({ vmPid: this.pid, ...this.exitInfo }, 'vm exited');
@@ -160,7 +166,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   }
 
   consoleTail(bytes = 2000): string {
-    return readTail(vmPaths(this.stateDir).consoleLog, bytes);
+    return this.console.tail(bytes);
   }
 
   /** Graceful stop: agent poweroff, then QMP quit, then SIGKILL; resolves once QEMU is gone. */
@@ -194,11 +200,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   }
 }
 
+/** The end of a log (QEMU's stderr): read from the end, never whole. */
 function readTail(path: string, bytes = 2000): string {
-  try {
-    const t = readFileSync(path, 'utf8');
-    return t.slice(-bytes);
-  } catch {
-    return '';
-  }
+  return readFileTail(path, bytes).toString('utf8');
 }

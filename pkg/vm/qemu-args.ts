@@ -82,7 +82,10 @@ export function qemuArgs(s: QemuSpec): string[] {
     '-global', 'virtio-mmio.force-legacy=false',
     '-nographic', '-nodefaults', '-no-user-config', '-no-reboot',
     '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
-    '-serial', `file:${s.consoleLog}`,
+    // append=on (O_APPEND): the daemon keeps the console a bounded ring by copy-truncate
+    // (pkg/vm/console-log.ts); with QEMU's default O_TRUNC offset its next write would land past the cut.
+    '-chardev', `file,id=console,path=${opt(s.consoleLog)},append=on`,
+    '-serial', 'chardev:console',
     '-pidfile', s.pidFile,
     '-qmp', `unix:${opt(s.qmpSocket)},server=on,wait=off`,
     '-kernel', s.kernel,
