@@ -195,7 +195,6 @@ describe('AgentClient with a hostile guest', () => {
       ['REQUEST from the guest', (s) => encodeFrame(s, FrameKind.Request, RequestCodec.encode({ ping: {} })), /REQUEST frame/],
       ['DATA on the event stream', () => encodeFrame(0, FrameKind.Data, encodeData(1, Buffer.from('x'))), /DATA frame on the event stream/],
       ['EVENT off stream 0', (s) => encodeFrame(s, FrameKind.Event, EventCodec.encode({ oom: { container_id: 'c', at_ns: '1' } })), /EVENT frame on stream/],
-      ['a stream the host never opened', (s) => encodeFrame(s ^ 0x40000000, FrameKind.Close), /never opened/],
       ['DATA for stdin', (s) => encodeFrame(s, FrameKind.Data, encodeData(0, Buffer.from('x'))), /DATA for fd 0/],
       ['a second RESPONSE', (s) => encodeFrame(s, FrameKind.Response, ResponseCodec.encode({ empty: {} })), /second RESPONSE/],
       ['a WINDOW frame of 3 bytes', (s) => encodeFrame(s, FrameKind.Window, Buffer.alloc(3)), /WINDOW frame of 3 bytes/],
@@ -234,6 +233,26 @@ describe('AgentClient with a hostile guest', () => {
     expect(data).toEqual(['out', '']);
     expect(exit).toBe(7);
     expect(events).toEqual(['oom']);
+    expect(g.client.connected).toBe(true);
+  });
+
+  it('drops frames for streams it does not know (an earlier daemon\'s calls answered late), keeping the channel', async () => {
+    const g = await fakeGuest();
+    const { stream } = await openFollow(g);
+    const other = stream ^ 0x40000000;
+    g.guest.write(
+      Buffer.concat([
+        encodeFrame(other, FrameKind.Response, ResponseCodec.encode({ wait_container: { exit_code: 0, reason: 'Completed', finished_at_ns: '1', signal: 0 } })),
+        encodeFrame(other, FrameKind.Data, encodeData(1, Buffer.from('x'))),
+        encodeFrame(other, FrameKind.Window, encodeWindow(5)),
+        encodeFrame(other, FrameKind.Close),
+      ]),
+    );
+    const pending = g.client.call({ ping: {} });
+    const { stream: ping } = await g.nextRequest();
+    g.guest.write(encodeFrame(ping, FrameKind.Response, ResponseCodec.encode({ ping: { kernel_release: 'k' } })));
+    expect((await pending).ping?.kernel_release).toBe('k');
+    expect(g.client.droppedFrames).toBe(4);
     expect(g.client.connected).toBe(true);
   });
 

@@ -9,7 +9,6 @@ import { FrameDecoder, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STR
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
 import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type ExitStatus__Output, type Request, type Response__Output } from './codec.js';
 import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
-import { StreamIds } from './stream-ids.js';
 
 export { GuestProtocolError } from './guest-input.js';
 
@@ -56,7 +55,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private sock: Socket | null = null;
   private readonly decoder = new FrameDecoder(MAX_GUEST_PAYLOAD);
   private readonly pending = new Map<number, Pending>();
-  private readonly streamIds = new StreamIds(randomInt(1, 1 << 30));
+  private nextStream = randomInt(1, 1 << 30);
+  private dropped = 0;
   private synced = false;
   private helloStream = -1;
   private helloNonce = '';
@@ -160,8 +160,15 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.failAll(new AgentError(Code.Unavailable, 'agent connection closed'));
   }
 
+  /** Frames dropped because their stream was unknown (see onFrame). */
+  get droppedFrames(): number {
+    return this.dropped;
+  }
+
   private allocStream(): number {
-    return this.streamIds.next();
+    const id = this.nextStream;
+    this.nextStream = this.nextStream >= 0x7fffffff ? 1 : this.nextStream + 1;
+    return id;
   }
 
   /** Closes the channel because of err (a guest protocol violation): fails every call, emits 'disconnect'. */
@@ -271,8 +278,10 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     if (f.kind === FrameKind.Request) throw new GuestProtocolError(`REQUEST frame on stream ${f.stream} (the host serves no requests)`);
     const p = this.pending.get(f.stream);
     if (!p) {
-      if (!this.streamIds.issued(f.stream)) throw new GuestProtocolError(`${kindName(f.kind)} frame for stream ${f.stream}, which the host never opened`);
-      // A stream the host closed or gave up on (a timed-out call): its late frames are dropped.
+      // Not an error, and not decoded: a stream the host closed or gave up on (a timed-out call), or
+      // one of an earlier daemon's (after a restart the agent still answers the old session's calls,
+      // e.g. a WaitContainer, when their container exits). Dropping costs at most one bounded frame.
+      this.dropped++;
       return;
     }
     switch (f.kind) {
