@@ -80,6 +80,14 @@ async function openFollow(g: FakeGuest, onData: (fd: number, b: Buffer) => void 
   return { stream, response: s.response };
 }
 
+/** Waits (polling, up to 5 s) until cond holds: socket delivery takes a while on a loaded machine. */
+async function until(cond: () => boolean): Promise<void> {
+  for (const t0 = Date.now(); !cond(); ) {
+    if (Date.now() - t0 > 5000) throw new Error('condition not met in 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function expectViolation(g: FakeGuest, pending: Promise<unknown>, pattern: RegExp): Promise<void> {
   const why = await g.disconnected;
   expect(why).toBeInstanceOf(GuestProtocolError);
@@ -180,13 +188,11 @@ describe('AgentClient with a hostile guest', () => {
         for (const f of dec.push(b)) if (f.kind === FrameKind.Window) resolve(f.payload.readUInt32BE(0));
       });
     });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(got).toBe(DEFAULT_WINDOW);
+    await until(() => got === DEFAULT_WINDOW);
     s.resume();
     expect(await credit).toBe(DEFAULT_WINDOW);
     g.guest.write(frame);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(got).toBe(2 * DEFAULT_WINDOW);
+    await until(() => got === 2 * DEFAULT_WINDOW);
     expect(g.client.connected).toBe(true);
   });
 
@@ -229,7 +235,7 @@ describe('AgentClient with a hostile guest', () => {
       ]),
     );
     await s.response;
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => exit !== undefined);
     expect(data).toEqual(['out', '']);
     expect(exit).toBe(7);
     expect(events).toEqual(['oom']);

@@ -80,7 +80,7 @@ describe('VmSandboxRuntime and a guest breaking the agent protocol', () => {
 
     // field 1, wire type 7: not protobuf
     guest!.write(encodeFrame(0, FrameKind.Event, Buffer.from([0x0f])));
-    await new Promise((r) => setTimeout(r, 50));
+    for (const t0 = Date.now(); exited.length === 0 && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 5));
 
     expect(vm.killed).toBe(1);
     expect(exited).toEqual(['c1']);
