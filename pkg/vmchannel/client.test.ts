@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { AgentClient, GuestProtocolError } from './client.js';
+import { AgentClient, GuestProtocolError, MAX_PEER_WINDOW } from './client.js';
 import { FrameDecoder, FrameKind, encodeFrame, encodeData, HEADER_BYTES, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, encodeWindow } from './flow.js';
 import { EventCodec, ExitStatusCodec, RequestCodec, ResponseCodec, type Request__Output } from './codec.js';
@@ -28,7 +28,7 @@ afterEach(() => {
 });
 
 /** An AgentClient connected (Hello done) to a guest end the test writes raw bytes into. */
-async function fakeGuest(): Promise<FakeGuest> {
+async function fakeGuest(helloWindow = DEFAULT_WINDOW): Promise<FakeGuest> {
   const dir = mkdtempSync(join(tmpdir(), 'bh-vmchannel-'));
   const path = join(dir, 'agent.sock');
   const requests: { stream: number; req: Request__Output }[] = [];
@@ -43,7 +43,7 @@ async function fakeGuest(): Promise<FakeGuest> {
         if (f.kind !== FrameKind.Request) continue;
         const req = RequestCodec.decode(f.payload);
         if (req.hello) {
-          s.write(encodeFrame(f.stream, FrameKind.Response, ResponseCodec.encode({ hello: { nonce: req.hello.nonce, agent_version: 'test', window: DEFAULT_WINDOW } })));
+          s.write(encodeFrame(f.stream, FrameKind.Response, ResponseCodec.encode({ hello: { nonce: req.hello.nonce, agent_version: 'test', window: helloWindow } })));
           continue;
         }
         const w = waiters.shift();
@@ -260,6 +260,23 @@ describe('AgentClient with a hostile guest', () => {
     expect((await pending).ping?.kernel_release).toBe('k');
     expect(g.client.droppedFrames).toBe(4);
     expect(g.client.connected).toBe(true);
+  });
+
+  it('sends the guest no more than a bounded window, whatever window it announces', async () => {
+    for (const [announced, honoured] of [
+      [0, DEFAULT_WINDOW],
+      [0xffffffff, MAX_PEER_WINDOW],
+      [1000, 1000],
+    ] as const) {
+      const g = await fakeGuest(announced);
+      const s = g.client.openStream({ port_forward: { port: 80 } }, { onData: () => undefined });
+      s.response.catch(() => undefined);
+      await g.nextRequest();
+      let accepted = 0;
+      for (let i = 0; i < 64 && s.write(0, Buffer.alloc(64 << 10)); i++) accepted += 64 << 10;
+      expect(accepted, `announced ${announced}`).toBeLessThanOrEqual(honoured);
+      expect(accepted + (64 << 10), `announced ${announced}`).toBeGreaterThan(honoured);
+    }
   });
 
   it('an exception in a host handler closes the channel instead of escaping', async () => {

@@ -12,6 +12,9 @@ import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent
 
 export { GuestProtocolError } from './guest-input.js';
 
+/** Most DATA the host has unacknowledged per stream towards the guest: 4 of our agent's 256 KiB windows. */
+export const MAX_PEER_WINDOW = 4 * DEFAULT_WINDOW;
+
 export interface StreamHandlers {
   onData?(fd: number, bytes: Buffer): void;
   /** The agent closed the stream; exit is set for process streams (exec). */
@@ -60,8 +63,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private synced = false;
   private helloStream = -1;
   private helloNonce = '';
-  /** The agent's receive window per stream (0: agent without flow control). */
-  private peerWindow = 0;
+  /** The agent's receive window per stream, as the host honours it (see onFrameBeforeSync). */
+  private peerWindow = DEFAULT_WINDOW;
 
   constructor(readonly socketPath: string) {
     super();
@@ -328,7 +331,10 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     }
     if (r.hello?.nonce !== this.helloNonce) return;
     this.synced = true;
-    this.peerWindow = r.hello.window ?? 0;
+    // Whatever window the guest announces, the host keeps at most MAX_PEER_WINDOW unacknowledged per
+    // stream: a guest announcing 0 ("no flow control", which no agent of ours does) or 4 GiB and then
+    // not reading would have the host buffer all a client uploads (port-forward, stdin) in the socket.
+    this.peerWindow = Math.min(r.hello.window || DEFAULT_WINDOW, MAX_PEER_WINDOW);
     const p = this.pending.get(f.stream);
     this.pending.delete(f.stream);
     p?.resolve(r);
