@@ -4,13 +4,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { ConsoleLog, readFileTail } from './console-log.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AgentClient } from '../vmchannel/client.js';
 import { procStartTime } from '../sys/proc.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { qemuArgs, type QemuSpec } from './qemu-args.js';
+import { ConsoleLog, readFileTail } from './console-log.js';
 import { releaseShortSocketDir, shortSocketDir } from './socket-dir.js';
 
 export interface VmExit {
@@ -76,11 +76,13 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     readonly qmp: QmpClient,
     child: ChildProcess | null,
     private readonly log: Logger,
+    /** QEMU appends to the console (append=on): only then may the daemon cut it (console-log.ts). */
+    consoleAppends = true,
   ) {
     super();
     this.agent = new AgentClient(vmPaths(stateDir).agentSocket);
     this.console = new ConsoleLog(vmPaths(stateDir).consoleLog, (e) => log.warn({ vmPid: pid, err: e.message }, 'cannot trim the VM console log'));
-    this.console.start();
+    if (consoleAppends) this.console.start();
     this.exited = new Promise((r) => (this.resolveExit = r));
     qmp.on('event', (e: QmpEvent) => {
       if (e.event === 'SHUTDOWN') this.shutdownReason = String(e.data?.reason ?? 'unknown');
@@ -146,7 +148,15 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     const p = vmPaths(stateDir);
     const pid = Number(readFileSync(p.pidFile, 'utf8').trim());
     const qmp = await QmpClient.connect(p.qmpSocket, 2000);
-    return new MicroVm(pid, stateDir, qmp, null, log);
+    // A QEMU an older daemon started writes the console at its own offset (no append=on): cutting the
+    // file under it would only leave a sparse file, so its console is left alone.
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(join(stateDir, 'qemu.cmdline'), 'utf8');
+    } catch {
+      /* none */
+    }
+    return new MicroVm(pid, stateDir, qmp, null, log, cmdline.includes('id=console') && cmdline.includes('append=on'));
   }
 
   /** Connects the agent channel; resolves when the agent answered Hello. */
