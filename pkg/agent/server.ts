@@ -79,7 +79,7 @@ export class AgentServer {
       frames = this.decoder.push(b);
     } catch (e) {
       this.log(`dropping garbage: ${e instanceof FrameError ? e.message : String(e)}`);
-      return;
+      frames = e instanceof FrameError ? e.framesBefore : [];
     }
     // The agent must outlive a junk frame (an empty DATA, a throwing stdin target): it is the only
     // process the host can talk to in the guest. The frame is dropped and the rest still served.

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FrameDecoder, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
+import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
 import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type ExitStatus__Output, type Request, type Response__Output } from './codec.js';
 import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
@@ -245,12 +245,12 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private onSocketData(sock: Socket, chunk: Buffer): void {
     if (this.sock !== sock) return;
     let frames: Frame[];
+    let badHeader: FrameError | undefined;
     try {
       frames = this.decoder.push(chunk);
     } catch (e) {
-      // Before sync this is leftover garbage from an earlier session: keep waiting for Hello.
-      if (this.synced) this.abort(new GuestProtocolError((e as Error).message));
-      return;
+      badHeader = e instanceof FrameError ? e : new FrameError(String(e));
+      frames = badHeader.framesBefore;
     }
     for (const f of frames) {
       if (this.sock !== sock) return; // an earlier frame closed the channel
@@ -263,6 +263,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         return;
       }
     }
+    // Before sync a bad header is leftover garbage from an earlier session: keep waiting for Hello.
+    if (badHeader && this.synced && this.sock === sock) this.abort(new GuestProtocolError(badHeader.message));
   }
 
   private onFrame(f: Frame): void {

@@ -69,6 +69,18 @@ describe('vmchannel framing', () => {
     }
   });
 
+  it('hands over the frames that came before a bad header', () => {
+    const d = new FrameDecoder();
+    const good = encodeFrame(4, FrameKind.Close);
+    try {
+      d.push(Buffer.concat([good, good, Buffer.from([0, 0, 0, 0, 0, 0, 0, 1, 99])]));
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(FrameError);
+      expect((e as FrameError).framesBefore.map((f) => f.stream)).toEqual([4, 4]);
+    }
+  });
+
   it('encodes responses with int64 as strings and oneof names', () => {
     const bytes = ResponseCodec.encode({ ping: { kernel_release: '6.1', mem_total_bytes: '134217728' } });
     const r = ResponseCodec.decode(bytes);

@@ -37,7 +37,10 @@ export const MAX_GUEST_PAYLOAD = 1 << 20;
 /** Stream 0 carries unsolicited agent events. */
 export const EVENT_STREAM = 0;
 
-export class FrameError extends Error {}
+export class FrameError extends Error {
+  /** Whole frames that came before the bad header in the same push(): still to be handled, in order. */
+  framesBefore: Frame[] = [];
+}
 
 export function encodeFrame(stream: number, kind: FrameKind, payload: Uint8Array = Buffer.alloc(0)): Buffer {
   if (payload.length > MAX_PAYLOAD) throw new FrameError(`frame payload ${payload.length} > ${MAX_PAYLOAD}`);
@@ -68,7 +71,8 @@ const KINDS = new Set<number>(Object.values(FrameKind));
  * Incremental decoder: feed arbitrary chunks, get whole frames. Linear in the bytes fed: the header
  * is gathered in a fixed 9-byte buffer and the payload is copied once into a buffer of the declared
  * length (at most maxPayload), so a frame split into many chunks is never re-concatenated per chunk.
- * Throws FrameError on a bad header (unknown kind, length above maxPayload); the decoder is reset then.
+ * Throws FrameError on a bad header (unknown kind, length above maxPayload), carrying the frames decoded
+ * before it; the decoder is reset then.
  */
 export class FrameDecoder {
   private readonly header = Buffer.alloc(HEADER_BYTES);
@@ -100,7 +104,9 @@ export class FrameDecoder {
         const kind = this.header.readUInt8(8);
         if (len > this.maxPayload || !KINDS.has(kind)) {
           this.reset();
-          throw new FrameError(`bad frame header (length ${len}, kind ${kind})`);
+          const err = new FrameError(`bad frame header (length ${len}, kind ${kind})`);
+          err.framesBefore = frames;
+          throw err;
         }
         this.stream = this.header.readUInt32BE(4);
         this.kind = kind as FrameKind;
