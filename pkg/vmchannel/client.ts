@@ -8,42 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
 import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type ExitStatus__Output, type Request, type Response__Output } from './codec.js';
+import type { OpenStream, PendingCall, StreamHandlers } from './streams.js';
 import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
 
 export { GuestProtocolError } from './guest-input.js';
+export type { OpenStream, StreamHandlers } from './streams.js';
 
 /** Most DATA the host has unacknowledged per stream towards the guest: 4 of our agent's 256 KiB windows. */
 export const MAX_PEER_WINDOW = 4 * DEFAULT_WINDOW;
-
-export interface StreamHandlers {
-  onData?(fd: number, bytes: Buffer): void;
-  /** The agent closed the stream; exit is set for process streams (exec). */
-  onClose?(exit: ExitStatus__Output | null): void;
-}
-
-export interface OpenStream {
-  readonly id: number;
-  /** The RPC's single response (rejects with AgentError). */
-  readonly response: Promise<Response__Output>;
-  /** Sends (or queues, beyond the agent's window) DATA; false: wait for onDrain before writing more. */
-  write(fd: number, bytes: Buffer): boolean;
-  /** f runs once every queued byte went out (at once when nothing is queued). */
-  onDrain(f: () => void): void;
-  /** Host side done (stdin EOF): sent after the queued DATA. */
-  close(): void;
-  /** The consumer of onData is full: stop acknowledging (the agent stops after one window). */
-  pause(): void;
-  resume(): void;
-}
-
-interface Pending {
-  resolve(r: Response__Output): void;
-  reject(e: Error): void;
-  handlers?: StreamHandlers;
-  responded: boolean;
-  send?: SendWindow;
-  recv?: RecvWindow;
-}
 
 export interface AgentClientEvents {
   event: [Event__Output];
@@ -57,7 +29,7 @@ export interface AgentClientEvents {
 export class AgentClient extends EventEmitter<AgentClientEvents> {
   private sock: Socket | null = null;
   private readonly decoder = new FrameDecoder(MAX_GUEST_PAYLOAD);
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, PendingCall>();
   private nextStream = randomInt(1, 1 << 30);
   private dropped = 0;
   private synced = false;
@@ -342,7 +314,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     p?.resolve(r);
   }
 
-  private onResponse(stream: number, p: Pending, r: Response__Output): void {
+  private onResponse(stream: number, p: PendingCall, r: Response__Output): void {
     if (p.responded) throw new GuestProtocolError(`second RESPONSE on stream ${stream}`);
     p.responded = true;
     if (!p.handlers?.onData && !p.handlers?.onClose) this.pending.delete(stream);
