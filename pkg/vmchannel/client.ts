@@ -7,7 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
-import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type ExitStatus__Output, type Request, type Response__Output } from './codec.js';
+import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type Request, type Response__Output } from './codec.js';
 import type { OpenStream, PendingCall, StreamHandlers } from './streams.js';
 import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
 
