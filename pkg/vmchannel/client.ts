@@ -199,14 +199,14 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     sock.on('data', (chunk: Buffer) => this.onSocketData(sock, chunk));
     sock.on('close', () => {
       if (this.sock !== sock) return;
-      // Bytes of an unfinished frame mean the guest (or QEMU) cut the channel mid-frame.
-      const partial = this.synced ? this.decoder.buffered : 0;
+      // Only QEMU closes the chardev socket, when it exits (a guest cannot): an unfinished frame then
+      // is the VM dying mid-write, not a protocol violation, so it is reported but blamed on no one.
+      const partial = this.decoder.buffered;
       this.sock = null;
       this.synced = false;
       this.decoder.reset();
-      const err = partial > 0 ? new GuestProtocolError(`channel closed in the middle of a frame (${partial} bytes buffered)`) : null;
-      this.failAll(err ?? new AgentError(Code.Unavailable, 'agent connection lost'));
-      this.emit('disconnect', err);
+      this.failAll(new AgentError(Code.Unavailable, partial > 0 ? `agent connection lost in the middle of a frame (${partial} bytes buffered)` : 'agent connection lost'));
+      this.emit('disconnect', null);
     });
     sock.on('error', () => {
       /* 'close' follows */

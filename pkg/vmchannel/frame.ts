@@ -85,9 +85,9 @@ export class FrameDecoder {
 
   constructor(private readonly maxPayload: number = MAX_PAYLOAD) {}
 
-  /** Bytes held for the frame in progress (bounded by HEADER_BYTES + maxPayload). */
+  /** Bytes of the frame in progress received so far (the buffer held for it is at most maxPayload). */
   get buffered(): number {
-    return this.headerFill + (this.payload?.length ?? 0);
+    return this.headerFill + this.payloadFill;
   }
 
   push(chunk: Buffer): Frame[] {
