@@ -78,10 +78,18 @@ export class AgentServer {
     try {
       frames = this.decoder.push(b);
     } catch (e) {
-      if (e instanceof FrameError) this.log(`dropping garbage: ${e.message}`);
-      return;
+      this.log(`dropping garbage: ${e instanceof FrameError ? e.message : String(e)}`);
+      frames = e instanceof FrameError ? e.framesBefore : [];
     }
-    for (const f of frames) this.onFrame(f);
+    // The agent must outlive a junk frame (an empty DATA, a throwing stdin target): it is the only
+    // process the host can talk to in the guest. The frame is dropped and the rest still served.
+    for (const f of frames) {
+      try {
+        this.onFrame(f);
+      } catch (e) {
+        this.log(`dropping frame (stream ${f.stream}, kind ${f.kind}, ${f.payload.length} bytes): ${(e as Error).message ?? String(e)}`);
+      }
+    }
   }
 
   private onFrame(f: Frame): void {

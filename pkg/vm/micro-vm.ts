@@ -10,6 +10,7 @@ import { AgentClient } from '../vmchannel/client.js';
 import { procStartTime } from '../sys/proc.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { qemuArgs, type QemuSpec } from './qemu-args.js';
+import { ConsoleLog, readFileTail } from './console-log.js';
 import { releaseShortSocketDir, shortSocketDir } from './socket-dir.js';
 
 export interface VmExit {
@@ -62,6 +63,8 @@ export function vmProcessAlive(stateDir: string): boolean {
 
 export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   readonly agent: AgentClient;
+  /** The serial console, kept a bounded ring while the VM runs. */
+  private readonly console: ConsoleLog;
   private exitInfo: VmExit | null = null;
   private shutdownReason: string | null = null;
   readonly exited: Promise<VmExit>;
@@ -73,9 +76,13 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     readonly qmp: QmpClient,
     child: ChildProcess | null,
     private readonly log: Logger,
+    /** QEMU appends to the console (append=on): only then may the daemon cut it (console-log.ts). */
+    consoleAppends = true,
   ) {
     super();
     this.agent = new AgentClient(vmPaths(stateDir).agentSocket);
+    this.console = new ConsoleLog(vmPaths(stateDir).consoleLog, (e) => log.warn({ vmPid: pid, err: e.message }, 'cannot trim the VM console log'));
+    if (consoleAppends) this.console.start();
     this.exited = new Promise((r) => (this.resolveExit = r));
     qmp.on('event', (e: QmpEvent) => {
       if (e.event === 'SHUTDOWN') this.shutdownReason = String(e.data?.reason ?? 'unknown');
@@ -95,6 +102,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   private markExited(e: Omit<VmExit, 'shutdownReason'>): void {
     if (this.exitInfo) return;
     this.exitInfo = { ...e, shutdownReason: this.shutdownReason };
+    this.console.stop();
     this.agent.close();
     this.qmp.close();
     this.log.info({ vmPid: this.pid, ...this.exitInfo }, 'vm exited');
@@ -140,7 +148,15 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     const p = vmPaths(stateDir);
     const pid = Number(readFileSync(p.pidFile, 'utf8').trim());
     const qmp = await QmpClient.connect(p.qmpSocket, 2000);
-    return new MicroVm(pid, stateDir, qmp, null, log);
+    // A QEMU an older daemon started writes the console at its own offset (no append=on): cutting the
+    // file under it would only leave a sparse file, so its console is left alone.
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(join(stateDir, 'qemu.cmdline'), 'utf8');
+    } catch {
+      /* none */
+    }
+    return new MicroVm(pid, stateDir, qmp, null, log, cmdline.includes('id=console') && cmdline.includes('append=on'));
   }
 
   /** Connects the agent channel; resolves when the agent answered Hello. */
@@ -160,7 +176,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   }
 
   consoleTail(bytes = 2000): string {
-    return readTail(vmPaths(this.stateDir).consoleLog, bytes);
+    return this.console.tail(bytes);
   }
 
   /** Graceful stop: agent poweroff, then QMP quit, then SIGKILL; resolves once QEMU is gone. */
@@ -194,11 +210,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
   }
 }
 
+/** The end of a log (QEMU's stderr): read from the end, never whole. */
 function readTail(path: string, bytes = 2000): string {
-  try {
-    const t = readFileSync(path, 'utf8');
-    return t.slice(-bytes);
-  } catch {
-    return '';
-  }
+  return readFileTail(path, bytes).toString('utf8');
 }

@@ -33,7 +33,8 @@ describe('qemuArgs', () => {
     expect(after(a, '-global')).toEqual(['virtio-mmio.force-legacy=false']);
     expect(after(a, '-sandbox')[0]).toMatch(/^on,/);
     expect(after(a, '-qmp')).toEqual(['unix:/s/qmp.sock,server=on,wait=off']);
-    expect(after(a, '-chardev')).toEqual(['socket,id=agent,path=/s/agent.sock,server=on,wait=off']);
+    expect(after(a, '-chardev')).toEqual(['file,id=console,path=/s/console.log,append=on', 'socket,id=agent,path=/s/agent.sock,server=on,wait=off']);
+    expect(after(a, '-serial')).toEqual(['chardev:console']);
     expect(after(a, '-device')).toContain('virtio-blk-device,drive=root,serial=bulkhead-root');
     expect(after(a, '-device')).toContain('virtserialport,chardev=agent,name=agent');
     expect(a).toContain('-no-reboot');

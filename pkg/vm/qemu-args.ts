@@ -94,7 +94,10 @@ export function qemuArgs(s: QemuSpec): string[] {
     // with SIGSYS); afterwards it holds no CAP_SETUID, so it can't regain root either way.
     '-sandbox', `on,obsolete=deny,elevateprivileges=${s.runAs ? 'allow' : 'deny'},spawn=deny,resourcecontrol=deny`,
     ...(s.runAs ? (s.runAs.option === '-run-with' ? ['-run-with', `user=${s.runAs.uid}:${s.runAs.gid}`] : ['-runas', `${s.runAs.uid}:${s.runAs.gid}`]) : []),
-    '-serial', `file:${s.consoleLog}`,
+    // append=on (O_APPEND): the daemon keeps the console a bounded ring by copy-truncate
+    // (pkg/vm/console-log.ts); with QEMU's default O_TRUNC offset its next write would land past the cut.
+    '-chardev', `file,id=console,path=${opt(s.consoleLog)},append=on`,
+    '-serial', 'chardev:console',
     '-pidfile', s.pidFile,
     '-qmp', `unix:${opt(s.qmpSocket)},server=on,wait=off`,
     '-kernel', s.kernel,

@@ -5,66 +5,38 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FrameDecoder, FrameKind, encodeFrame, encodeData, decodeData, type Frame, EVENT_STREAM, DATA_CHUNK } from './frame.js';
-import { DEFAULT_WINDOW, RecvWindow, SendWindow, decodeWindow, encodeWindow } from './flow.js';
-import {
-  AgentError,
-  Code,
-  EventCodec,
-  ExitStatusCodec,
-  RequestCodec,
-  ResponseCodec,
-  type Event__Output,
-  type ExitStatus__Output,
-  type Request,
-  type Response__Output,
-} from './codec.js';
+import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
+import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
+import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type Request, type Response__Output } from './codec.js';
+import type { OpenStream, PendingCall, StreamHandlers } from './streams.js';
+import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
 
-export interface StreamHandlers {
-  onData?(fd: number, bytes: Buffer): void;
-  /** The agent closed the stream; exit is set for process streams (exec). */
-  onClose?(exit: ExitStatus__Output | null): void;
-}
+export { GuestProtocolError } from './guest-input.js';
+export type { OpenStream, StreamHandlers } from './streams.js';
 
-export interface OpenStream {
-  readonly id: number;
-  /** The RPC's single response (rejects with AgentError). */
-  readonly response: Promise<Response__Output>;
-  /** Sends (or queues, beyond the agent's window) DATA; false: wait for onDrain before writing more. */
-  write(fd: number, bytes: Buffer): boolean;
-  /** f runs once every queued byte went out (at once when nothing is queued). */
-  onDrain(f: () => void): void;
-  /** Host side done (stdin EOF): sent after the queued DATA. */
-  close(): void;
-  /** The consumer of onData is full: stop acknowledging (the agent stops after one window). */
-  pause(): void;
-  resume(): void;
-}
-
-interface Pending {
-  resolve(r: Response__Output): void;
-  reject(e: Error): void;
-  handlers?: StreamHandlers;
-  responded: boolean;
-  send?: SendWindow;
-  recv?: RecvWindow;
-}
+/** Most DATA the host has unacknowledged per stream towards the guest: 4 of our agent's 256 KiB windows. */
+export const MAX_PEER_WINDOW = 4 * DEFAULT_WINDOW;
 
 export interface AgentClientEvents {
   event: [Event__Output];
+  /**
+   * The channel is gone: null when the guest side closed it cleanly, otherwise why the host closed it
+   * (a GuestProtocolError when the guest broke the protocol). Pending calls were failed with the same error.
+   */
   disconnect: [Error | null];
 }
 
 export class AgentClient extends EventEmitter<AgentClientEvents> {
   private sock: Socket | null = null;
-  private readonly decoder = new FrameDecoder();
-  private readonly pending = new Map<number, Pending>();
+  private readonly decoder = new FrameDecoder(MAX_GUEST_PAYLOAD);
+  private readonly pending = new Map<number, PendingCall>();
   private nextStream = randomInt(1, 1 << 30);
+  private dropped = 0;
   private synced = false;
   private helloStream = -1;
   private helloNonce = '';
-  /** The agent's receive window per stream (0: agent without flow control). */
-  private peerWindow = 0;
+  /** The agent's receive window per stream, as the host honours it (see onFrameBeforeSync). */
+  private peerWindow = DEFAULT_WINDOW;
 
   constructor(readonly socketPath: string) {
     super();
@@ -138,7 +110,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         this.sock?.write(encodeFrame(id, FrameKind.Data, encodeData(fd, bytes.subarray(off, off + DATA_CHUNK))));
       }
     });
-    const recv = new RecvWindow(this.peerWindow > 0 ? DEFAULT_WINDOW : 0, (n) => this.sock?.write(encodeFrame(id, FrameKind.Window, encodeWindow(n))));
+    // The host always announces DEFAULT_WINDOW in Hello and holds the guest to it, whatever window the
+    // agent announces for its own side: a guest answering 0 must not get an unbounded receive side.
+    const recv = new RecvWindow(DEFAULT_WINDOW, (n) => this.sock?.write(encodeFrame(id, FrameKind.Window, encodeWindow(n))));
     p.send = send;
     p.recv = recv;
     sock.write(encodeFrame(id, FrameKind.Request, RequestCodec.encode(req)));
@@ -161,10 +135,31 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.failAll(new AgentError(Code.Unavailable, 'agent connection closed'));
   }
 
+  /** Frames dropped because their stream was unknown (see onFrame). */
+  get droppedFrames(): number {
+    return this.dropped;
+  }
+
   private allocStream(): number {
     const id = this.nextStream;
     this.nextStream = this.nextStream >= 0x7fffffff ? 1 : this.nextStream + 1;
     return id;
+  }
+
+  /** Closes the channel because of err (a guest protocol violation): fails every call, emits 'disconnect'. */
+  private abort(err: Error): void {
+    const s = this.sock;
+    if (!s) return;
+    this.sock = null;
+    this.synced = false;
+    this.decoder.reset();
+    s.destroy();
+    this.failAll(err);
+    try {
+      this.emit('disconnect', err);
+    } catch {
+      /* a throwing listener must not turn the guest's bad frame into an exception in the socket handler */
+    }
   }
 
   private requireSocket(): Socket {
@@ -184,7 +179,13 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.pending.delete(id);
     p.send?.discard();
     if (!p.responded) p.reject(err);
-    else p.handlers?.onClose?.(null);
+    else {
+      try {
+        p.handlers?.onClose?.(null);
+      } catch {
+        /* one stream's handler failing must not keep the others from being failed */
+      }
+    }
   }
 
   private failAll(err: Error): void {
@@ -195,22 +196,16 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.sock = sock;
     this.synced = false;
     this.decoder.reset();
-    sock.on('data', (chunk: Buffer) => {
-      let frames: Frame[];
-      try {
-        frames = this.decoder.push(chunk);
-      } catch {
-        // Before sync this is leftover garbage from an earlier session: keep waiting for Hello.
-        if (this.synced) this.close();
-        return;
-      }
-      for (const f of frames) this.onFrame(f);
-    });
+    sock.on('data', (chunk: Buffer) => this.onSocketData(sock, chunk));
     sock.on('close', () => {
       if (this.sock !== sock) return;
+      // Only QEMU closes the chardev socket, when it exits (a guest cannot): an unfinished frame then
+      // is the VM dying mid-write, not a protocol violation, so it is reported but blamed on no one.
+      const partial = this.decoder.buffered;
       this.sock = null;
       this.synced = false;
-      this.failAll(new AgentError(Code.Unavailable, 'agent connection lost'));
+      this.decoder.reset();
+      this.failAll(new AgentError(Code.Unavailable, partial > 0 ? `agent connection lost in the middle of a frame (${partial} bytes buffered)` : 'agent connection lost'));
       this.emit('disconnect', null);
     });
     sock.on('error', () => {
@@ -218,58 +213,115 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     });
   }
 
-  private onFrame(f: Frame): void {
-    if (!this.synced) {
-      // Only the answer to our Hello ends the resync; anything older is from a previous host session.
-      if (f.kind !== FrameKind.Response || f.stream !== this.helloStream) return;
-      let r: Response__Output;
+  /** Every byte from the guest comes through here: nothing it sends may throw out of this handler. */
+  private onSocketData(sock: Socket, chunk: Buffer): void {
+    if (this.sock !== sock) return;
+    let frames: Frame[];
+    let badHeader: FrameError | undefined;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      badHeader = e instanceof FrameError ? e : new FrameError(String(e));
+      frames = badHeader.framesBefore;
+    }
+    for (const f of frames) {
+      if (this.sock !== sock) return; // an earlier frame closed the channel
       try {
-        r = ResponseCodec.decode(f.payload);
-      } catch {
+        this.onFrame(f);
+      } catch (e) {
+        // A GuestProtocolError is the guest's doing; anything else is a host handler (onData, an 'event'
+        // listener) failing on the guest's input: the channel is closed either way, the daemon lives on.
+        this.abort(e instanceof GuestProtocolError ? e : new AgentError(Code.Internal, `handling a ${kindName(f.kind)} frame from the guest failed: ${(e as Error).message}`));
         return;
       }
-      if (r.hello?.nonce !== this.helloNonce) return;
-      this.synced = true;
-      this.peerWindow = r.hello.window ?? 0;
-      const p = this.pending.get(f.stream);
-      this.pending.delete(f.stream);
-      p?.resolve(r);
+    }
+    // Before sync a bad header is leftover garbage from an earlier session: keep waiting for Hello.
+    if (badHeader && this.synced && this.sock === sock) this.abort(new GuestProtocolError(badHeader.message));
+  }
+
+  private onFrame(f: Frame): void {
+    if (!this.synced) {
+      this.onFrameBeforeSync(f);
       return;
     }
-    if (f.kind === FrameKind.Event && f.stream === EVENT_STREAM) {
-      this.emit('event', EventCodec.decode(f.payload));
+    if (f.stream === EVENT_STREAM) {
+      if (f.kind !== FrameKind.Event) throw new GuestProtocolError(`${kindName(f.kind)} frame on the event stream 0`);
+      const ev = decodeGuestEvent(f.payload);
+      // An event kind this host does not know (a newer agent) is skipped, not an error.
+      if (ev.ev) this.emit('event', ev);
       return;
     }
+    if (f.kind === FrameKind.Event) throw new GuestProtocolError(`EVENT frame on stream ${f.stream} (events travel on stream 0)`);
+    if (f.kind === FrameKind.Request) throw new GuestProtocolError(`REQUEST frame on stream ${f.stream} (the host serves no requests)`);
     const p = this.pending.get(f.stream);
-    if (!p) return;
+    if (!p) {
+      // Not an error, and not decoded: a stream the host closed or gave up on (a timed-out call), or
+      // one of an earlier daemon's (after a restart the agent still answers the old session's calls,
+      // e.g. a WaitContainer, when their container exits). Dropping costs at most one bounded frame.
+      this.dropped++;
+      return;
+    }
     switch (f.kind) {
-      case FrameKind.Response: {
-        const r = ResponseCodec.decode(f.payload);
-        p.responded = true;
-        if (!p.handlers?.onData && !p.handlers?.onClose) this.pending.delete(f.stream);
-        if (r.error) {
-          this.pending.delete(f.stream);
-          p.reject(new AgentError(r.code || Code.Internal, r.error));
-        } else p.resolve(r);
-        break;
-      }
+      case FrameKind.Response:
+        this.onResponse(f.stream, p, decodeGuestResponse(f.stream, f.payload));
+        return;
       case FrameKind.Data: {
-        const d = decodeData(f.payload);
-        p.handlers?.onData?.(d.fd, d.bytes);
+        const d = decodeGuestData(f.stream, f.payload);
+        if (!p.handlers?.onData) throw new GuestProtocolError(`DATA frame on stream ${f.stream}, a call without output`);
+        if (p.recv && !p.recv.received(d.bytes.length)) {
+          throw new GuestProtocolError(`window overrun on stream ${f.stream}: ${d.bytes.length} DATA bytes with ${p.recv.credit} bytes of credit left`);
+        }
+        p.handlers.onData(d.fd, d.bytes);
         p.recv?.consumed(d.bytes.length);
-        break;
+        return;
       }
-      case FrameKind.Window:
-        p.send?.grant(decodeWindow(f.payload));
-        break;
-      case FrameKind.Close:
+      case FrameKind.Window: {
+        const credit = decodeGuestWindow(f.stream, f.payload);
+        if (!p.send?.canGrant(credit)) throw new GuestProtocolError(`WINDOW frame on stream ${f.stream} grants ${credit} bytes the host never sent`);
+        p.send.grant(credit);
+        return;
+      }
+      case FrameKind.Close: {
+        const exit = decodeGuestClose(f.stream, f.payload);
         this.pending.delete(f.stream);
         p.send?.discard();
-        p.handlers?.onClose?.(f.payload.length ? ExitStatusCodec.decode(f.payload) : null);
-        break;
+        if (!p.responded) p.reject(new AgentError(Code.Internal, `agent closed stream ${f.stream} without answering`));
+        else p.handlers?.onClose?.(exit);
+        return;
+      }
       default:
-        break;
+        throw new GuestProtocolError(`${kindName(f.kind)} frame on stream ${f.stream}`);
     }
+  }
+
+  /** Only the answer to our Hello ends the resync; anything older is from a previous host session. */
+  private onFrameBeforeSync(f: Frame): void {
+    if (f.kind !== FrameKind.Response || f.stream !== this.helloStream) return;
+    let r: Response__Output;
+    try {
+      r = ResponseCodec.decode(f.payload);
+    } catch {
+      return;
+    }
+    if (r.hello?.nonce !== this.helloNonce) return;
+    this.synced = true;
+    // Whatever window the guest announces, the host keeps at most MAX_PEER_WINDOW unacknowledged per
+    // stream: a guest announcing 0 ("no flow control", which no agent of ours does) or 4 GiB and then
+    // not reading would have the host buffer all a client uploads (port-forward, stdin) in the socket.
+    this.peerWindow = Math.min(r.hello.window || DEFAULT_WINDOW, MAX_PEER_WINDOW);
+    const p = this.pending.get(f.stream);
+    this.pending.delete(f.stream);
+    p?.resolve(r);
+  }
+
+  private onResponse(stream: number, p: PendingCall, r: Response__Output): void {
+    if (p.responded) throw new GuestProtocolError(`second RESPONSE on stream ${stream}`);
+    p.responded = true;
+    if (!p.handlers?.onData && !p.handlers?.onClose) this.pending.delete(stream);
+    if (r.error) {
+      this.pending.delete(stream);
+      p.reject(new AgentError(r.code || Code.Internal, r.error));
+    } else p.resolve(r);
   }
 }
 

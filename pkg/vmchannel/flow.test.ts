@@ -79,3 +79,30 @@ describe('SendWindow + RecvWindow', () => {
     expect(maxInFlight).toBeLessThanOrEqual(64);
   });
 });
+
+describe('window enforcement', () => {
+  it('RecvWindow.received refuses DATA beyond the credit granted, and counts acknowledged credit', () => {
+    const acks: number[] = [];
+    const r = new RecvWindow(100, (n) => acks.push(n));
+    r.pause();
+    expect(r.received(60)).toBe(true);
+    r.consumed(60);
+    expect(r.received(40)).toBe(true);
+    r.consumed(40);
+    expect(r.received(1)).toBe(false);
+    expect(r.credit).toBe(0);
+    r.resume();
+    expect(acks).toEqual([100]);
+    expect(r.credit).toBe(100);
+    expect(r.received(100)).toBe(true);
+  });
+
+  it('SendWindow.canGrant refuses credit for bytes never sent', () => {
+    const w = new SendWindow(10, () => undefined);
+    expect(w.canGrant(1)).toBe(false);
+    w.write(1, Buffer.alloc(4));
+    expect(w.canGrant(4)).toBe(true);
+    expect(w.canGrant(5)).toBe(false);
+    expect(new SendWindow(0, () => undefined).canGrant(1 << 30)).toBe(true);
+  });
+});

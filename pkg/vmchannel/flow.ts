@@ -6,6 +6,11 @@
 //   receiver: acknowledges bytes once its consumer took them, in WINDOW frames of at least a quarter
 //             window (fewer frames), or at once when the stream asks (pause()/resume()).
 // Both windows are agreed in Hello; 0 means the peer predates flow control: no limits either way.
+// A peer that breaks the agreement is caught on both counters: received() says when a DATA frame
+// exceeds the credit the receiver granted (an overrun), canGrant() when a WINDOW frame returns more
+// credit than the sender has bytes in flight (an overgrant, which would let the sender's socket buffer
+// grow without bound). What to do about it is the caller's call: the host closes the whole channel
+// (pkg/vmchannel/client.ts), because the protocol has no per-stream reset the guest must obey.
 
 /** Default receive window per stream (bytes of DATA payload). */
 export const DEFAULT_WINDOW = 256 << 10;
@@ -23,6 +28,7 @@ export function decodeWindow(payload: Buffer): number {
 /** Send side of one stream: emits DATA while credit lasts, queues the rest. */
 export class SendWindow {
   private credit: number;
+  private readonly window: number;
   private readonly queue: { fd: number; bytes: Buffer }[] = [];
   private queued = 0;
   private drainWaiters: (() => void)[] = [];
@@ -32,7 +38,13 @@ export class SendWindow {
     window: number,
     private readonly emit: (fd: number, bytes: Buffer) => void,
   ) {
-    this.credit = window > 0 ? window : Infinity;
+    this.window = window > 0 ? window : Infinity;
+    this.credit = this.window;
+  }
+
+  /** Whether a WINDOW frame of n bytes fits the bytes in flight (false: the peer grants what it never got). */
+  canGrant(n: number): boolean {
+    return this.credit + n <= this.window;
   }
 
   /** Bytes waiting for credit. */
@@ -110,12 +122,28 @@ export class RecvWindow {
   private unacked = 0;
   private held = 0;
   private paused = false;
+  /** DATA bytes the peer may still send: the window, minus what arrived, plus what was acknowledged. */
+  private peerCredit: number;
 
   /** window 0 = the peer sends without limits: never acknowledge. */
   constructor(
     private readonly window: number,
     private readonly sendCredit: (n: number) => void,
-  ) {}
+  ) {
+    this.peerCredit = window > 0 ? window : Infinity;
+  }
+
+  /** n DATA bytes arrived; false when they exceed the credit the peer had (a window overrun). */
+  received(n: number): boolean {
+    if (n > this.peerCredit) return false;
+    this.peerCredit -= n;
+    return true;
+  }
+
+  /** DATA bytes the peer may still send before it must wait for a WINDOW frame. */
+  get credit(): number {
+    return this.peerCredit;
+  }
 
   /** The consumer took n bytes (unless paused: then they are acknowledged on resume()). */
   consumed(n: number): void {
@@ -145,6 +173,7 @@ export class RecvWindow {
     if (this.unacked > 0) {
       const n = this.unacked;
       this.unacked = 0;
+      this.peerCredit += n;
       this.sendCredit(n);
     }
   }

@@ -19,14 +19,28 @@ export interface Frame {
 }
 
 export const HEADER_BYTES = 9;
-/** Larger frames are a protocol error (or garbage after a reconnect): the decoder refuses them. */
+/**
+ * Larger frames are a protocol error (or garbage after a reconnect): the decoder refuses them. 8 MiB is
+ * what the agent accepts from the (trusted) host, whose largest frame is a CreateContainer request
+ * carrying the whole OCI spec JSON (env, mounts, annotations: tens of KiB, rarely more).
+ */
 export const MAX_PAYLOAD = 8 << 20;
 /** Stdio/log DATA chunks are cut to this size so one stream cannot hog the channel for long. */
 export const DATA_CHUNK = 64 << 10;
+/**
+ * Largest frame the host accepts from the (untrusted) guest, i.e. the most the host buffers for one
+ * frame in progress. The guest only sends DATA (at most DATA_CHUNK + 1 = 65,537 bytes), WINDOW (4),
+ * CLOSE (an ExitStatus, < 100), EVENT (< 300) and RESPONSE frames, the largest of which is
+ * ListContainers: about 150 bytes per container, so 1 MiB still fits ~7,000 containers in one pod.
+ */
+export const MAX_GUEST_PAYLOAD = 1 << 20;
 /** Stream 0 carries unsolicited agent events. */
 export const EVENT_STREAM = 0;
 
-export class FrameError extends Error {}
+export class FrameError extends Error {
+  /** Whole frames that came before the bad header in the same push(): still to be handled, in order. */
+  framesBefore: Frame[] = [];
+}
 
 export function encodeFrame(stream: number, kind: FrameKind, payload: Uint8Array = Buffer.alloc(0)): Buffer {
   if (payload.length > MAX_PAYLOAD) throw new FrameError(`frame payload ${payload.length} > ${MAX_PAYLOAD}`);
@@ -53,33 +67,73 @@ export function decodeData(payload: Buffer): { fd: number; bytes: Buffer } {
 
 const KINDS = new Set<number>(Object.values(FrameKind));
 
-/** Incremental decoder: feed arbitrary chunks, get whole frames. */
+/**
+ * Incremental decoder: feed arbitrary chunks, get whole frames. Linear in the bytes fed: the header
+ * is gathered in a fixed 9-byte buffer and the payload is copied once into a buffer of the declared
+ * length (at most maxPayload), so a frame split into many chunks is never re-concatenated per chunk.
+ * Throws FrameError on a bad header (unknown kind, length above maxPayload), carrying the frames decoded
+ * before it; the decoder is reset then.
+ */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private headerFill = 0;
+  /** The payload of the frame being read (null while reading a header). */
+  private payload: Buffer | null = null;
+  private payloadFill = 0;
+  private stream = 0;
+  private kind: FrameKind = FrameKind.Request;
+
+  constructor(private readonly maxPayload: number = MAX_PAYLOAD) {}
+
+  /** Bytes of the frame in progress received so far (the buffer held for it is at most maxPayload). */
+  get buffered(): number {
+    return this.headerFill + this.payloadFill;
+  }
 
   push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const frames: Frame[] = [];
-    while (this.buf.length >= HEADER_BYTES) {
-      const len = this.buf.readUInt32BE(0);
-      const kind = this.buf.readUInt8(8);
-      if (len > MAX_PAYLOAD || !KINDS.has(kind)) {
-        this.buf = Buffer.alloc(0);
-        throw new FrameError(`bad frame header (length ${len}, kind ${kind})`);
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.payload === null) {
+        const n = Math.min(HEADER_BYTES - this.headerFill, chunk.length - off);
+        chunk.copy(this.header, this.headerFill, off, off + n);
+        this.headerFill += n;
+        off += n;
+        if (this.headerFill < HEADER_BYTES) break;
+        const len = this.header.readUInt32BE(0);
+        const kind = this.header.readUInt8(8);
+        if (len > this.maxPayload || !KINDS.has(kind)) {
+          this.reset();
+          const err = new FrameError(`bad frame header (length ${len}, kind ${kind})`);
+          err.framesBefore = frames;
+          throw err;
+        }
+        this.stream = this.header.readUInt32BE(4);
+        this.kind = kind as FrameKind;
+        this.payload = Buffer.allocUnsafe(len);
+        this.payloadFill = 0;
       }
-      if (this.buf.length < HEADER_BYTES + len) break;
-      frames.push({
-        stream: this.buf.readUInt32BE(4),
-        kind: kind as FrameKind,
-        payload: Buffer.from(this.buf.subarray(HEADER_BYTES, HEADER_BYTES + len)),
-      });
-      this.buf = this.buf.subarray(HEADER_BYTES + len);
+      const n = Math.min(this.payload.length - this.payloadFill, chunk.length - off);
+      chunk.copy(this.payload, this.payloadFill, off, off + n);
+      this.payloadFill += n;
+      off += n;
+      if (this.payloadFill === this.payload.length) frames.push(this.take());
     }
     return frames;
   }
 
+  private take(): Frame {
+    const f: Frame = { stream: this.stream, kind: this.kind, payload: this.payload! };
+    this.payload = null;
+    this.payloadFill = 0;
+    this.headerFill = 0;
+    return f;
+  }
+
   /** Drops a partial frame (the peer went away mid-frame). */
   reset(): void {
-    this.buf = Buffer.alloc(0);
+    this.payload = null;
+    this.payloadFill = 0;
+    this.headerFill = 0;
   }
 }

@@ -3,7 +3,7 @@
 // Container rootfs (the host overlay the container manager mounts) and CRI volumes reach the guest via
 // the pod's virtio-fs share; logs are streamed back into the kubelet log path on the host.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -33,12 +33,20 @@ import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { WarmPool } from './warm-pool.js';
 import { bindIntoShare, createGuestShare, guestShareOf, releaseGuestShare, removeFromShare } from './guest-share.js';
 import { readVmDirPointer, writeVmDirPointer } from './vm-dir-pointer.js';
+import { LogShipper } from './log-shipper.js';
 
 const SHARE_TAG = 'bulkhead';
 /** Marker the agent maps to the guest's pod PID namespace (pkg/agent/containers.ts POD_PIDNS_MARKER). */
 export const GUEST_POD_PIDNS = '/run/bulkhead/pod-pidns';
 const AGENT_TIMEOUT_MS = 120_000;
 const { SIGKILL } = osConstants.signals;
+/**
+ * How long a container status waits for its pod VM to be reattached after a daemon restart before it
+ * answers from the record (the reattach goes on in the background). Reattaching a healthy VM takes
+ * tens of ms; a guest that does not answer would otherwise hold start-up recovery (which walks the
+ * containers one by one before the CRI socket listens) for its 2 s QMP + 10 s agent + 10 s list timeouts.
+ */
+const REATTACH_WAIT_MS = 1000;
 
 export interface VmRuntimeDeps {
   handler: string;
@@ -267,7 +275,22 @@ export class VmSandboxRuntime implements SandboxRuntime {
     this.pods.set(podId, pod);
     b.vm.on('exit', (ex) => this.onVmDeath(podId, `${ex.shutdownReason ?? 'exit'} (code ${ex.code}, signal ${ex.signal})`, log));
     this.watchVirtiofsd(podId, pod, log);
+    this.watchAgentChannel(podId, pod, log);
     return pod;
+  }
+
+  /**
+   * The agent channel closes with an error when the guest broke the protocol (pkg/vmchannel
+   * GuestProtocolError): nothing it says can be trusted any more, so the VM is stopped and its
+   * containers turn exited (PodVMDied) naming the violation.
+   */
+  private watchAgentChannel(podId: string, pod: PodVm, log: Logger): void {
+    pod.vm.agent.on('disconnect', (err) => {
+      if (!err || pod.stopping || pod.dead || pod.vm.exit || this.pods.get(podId) !== pod) return;
+      log.error({ podId, vmPid: pod.vm.pid, err: err.message }, 'agent channel of the pod VM closed on bad guest input: stopping the VM');
+      pod.deathCause = err.message;
+      pod.vm.kill();
+    });
   }
 
   /**
@@ -363,6 +386,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 
   private readonly reattaching = new Map<string, Promise<PodVm | undefined>>();
+  /** When the pod's last reattach began (bounds how long container statuses wait for it). */
+  private readonly reattachStarted = new Map<string, number>();
 
   /**
    * After a daemon restart: finds the pod's QEMU (pidfile + QMP socket), reconnects the agent channel
@@ -373,10 +398,25 @@ export class VmSandboxRuntime implements SandboxRuntime {
     if (have) return Promise.resolve(have);
     let p = this.reattaching.get(podId);
     if (!p) {
+      this.reattachStarted.set(podId, Date.now());
       p = this.doReattach(podId).finally(() => this.reattaching.delete(podId));
       this.reattaching.set(podId, p);
     }
     return p;
+  }
+
+  /**
+   * reattach(), waited for at most ms from when this pod's reattach began (so a VM that does not answer
+   * costs start-up recovery ms once, not per container); it goes on in the background after that.
+   */
+  private async reattachWithin(podId: string, ms: number): Promise<void> {
+    const attempt = this.reattach(podId);
+    const started = this.reattachStarted.get(podId) ?? Date.now();
+    const left = started + ms - Date.now();
+    if (left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([attempt, new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
   }
 
   private async doReattach(podId: string): Promise<PodVm | undefined> {
@@ -409,6 +449,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     this.pods.set(podId, pod);
     vm.on('exit', (ex) => this.onVmDeath(podId, `${ex.shutdownReason ?? 'exit'} (code ${ex.code}, signal ${ex.signal})`, log));
     this.watchVirtiofsd(podId, pod, log);
+    this.watchAgentChannel(podId, pod, log);
     try {
       await vm.connectAgent(10_000);
       const list = await vm.agent.call({ list_containers: {} }, { timeoutMs: 10_000 });
@@ -446,6 +487,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const vmDir = readVmDirPointer(sb.stateDir);
     releaseShortSocketDir(vmDir);
     this.pods.delete(sb.id);
+    this.reattachStarted.delete(sb.id);
     releaseGuestShare(vmDir);
     // By fixed path too: a crash during the boot may have pinned them before the record said so
     // (the SIGKILL churn found such a rollback failing with EBUSY on the still-mounted netns).
@@ -504,26 +546,28 @@ export class VmSandboxRuntime implements SandboxRuntime {
     void this.watchExit(c.id, pod, log);
   }
 
-  /** Ships the guest-side CRI log into the kubelet path on the host, from vc.logOffset on. */
+  /**
+   * Ships the guest-side CRI log into the kubelet path on the host, from vc.logOffset on. Appends run
+   * off the event loop through a bounded queue that pauses the stream when full (log-shipper.ts).
+   */
   private async followLog(pod: PodVm, c: ContainerRecord, vc: VmContainer, log: Logger): Promise<void> {
     vc.following = true;
+    const shipper = new LogShipper({
+      append: (b) => appendFile(c.logPath, b),
+      onWritten: (n) => (vc.logOffset += n),
+      onError: (e, n) => log.warn({ containerId: c.id, err: e.message, droppedBytes: n }, 'cannot write container log'),
+    });
     const follow = pod.vm.agent.openStream(
       { follow_logs: { container_id: c.id, offset: String(vc.logOffset) } },
       {
-        onData: (_fd, b) => {
-          try {
-            appendFileSync(c.logPath, b);
-            vc.logOffset += b.length;
-          } catch (e) {
-            log.warn({ containerId: c.id, err: (e as Error).message }, 'cannot write container log');
-          }
-        },
+        onData: (_fd, b) => shipper.push(b),
         onClose: () => {
           vc.following = false;
           vc.logDone = true;
         },
       },
     );
+    shipper.setFlow(follow);
     await follow.response.catch((e: unknown) => {
       vc.following = false;
       log.warn({ containerId: c.id, err: (e as Error).message }, 'log follow failed');
@@ -589,13 +633,14 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 
   async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
-    if (!this.ctrs.has(c.id) && c.state !== 'CONTAINER_EXITED') await this.reattach(c.podId);
+    if (!this.ctrs.has(c.id) && c.state !== 'CONTAINER_EXITED') await this.reattachWithin(c.podId, REATTACH_WAIT_MS);
     const vc = this.ctrs.get(c.id);
     const pod = this.pods.get(c.podId);
     if (vc && pod && !pod.dead && !vc.following && !vc.logDone && c.logPath && vc.state.status !== 'created') {
       // After a restart: resume shipping where the host log ends (assumes no rotation in between).
+      // Not awaited: a guest that never answers FollowLogs must not hold the status (or start-up).
       if (vc.logOffset === 0) vc.logOffset = fileSize(c.logPath);
-      await this.followLog(pod, c, vc, this.deps.log.child({ podId: c.podId, containerId: c.id }));
+      void this.followLog(pod, c, vc, this.deps.log.child({ podId: c.podId, containerId: c.id }));
     }
     const known = this.ctrs.get(c.id)?.state;
     if (known) return known;
