@@ -37,6 +37,8 @@ export interface OwnDaemonOptions {
   extraToml?: string;
   /** Extra plugins after bridge (before portmap) in the CNI conflist. */
   cniPlugins?: Record<string, unknown>[];
+  /** MTU of the CNI bridge and pod veths (as an overlay network's 1450); the plugin's default otherwise. */
+  bridgeMtu?: number;
   /** Extra lines for the [registry] table (e.g. unpack caps). */
   registryToml?: string;
   /** CNI plugin dirs searched before /usr/lib/cni. */
@@ -76,7 +78,7 @@ export function ownDaemon(tag: string, opts: OwnDaemonOptions = {}): OwnDaemon {
           cniVersion: '1.0.0',
           name: `test-${rand}`,
           plugins: [
-            { type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: `${subnetPrefix}.0/24` }]], dataDir: join(dir, 'ipam') } },
+            { type: 'bridge', bridge, isGateway: true, ipMasq: false, ...(opts.bridgeMtu ? { mtu: opts.bridgeMtu } : {}), ipam: { type: 'host-local', ranges: [[{ subnet: `${subnetPrefix}.0/24` }]], dataDir: join(dir, 'ipam') } },
             ...(opts.cniPlugins ?? []),
             { type: 'portmap', capabilities: { portMappings: true } },
           ],

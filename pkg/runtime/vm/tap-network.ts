@@ -21,7 +21,32 @@ export async function redirectTapToVeth(netns: string, veth: string): Promise<vo
   await tc(['filter', 'add', 'dev', TAP_NAME, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', veth]);
 }
 
+// Link facts come from netlink (`ip -o link show`), not /sys/class/net: sysfs shows the devices of
+// the network namespace it was mounted in (the host's, for a process that only entered the pod's
+// netns), so reading it there returned the host's eth0 (MTU 1400 on the CI machine, its MAC).
+
+/** `ip -o link show dev X` fields: MAC and MTU. */
+export function parseIpLink(line: string): { mac?: string; mtu?: number } {
+  const mac = /\slink\/ether\s+([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/i.exec(line)?.[1];
+  const mtuText = /\smtu\s+(\d+)\b/.exec(line)?.[1];
+  const mtu = mtuText === undefined ? undefined : Number(mtuText);
+  // 68: the IPv4 minimum (RFC 791); 65535: the largest a link reports.
+  return { mac: mac?.toLowerCase(), mtu: mtu !== undefined && mtu >= 68 && mtu <= 65535 ? mtu : undefined };
+}
+
+async function linkInfo(netns: string, dev: string): Promise<{ mac?: string; mtu?: number }> {
+  return parseIpLink(await execInNetnsOk(netns, 'ip', ['-o', 'link', 'show', 'dev', dev]));
+}
+
 export async function linkMac(netns: string, dev: string): Promise<string> {
-  const out = await execInNetnsOk(netns, 'cat', [`/sys/class/net/${dev}/address`]);
-  return out.trim();
+  return (await linkInfo(netns, dev)).mac ?? '';
+}
+
+/** The link's MTU (overlay CNIs set 1450 and below); undefined when unreadable or out of range. */
+export async function linkMtu(netns: string, dev: string): Promise<number | undefined> {
+  return (await linkInfo(netns, dev)).mtu;
+}
+
+export async function setLinkMtu(netns: string, dev: string, mtu: number): Promise<void> {
+  await execInNetnsOk(netns, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu)]);
 }

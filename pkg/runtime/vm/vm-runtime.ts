@@ -28,7 +28,7 @@ import { adoptVirtiofsd, startVirtiofsd, type Virtiofsd } from '../../vm/virtiof
 import { releaseShortSocketDir, shortSocketDir } from '../../vm/socket-dir.js';
 import { AgentError } from '../../vmchannel/codec.js';
 import type { AgentClient } from '../../vmchannel/client.js';
-import { createTap, linkMac, redirectTapToVeth, TAP_NAME } from './tap-network.js';
+import { createTap, linkMac, linkMtu, redirectTapToVeth, setLinkMtu, TAP_NAME } from './tap-network.js';
 import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { WarmPool } from './warm-pool.js';
 import { bindIntoShare, createGuestShare, guestShareOf, releaseGuestShare, removeFromShare } from './guest-share.js';
@@ -311,8 +311,13 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const netns = sb.namespaces.net!;
     const veth = net?.interfaces.find((i) => i.sandbox) ?? net?.interfaces.find((i) => i.name === 'eth0');
     let mac = '';
+    let mtu = 0;
     if (veth) {
       mac = veth.mac || (await linkMac(netns, veth.name));
+      // The guest NIC and the tap take the CNI interface's MTU (an overlay's 1450 or below): with the
+      // default 1500 the guest would send frames the pod network drops.
+      mtu = (await linkMtu(netns, veth.name)) ?? 0;
+      if (mtu) await setLinkMtu(netns, TAP_NAME, mtu);
       await redirectTapToVeth(netns, veth.name);
     }
     let pod = this.pods.get(sb.id);
@@ -330,7 +335,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
             sandbox_id: sb.id,
             hostname: sb.config.hostname || sb.config.metadata?.name?.slice(0, 63) || '',
             dns: { servers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
-            interfaces: veth ? [{ name: 'eth0', mac, guest_mac: pod.bootMac, addresses: (net?.ipConfigs ?? []).map((c) => ({ cidr: c.address })), mtu: 0 }] : [],
+            interfaces: veth ? [{ name: 'eth0', mac, guest_mac: pod.bootMac, addresses: (net?.ipConfigs ?? []).map((c) => ({ cidr: c.address })), mtu }] : [],
             routes: guestRoutes(net),
             shared_fs_tag: SHARE_TAG,
             sysctls: sb.config.linux?.sysctls ?? {},
