@@ -1,9 +1,11 @@
-// A hostile guest against a real daemon: a privileged container of a micro-VM pod is root in the
-// guest and gets the guest's device nodes, so it can open the agent's virtio-serial port itself and
-// write frames into the host channel between the agent's own. Nothing in the guest is trusted:
-// the daemon must stay up and keep serving other pods, and the pod under attack must end with a
-// clear reason. (Before the fix, one undecodable Event frame threw inside the socket's data handler
-// and killed bulkheadd, again on every restart while it reattached to the VM.)
+// A hostile guest against a real daemon. A privileged container of a micro-VM pod is root in the
+// guest with CAP_MKNOD and the guest's devices: it tries to write a junk frame into the agent's
+// virtio-serial port (the kind of frame that, before the channel validated guest input, threw in
+// the daemon's socket handler and killed bulkheadd). The port admits one opener, the agent, so the
+// write is refused; what a guest that does get frames onto the channel (a subverted agent or guest
+// kernel) meets is covered by pkg/vmchannel's tests and fuzzer and by
+// pkg/runtime/vm/agent-channel.test.ts (the pod ends PodVMDied naming the violation). A guest that
+// floods its log is measured against the daemon's RSS and a trivial RPC's latency.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,8 +20,11 @@ const vmEnabled = process.env.BULKHEAD_RELIABILITY_VM !== '0';
 
 // u32 BE length 4 | u32 BE stream 0 (agent events) | u8 kind 6 (Event) | 4 bytes that are no protobuf.
 const JUNK_EVENT_FRAME = '\\000\\000\\000\\004\\000\\000\\000\\000\\006\\377\\377\\377\\377';
-// The agent's port (cmd/bulkhead-agent: --port default).
-const AGENT_PORT = '/dev/vport0p1';
+// The attacker finds the agent's virtio-serial port as the guest's init does (by its name in
+// sysfs) and, as root with CAP_MKNOD, makes its device node if the container's /dev lacks it.
+const FIND_AGENT_PORT =
+  'for n in /sys/class/virtio-ports/*/name; do [ "$(cat $n)" = agent ] && p=$(dirname $n); done; ' +
+  'dev=/dev/$(basename $p); [ -c $dev ] || mknod $dev c $(cut -d: -f1 $p/dev) $(cut -d: -f2 $p/dev); ls -l $dev';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
@@ -78,28 +83,32 @@ describe.skipIf(!isRoot || !vmEnabled)('hostile guest', () => {
   const ctrStatus = async (id: string) =>
     (await cri.call<{ status: { state: string; exit_code: number; reason: string; message: string } }>('ContainerStatus', { container_id: id })).status;
 
-  it('a guest that writes a malformed frame into the agent channel ends its own pod, not the daemon', async () => {
+  it('root in a privileged VM container cannot write into the agent channel; daemon and pods unaffected', async () => {
     const bystander = await runPod('runc', ['sleep', '3600']);
     const daemonPid = d.proc!.pid!;
-    // The attacker waits for its start to be acknowledged, then injects the frame.
-    const attacker = await runPod('microvm', ['sh', '-c', `sleep 2; printf '${JUNK_EVENT_FRAME}' > ${AGENT_PORT}; sleep 3600`], true);
-
-    const st = await until('the attacked pod to end', async () => {
-      const s = await ctrStatus(attacker.ctr);
-      return s.state === 'CONTAINER_EXITED' ? s : undefined;
+    const attacker = await runPod('microvm', ['sh', '-c', `sleep 2; ${FIND_AGENT_PORT}; printf '${JUNK_EVENT_FRAME}' > $dev; echo "wrote: $?"; sleep 3600`], true);
+    const logFile = join(d.logDir, 'hostile-1', 'c.log');
+    const log = await until('the attacker to report', () => {
+      try {
+        const text = readFileSync(logFile, 'utf8');
+        return text.includes('wrote:') ? text : undefined;
+      } catch {
+        return undefined;
+      }
     }, 120_000);
-    expect(st.reason).toBe('PodVMDied');
-    expect(st.message).toMatch(/protocol|frame|malformed|undecodable/i);
+    // A virtio-console port has one opener, the agent: the device refuses a second (EBUSY).
+    expect(log).toMatch(/Device or resource busy/);
+    expect(log).toContain('wrote: 1');
+    expect((await ctrStatus(attacker.ctr)).state).toBe('CONTAINER_RUNNING');
+    const fromVm = await cri.call<{ stdout: Buffer }>('ExecSync', { container_id: attacker.ctr, cmd: ['echo', 'agent still answers'], timeout: 30 }, 60_000);
+    expect(fromVm.stdout.toString()).toBe('agent still answers\n');
 
-    // The daemon is the same process and serves: Version, the bystander, a new pod.
+    // The daemon is the same process and serves: Version, the bystander.
     expect(d.proc!.exitCode).toBeNull();
     expect(d.proc!.pid).toBe(daemonPid);
     await cri.call('Version', {});
-    expect((await ctrStatus(bystander.ctr)).state).toBe('CONTAINER_RUNNING');
     const out = await cri.call<{ stdout: Buffer }>('ExecSync', { container_id: bystander.ctr, cmd: ['echo', 'still serving'], timeout: 10 });
     expect(out.stdout.toString()).toBe('still serving\n');
-    const ps = await cri.call<{ status: { state: string } }>('PodSandboxStatus', { pod_sandbox_id: attacker.pod });
-    expect(ps.status.state).toBe('SANDBOX_NOTREADY');
 
     for (const { pod } of [attacker, bystander]) {
       await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000);
