@@ -19,6 +19,7 @@ import { nowNs } from '../store/time.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
+import { forEachLimit } from '../sys/for-each-limit.js';
 import { canonicalStopSignal, parseStopSignal, SIGTERM, statusStopSignal, UnknownSignalError } from './stop-signal.js';
 import { runExecSync } from './exec-sync.js';
 import { secondsToMs } from '../sys/long-timeout.js';
@@ -484,6 +485,7 @@ export class ContainerManager implements PodContainers {
   async recover(log: Logger): Promise<void> {
     const { records, orphans } = await this.store.loadAll();
     for (const o of orphans) await removeContainerDir(this.store.dirOf(o));
+    const live: ContainerRecord[] = [];
     for (const c of records) {
       const clog = log.child({ podId: c.podId, containerId: c.id });
       if (c.phase === 'creating' || !this.deps.sandboxes.find(c.podId)) {
@@ -493,9 +495,16 @@ export class ContainerManager implements PodContainers {
       }
       this.index.add(c.id, c);
       this.names.set(c.nameKey, c.id);
+      live.push(c);
+    }
+    // The CRI socket listens only after recovery: refreshes run side by side, so a VM pod whose
+    // guest does not answer (each such container waits up to 1 s for the reattach) holds start-up
+    // about once, not once per container. 16 at a time bounds the runc processes forked at once.
+    await forEachLimit(live, 16, async (c) => {
+      const clog = log.child({ podId: c.podId, containerId: c.id });
       await this.refresh(c).catch((e: unknown) => clog.warn({ err: e }, 'state refresh failed'));
       if (c.phase === 'removing') await this.removeRecord(c, clog).catch((e: unknown) => clog.error({ err: e }, 'finishing removal failed'));
-    }
+    });
     log.info({ containers: this.index.size }, 'containers recovered');
   }
 
