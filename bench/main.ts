@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--runtimes bulkhead,containerd] [--scenarios a,b] [--cpu-prof DIR] [--node-args ARGS]
+// npm run bench [-- --quick] [--runtimes bulkhead,containerd] [--scenarios a,b] [--cpu-prof DIR] [--node-args ARGS] [--out-dir DIR]
 // [--strace FILE [--strace-mode count|exec]]: Bulkhead and containerd side by side in one run, interleaved.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -50,6 +50,8 @@ async function main(): Promise<number> {
       strace: { type: 'string' },
       /** count: strace -c summary; exec: every execve with its arguments (which children a pod costs). */
       'strace-mode': { type: 'string', default: 'count' },
+      /** Where latest.json/latest.md go (the CI smoke writes to its work dir, not the committed results). */
+      'out-dir': { type: 'string', default: 'bench/results' },
     },
   });
   const wanted = values.runtimes.split(',').filter(Boolean);
@@ -122,12 +124,12 @@ async function main(): Promise<number> {
     `\nBulkhead vs containerd — ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}, ${machine.containerd}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
   );
   process.stdout.write(renderTable(metrics) + '\n');
-  const resultsDir = join(REPO, 'bench/results');
+  const resultsDir = resolve(REPO, values['out-dir']);
   mkdirSync(resultsDir, { recursive: true });
   const args = { quick: values.quick, runtimes: wanted, scenarios };
   writeFileSync(join(resultsDir, 'latest.json'), resultsJson(machine, metrics, args) + '\n');
   writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(metrics) + '\n');
-  log(`wrote bench/results/latest.json and latest.md`);
+  log(`wrote ${join(resultsDir, 'latest.json')} and latest.md`);
   return 0;
 }
 
