@@ -212,6 +212,26 @@ describe('layer extraction stays inside the snapshot', () => {
     await expect(extract(many, { limits: { maxBytes: 1 << 20, maxEntries: 10 } })).rejects.toThrow(/entries/);
   });
 
+  it('caps the whole uncompressed stream, not only file bodies', async () => {
+    const limits = { maxBytes: 64 * 1024, maxEntries: 1_000_000 };
+    const xtract = async (tarBytes: Buffer) => extractTar(Readable.from([tarBytes]), opts({ limits }));
+    // headers only: 300 directories and symlinks, 512-byte headers each, no file content at all
+    const noBodies = await makeTar(Array.from({ length: 300 }, (_, i) => (i % 2 ? { name: `d${i}`, type: 'directory' as const } : { name: `l${i}`, type: 'symlink' as const, linkname: 'x' })));
+    await expect(xtract(noBodies)).rejects.toThrow(/size limit of 65536 bytes/);
+    // a tiny archive followed by 1 MiB of zero blocks
+    const small = await makeTar([{ name: 'f', body: 'x' }]);
+    await expect(xtract(Buffer.concat([small, Buffer.alloc(1 << 20)]))).rejects.toThrow(/size limit/);
+    // payloads of entries that are skipped, never written: whiteouts, the opaque marker, "./"
+    const skipped = await makeTar([
+      { name: '.wh.gone', body: Buffer.alloc(40_000) },
+      { name: 'dir/.wh..wh..opq', body: Buffer.alloc(40_000) },
+    ]);
+    if (isRoot) await expect(xtract(skipped)).rejects.toThrow(/size limit/);
+    // under the cap, the same kinds of entries unpack
+    await xtract(small);
+    expect(readFileSync(join(root, 'f'), 'utf8')).toBe('x');
+  });
+
   it('lets later duplicate entries win, including type changes', async () => {
     await extract([
       { name: 'x', body: 'first' },

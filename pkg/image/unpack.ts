@@ -36,7 +36,10 @@ import * as tar from 'tar-stream';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './fs-syscalls.js';
 
 export interface UnpackLimits {
-  /** Cap on bytes of file content written for one layer. */
+  /**
+   * Cap on the layer's uncompressed tar stream: every byte the decompressor hands over, headers,
+   * padding, zero blocks, skipped payloads and trailing bytes included, not only file bodies.
+   */
   maxBytes: number;
   /** Cap on tar entries in one layer. */
   maxEntries: number;
@@ -59,7 +62,10 @@ export interface UnpackOptions {
 
 export interface UnpackStats {
   entries: number;
+  /** File content written. */
   bytes: number;
+  /** The whole uncompressed tar stream read (what limits.maxBytes caps). */
+  streamBytes: number;
   skippedDevices: number;
   skippedXattrs: number;
 }
@@ -106,8 +112,8 @@ class Extractor {
   /** Logical directory path ("a/b") → real absolute path, for parents already resolved. */
   private readonly dirCache = new Map<string, string>();
   private readonly dirTimes: Array<[string, Date]> = [];
-  readonly stats: UnpackStats = { entries: 0, bytes: 0, skippedDevices: 0, skippedXattrs: 0 };
-  private readonly limits: UnpackLimits;
+  readonly stats: UnpackStats = { entries: 0, bytes: 0, streamBytes: 0, skippedDevices: 0, skippedXattrs: 0 };
+  readonly limits: UnpackLimits;
 
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.root.replace(/\/+$/, '');
@@ -181,13 +187,6 @@ class Extractor {
     }
   }
 
-  private countBytes(n: number): void {
-    this.stats.bytes += n;
-    if (this.stats.bytes > this.limits.maxBytes) {
-      throw new UnpackError(`layer exceeds the unpack size limit of ${this.limits.maxBytes} bytes`);
-    }
-  }
-
   async entry(entry: TarEntry): Promise<void> {
     const h = entry.header;
     if (++this.stats.entries > this.limits.maxEntries) {
@@ -236,7 +235,7 @@ class Extractor {
         this.replacing(p, () => (fd = openSync(p, O_CREATE_FILE, mode & 0o777)));
         try {
           for await (const chunk of entry) {
-            this.countBytes(chunk.length);
+            this.stats.bytes += chunk.length;
             let off = 0;
             while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
           }
@@ -373,6 +372,12 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
   const extract = tar.extract();
   const feed = async () => {
     for await (const chunk of source) {
+      // Counted here, before tar parsing: a stream of zero blocks, padding, non-file entries or
+      // payloads of skipped entries writes no file content yet can be made endless.
+      ex.stats.streamBytes += (chunk as Buffer).length;
+      if (ex.stats.streamBytes > ex.limits.maxBytes) {
+        throw new UnpackError(`layer exceeds the unpack size limit of ${ex.limits.maxBytes} bytes (uncompressed tar stream)`);
+      }
       if (!extract.write(chunk as Buffer)) {
         await new Promise<void>((resolve) => {
           const done = () => {
