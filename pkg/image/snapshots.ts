@@ -8,6 +8,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { readJsonSync, writeJsonAtomic } from '../store/atomic-file.js';
+import { fsyncDir } from './fsync-dir.js';
 
 /**
  * Only root may enter: each fs/ holds an image's files with their own modes (setuid binaries,
@@ -114,7 +115,10 @@ export class SnapshotStore {
     try {
       await fill(fs);
       const meta: SnapshotMeta = { n, chainId, diffId, parentChainId, committedAt: new Date().toISOString() };
+      // fill() made the files durable (extractTar); meta.json's write fsyncs <n>/, this the
+      // entry <n> in snapshots/: only then is the commit itself durable.
       await writeJsonAtomic(join(dir, 'meta.json'), meta);
+      await fsyncDir(this.dir);
       this.byChain.set(chainId, meta);
       this.log.debug({ snapshot: n, chainId }, 'snapshot committed');
       return meta;

@@ -34,6 +34,7 @@ import {
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './fs-syscalls.js';
+import { LayerSync } from './layer-sync.js';
 
 export interface UnpackLimits {
   /**
@@ -114,6 +115,8 @@ class Extractor {
   private readonly dirTimes: Array<[string, Date]> = [];
   readonly stats: UnpackStats = { entries: 0, bytes: 0, streamBytes: 0, skippedDevices: 0, skippedXattrs: 0 };
   readonly limits: UnpackLimits;
+  /** Fsyncs the layer's files and directories before the snapshot may be committed. */
+  readonly sync = new LayerSync();
 
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.root.replace(/\/+$/, '');
@@ -143,6 +146,7 @@ class Extractor {
       if (!st) {
         if (!create) return undefined;
         mkdirSync(p, 0o755);
+        this.sync.dirChanged(p);
         cur.push(c);
       } else if (st.isDirectory()) {
         cur.push(c);
@@ -224,7 +228,10 @@ class Extractor {
     switch (type) {
       case 'directory': {
         entry.resume();
-        if (!this.clear(p, true)) mkdirSync(p, 0o700);
+        if (!this.clear(p, true)) {
+          mkdirSync(p, 0o700);
+          this.sync.dirChanged(p);
+        }
         this.applyDirMeta(p, h);
         return;
       }
@@ -233,6 +240,7 @@ class Extractor {
         // O_EXCL first; only an existing entry (duplicate, or replaced type) costs the clear().
         let fd = -1;
         this.replacing(p, () => (fd = openSync(p, O_CREATE_FILE, mode & 0o777)));
+        let written = false;
         try {
           for await (const chunk of entry) {
             this.stats.bytes += chunk.length;
@@ -245,10 +253,12 @@ class Extractor {
           if (chown) fchownSync(fd, uid, gid);
           if (chown || (mode & 0o7000) !== 0 || (mode & UMASK) !== 0) fchmodSync(fd, mode);
           futimesSync(fd, mtime, mtime);
+          written = true;
         } finally {
-          closeSync(fd);
+          if (!written) closeSync(fd);
         }
         if (h.pax) this.applyXattrs(p, h);
+        await this.sync.adoptFile(fd);
         return;
       }
       case 'symlink': {
@@ -346,7 +356,14 @@ class Extractor {
     lchownSync(copy, ls.uid, ls.gid);
     chmodSync(copy, ls.mode & 0o7777);
     utimesSync(copy, ls.atime, ls.mtime);
+    await this.sync.adoptFile(openSync(copy, C.O_RDONLY | C.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */));
     return copy;
+  }
+
+  /** Fsyncs every file and directory of the layer (once the stream passed its diffID check). */
+  async makeDurable(): Promise<void> {
+    this.sync.dirChanged(this.root);
+    await this.sync.finish();
   }
 
   finish(): void {
@@ -404,6 +421,7 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
   try {
     await consume();
   } catch (e) {
+    ex.sync.abandon();
     // Whichever side failed first names the failure. When extraction failed (a cap, ENOSPC),
     // destroying the source makes the feeder fail too, with a bare "Premature close" that used to
     // win: a tar bomb or a full disk then surfaced as INTERNAL instead of its real error.
@@ -414,7 +432,16 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
     throw feedFailedFirst ? feedError : e;
   }
   await feeding;
-  if (feedError) throw feedError;
+  if (feedError) {
+    ex.sync.abandon();
+    throw feedError;
+  }
+  try {
+    await ex.makeDurable();
+  } catch (e) {
+    ex.sync.abandon();
+    throw e;
+  }
   return ex.stats;
 }
 
