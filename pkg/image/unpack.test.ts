@@ -32,6 +32,7 @@ async function makeTar(entries: Entry[]): Promise<Buffer> {
 }
 
 const isRoot = process.getuid?.() === 0;
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const top = mkdtempSync(join(tmpdir(), 'bulkhead-unpack-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
 
@@ -212,6 +213,15 @@ describe('layer extraction stays inside the snapshot', () => {
     await expect(extract(many, { limits: { maxBytes: 1 << 20, maxEntries: 10 } })).rejects.toThrow(/entries/);
   });
 
+  it('fails, not hangs, when the entry cap hits while the feeder waits on a full parser', async () => {
+    // 3000 empty files, cap 2000: the consumer (fsync batches) is slower than gunzip, so the tar
+    // parser is full and closed by the failure while the feeder waits to write into it.
+    const t = await makeTar(Array.from({ length: 3000 }, (_, i) => ({ name: `f/${i}`, body: '' })));
+    const gz = gzipSync(t);
+    const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(gz), size: gz.length };
+    await expect(unpackLayerStream(Readable.from([gz]), layer, sha(t), opts({ limits: { maxBytes: 1 << 30, maxEntries: 2000 } }))).rejects.toThrow(/limit of 2000 entries/);
+  }, 15_000);
+
   it('caps the whole uncompressed stream, not only file bodies', async () => {
     const limits = { maxBytes: 64 * 1024, maxEntries: 1_000_000 };
     const xtract = async (tarBytes: Buffer) => extractTar(Readable.from([tarBytes]), opts({ limits }));
@@ -276,7 +286,6 @@ describe('layer extraction stays inside the snapshot', () => {
 });
 
 describe('layer stream: decompression and verification', () => {
-  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
   it('unpacks gzip and zstd layers and checks digest and diffID', async () => {
     const t = await makeTar([{ name: 'hello', body: 'world' }]);

@@ -387,15 +387,21 @@ class Extractor {
 export async function extractTar(source: Readable, opts: UnpackOptions): Promise<UnpackStats> {
   const ex = new Extractor(opts);
   const extract = tar.extract();
+  // Closed means destroyed (only the feeder ends it): by a failed consumer, or by the consumer's
+  // loop exiting. 'close' may have fired before a write returned false; waiting for 'drain' then
+  // would never end (a slow consumer, e.g. one awaiting fsyncs, made that race likely).
+  let extractClosed = false;
+  extract.once('close', () => (extractClosed = true));
   const feed = async () => {
     for await (const chunk of source) {
+      if (extractClosed) return;
       // Counted here, before tar parsing: a stream of zero blocks, padding, non-file entries or
       // payloads of skipped entries writes no file content yet can be made endless.
       ex.stats.streamBytes += (chunk as Buffer).length;
       if (ex.stats.streamBytes > ex.limits.maxBytes) {
         throw new UnpackError(`layer exceeds the unpack size limit of ${ex.limits.maxBytes} bytes (uncompressed tar stream)`);
       }
-      if (!extract.write(chunk as Buffer)) {
+      if (!extract.write(chunk as Buffer) && !extractClosed) {
         await new Promise<void>((resolve) => {
           const done = () => {
             extract.off('drain', done);
@@ -407,7 +413,7 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
         });
       }
     }
-    extract.end(undefined);
+    if (!extractClosed) extract.end(undefined);
   };
   const consume = async () => {
     for await (const entry of extract) await ex.entry(entry as unknown as TarEntry);
