@@ -3,7 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decompressor } from './decompress.js';
+import { unpackLayerStream } from './layer-unpack.js';
+import { UnpackError } from './unpack.js';
 
 const hasZstdCli = (() => {
   try {
@@ -93,6 +98,19 @@ describe('zstd layer decompression', () => {
       const t0 = performance.now();
       await expect(decompress(input, 3), what).rejects.toThrow(re);
       expect(performance.now() - t0, what).toBeLessThan(2000);
+    }
+  });
+
+  it('fails a layer pull with UnpackError (FAILED_PRECONDITION), not a crash', async () => {
+    const bomb = Buffer.concat([frameHeader(30, 7), rleBlock(0x61, 128 * 1024, true)]);
+    const root = mkdtempSync(join(tmpdir(), 'bulkhead-zstd-'));
+    try {
+      const digest = `sha256:${sha(bomb)}`;
+      const err = await unpackLayerStream(Readable.from([bomb]), { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', digest, size: bomb.length }, digest, { root, allowDevices: false }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnpackError);
+      expect((err as Error).message).toMatch(/1920 MiB window; the limit is 128 MiB/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 
