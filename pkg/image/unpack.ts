@@ -392,6 +392,8 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
   // would never end (a slow consumer, e.g. one awaiting fsyncs, made that race likely).
   let extractClosed = false;
   extract.once('close', () => (extractClosed = true));
+  /** The whole source went into the parser, so every check riding on the source (diffID) ran. */
+  let fedAll = false;
   const feed = async () => {
     for await (const chunk of source) {
       if (extractClosed) return;
@@ -413,7 +415,9 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
         });
       }
     }
-    if (!extractClosed) extract.end(undefined);
+    if (extractClosed) return;
+    extract.end(undefined);
+    fedAll = true;
   };
   const consume = async () => {
     for await (const entry of extract) await ex.entry(entry as unknown as TarEntry);
@@ -438,9 +442,9 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
     throw feedFailedFirst ? feedError : e;
   }
   await feeding;
-  if (feedError) {
+  if (feedError || !fedAll) {
     ex.sync.abandon();
-    throw feedError;
+    throw feedError ?? new UnpackError('tar extraction stopped before the end of the layer stream');
   }
   try {
     await ex.makeDurable();
