@@ -1,5 +1,6 @@
 // Socket and files: the CRI socket is root-only (0660 root:root, like containerd), the daemon's
-// records and metadata are not world-readable, root/state dirs are not world-listable; the
+// records and metadata are not world-readable, root/state dirs are not world-listable, the root
+// and its snapshots are 0700 (image files, setuid ones included, are root's alone); the
 // streaming server honours only valid, unexpired, single-use tokens for the right endpoint.
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { request } from 'node:http';
@@ -12,7 +13,7 @@ const IMAGE = 'docker.io/library/busybox:latest';
 const isRoot = process.getuid?.() === 0;
 
 /** Files a container must be able to read as any user (bind-mounted or its own filesystem). */
-const CONTAINER_VISIBLE = [/^root\/snapshots\//, /^root\/containers\/[0-9a-f]+\/(rootfs|upper|work)(\/|$)/, /^root\/pods\/[0-9a-f]+\/(hostname|hosts|resolv\.conf)$/, /^state\/pods\/[0-9a-f]+\/(infra|shm)(\/|$)/, /^state\/attach\//, /^state\/pods\/[0-9a-f]+\/ns\//];
+const CONTAINER_VISIBLE = [/^root\/containers\/[0-9a-f]+\/(rootfs|upper|work)(\/|$)/, /^root\/pods\/[0-9a-f]+\/(hostname|hosts|resolv\.conf)$/, /^state\/pods\/[0-9a-f]+\/(infra|shm)(\/|$)/, /^state\/attach\//, /^state\/pods\/[0-9a-f]+\/ns\//];
 
 function walk(dir: string, out: string[] = []): string[] {
   let entries: string[];
@@ -77,6 +78,8 @@ describe.skipIf(!isRoot)('socket, files and streaming tokens', () => {
 
   it('keeps records and metadata away from other users', () => {
     for (const top of [d.root, d.state]) expect(statSync(top).mode & 0o004, `${top} must not be world-listable`).toBe(0);
+    // image files (setuid binaries, devices, lower layers of running containers): root's alone
+    for (const dir of [d.root, join(d.root, 'snapshots')]) expect((statSync(dir).mode & 0o777).toString(8), `${dir} must be 0700`).toBe('700');
     const exposed: string[] = [];
     for (const [label, base] of [['root', d.root], ['state', d.state]] as const) {
       for (const p of walk(base)) {

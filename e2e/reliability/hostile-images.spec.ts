@@ -1,7 +1,8 @@
 // Crafted image layers through a real registry and PullImage (the unit tests in
 // pkg/image/unpack.test.ts cover extractTar itself): path traversal, absolute symlinks,
 // symlink-then-write (same and across layers), hardlinks to host files, device nodes, setuid
-// files, duplicate entries, tar bombs by size and by entry count. The host is never touched, the
+// files, duplicate entries, tar bombs by size and by entry count, a zstd frame declaring a
+// 1.875 GiB window. The host is never touched, the
 // bombs fail fast with nothing left behind. Then the disk fills during unpack: the daemon's root is
 // a small loop-mounted ext4; the pull fails with RESOURCE_EXHAUSTED, no half snapshot remains,
 // and a small image still pulls afterwards.
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from '../lib/own-daemon.js';
 import { criClient, grpcCode, type CriClient } from '../lib/cri-grpc.js';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
-import { buildImage, pushImage, type LayerEntry } from '../lib/registry-push.js';
+import { buildImage, pushImage, sha256, type Blob, type LayerEntry } from '../lib/registry-push.js';
 
 const isRoot = process.getuid?.() === 0;
 const tag = randomBytes(3).toString('hex');
@@ -134,6 +135,29 @@ describe.skipIf(!isRoot)('hostile images through PullImage', () => {
       const ref = await push(`bomb-${name}`, [layer]);
       await expectCleanFailure(ref, `${name} bomb`);
     }
+    hostUntouched();
+  });
+
+  it('refuses a zstd layer whose frame declares a 1.875 GiB window at once, without decoding it', async () => {
+    // Frame header (window 2^30 + 7/8 * 2^30, under fzstd's own 2046 MB ceiling) + 1000 RLE blocks
+    // of 128 KiB: 4 KB on the wire. Decoded anyway, each block slides the whole window (~0.2 s of
+    // memmove each: minutes of a frozen daemon and ~2 GiB of RSS before the diffID check fails).
+    const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (20 << 3) | 7])];
+    for (let i = 0; i < 1000; i++) {
+      const v = ((128 * 1024) << 3) | (1 << 1) | (i === 999 ? 1 : 0);
+      parts.push(Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, 0x61]));
+    }
+    const data = Buffer.concat(parts);
+    const layer: Blob = { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', digest: sha256(data), size: data.length, data };
+    const img = await buildImage({ layers: [{ entries: [{ name: 'x', body: 'y' }], compression: 'zstd' }] });
+    const manifest = JSON.parse(img.manifest.data.toString()) as { layers: unknown[] };
+    manifest.layers = [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }];
+    const mdata = Buffer.from(JSON.stringify(manifest));
+    await pushImage(reg.url, 'hostile/zstd-window', 'v1', { ...img, layers: [layer], manifest: { ...img.manifest, data: mdata, digest: sha256(mdata), size: mdata.length } });
+    const t0 = Date.now();
+    const code = await expectCleanFailure(`${reg.host}/hostile/zstd-window:v1`, 'zstd window bomb');
+    expect(code).toBe(9); // FAILED_PRECONDITION: refusing layer content
+    expect(Date.now() - t0, 'refused from the frame header, not after decoding').toBeLessThan(10_000);
     hostUntouched();
   });
 

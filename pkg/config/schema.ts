@@ -59,7 +59,7 @@ export const configSchema = z
         max_concurrent_downloads: z.number().int().min(1).max(64).default(4),
         /** A pull that receives no bytes for this long fails. */
         progress_timeout_seconds: z.number().int().min(1).max(3600).default(60),
-        /** Tar-bomb bounds per layer: bytes of file content written and number of entries. */
+        /** Tar-bomb bounds per layer: bytes of the uncompressed tar stream (headers, padding, skipped payloads included) and number of entries. */
         max_layer_unpack_bytes: z.number().int().min(1).default(64 * 2 ** 30),
         max_layer_entries: z.number().int().min(1).default(2_000_000),
       })

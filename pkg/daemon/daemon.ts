@@ -35,7 +35,7 @@ export interface DaemonOptions {
 }
 
 export async function buildDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
-  mkdirSync(config.root, { recursive: true, mode: 0o711 });
+  mkdirSync(config.root, { recursive: true, mode: 0o700 }); // root's alone: see ImageStore.open
   mkdirSync(config.state, { recursive: true, mode: 0o711 });
 
   const closeables: Closeable[] = [];

@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DigestMismatchError } from './verify-stream.js';
+import { fsyncDir } from './fsync-dir.js';
 import { isSha256Digest } from './reference.js';
 
 export class ContentStore {
@@ -60,6 +61,9 @@ export class ContentStore {
         await fh.close();
       }
       await rename(tmp, this.path(digest));
+      // The rename is durable only once the directory is: without this a power loss can leave
+      // an image record whose blob never reached the disk.
+      await fsyncDir(this.blobs);
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;

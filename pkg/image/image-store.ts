@@ -5,7 +5,7 @@
 // Tags move: pulling a tag that now points at another image moves the tag there; an image left
 // without tags or digests stays (listed untagged) until RemoveImage, like containerd.
 import { metrics } from '../metrics/registry.js';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readdir, rm, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -87,7 +87,10 @@ export class ImageStore {
   }
 
   static async open(opts: ImageStoreOptions): Promise<ImageStore> {
-    mkdirSync(opts.root, { recursive: true, mode: 0o711 });
+    // 0700, repaired on every start (older versions made it 0711): the snapshots, container
+    // rootfs mounts and records below are root's alone; mounts and runc resolve them as root.
+    mkdirSync(opts.root, { recursive: true, mode: 0o700 });
+    chmodSync(opts.root, 0o700);
     const s = new ImageStore(opts, new ContentStore(opts.root), SnapshotStore.open(opts.root, opts.log));
     s.load();
     await s.gc();

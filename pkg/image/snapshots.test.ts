@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { SnapshotStore } from './snapshots.js';
 import { ContentStore } from './content-store.js';
+import { ImageStore } from './image-store.js';
 
 const log = pino({ level: 'silent' });
 const root = mkdtempSync(join(tmpdir(), 'bulkhead-snap-'));
@@ -31,6 +32,25 @@ describe('snapshots', () => {
     expect(reopened.get('sha256:c1')?.n).toBe(a.n);
     await reopened.remove('sha256:c1');
     expect(existsSync(join(s.dir, String(a.n)))).toBe(false);
+  });
+});
+
+describe('snapshot tree permissions', () => {
+  const modeOf = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+  it('makes the image root and snapshots 0700, and repairs trees left 0711 by older versions', async () => {
+    const fresh = join(root, 'fresh-root');
+    const store = await ImageStore.open({ root: fresh, registryConfigDir: join(fresh, 'no-certs.d'), log, maxConcurrentDownloads: 1, progressTimeoutMs: 1000 });
+    await store.close();
+    expect([modeOf(fresh), modeOf(join(fresh, 'snapshots'))]).toEqual(['700', '700']);
+
+    const old = join(root, 'old-root');
+    mkdirSync(join(old, 'snapshots', 'empty'), { recursive: true });
+    chmodSync(old, 0o711);
+    chmodSync(join(old, 'snapshots'), 0o711);
+    const reopened = await ImageStore.open({ root: old, registryConfigDir: join(old, 'no-certs.d'), log, maxConcurrentDownloads: 1, progressTimeoutMs: 1000 });
+    await reopened.close();
+    expect([modeOf(old), modeOf(join(old, 'snapshots'))]).toEqual(['700', '700']);
   });
 });
 

@@ -3,11 +3,20 @@
 // Paths are short (<root>/snapshots/<n>/fs) because mount's lowerdir string must fit in a page.
 // A snapshot counts only once its meta.json (the committed marker) is written, atomically, after
 // the layer is fully unpacked; directories without it are half snapshots and go at start-up.
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { readJsonSync, writeJsonAtomic } from '../store/atomic-file.js';
+import { fsyncDir } from './fsync-dir.js';
+
+/**
+ * Only root may enter: each fs/ holds an image's files with their own modes (setuid binaries,
+ * device nodes, 0755 dirs) and is a lower layer shared by running containers, so a local user who
+ * could reach it could run, open, read or write them (containerd CVE-2021-41103, CVE-2024-25621).
+ * Nothing needs to traverse it but root: overlay resolves lowerdir paths at mount time, as root.
+ */
+export const SNAPSHOTS_DIR_MODE = 0o700;
 
 export interface SnapshotMeta {
   /** Numeric directory name. */
@@ -33,7 +42,9 @@ export class SnapshotStore {
 
   static open(root: string, log: Logger): SnapshotStore {
     const s = new SnapshotStore(root, log);
-    mkdirSync(s.dir, { recursive: true, mode: 0o711 });
+    mkdirSync(s.dir, { recursive: true, mode: SNAPSHOTS_DIR_MODE });
+    // Trees made by older versions were 0711: repair on every start (mkdir keeps an existing mode).
+    chmodSync(s.dir, SNAPSHOTS_DIR_MODE);
     for (const name of readdirSync(s.dir)) {
       const full = join(s.dir, name);
       if (!/^\d+$/.test(name)) {
@@ -104,7 +115,10 @@ export class SnapshotStore {
     try {
       await fill(fs);
       const meta: SnapshotMeta = { n, chainId, diffId, parentChainId, committedAt: new Date().toISOString() };
+      // fill() made the files durable (extractTar); meta.json's write fsyncs <n>/, this the
+      // entry <n> in snapshots/: only then is the commit itself durable.
       await writeJsonAtomic(join(dir, 'meta.json'), meta);
+      await fsyncDir(this.dir);
       this.byChain.set(chainId, meta);
       this.log.debug({ snapshot: n, chainId }, 'snapshot committed');
       return meta;

@@ -32,6 +32,7 @@ async function makeTar(entries: Entry[]): Promise<Buffer> {
 }
 
 const isRoot = process.getuid?.() === 0;
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const top = mkdtempSync(join(tmpdir(), 'bulkhead-unpack-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
 
@@ -212,6 +213,35 @@ describe('layer extraction stays inside the snapshot', () => {
     await expect(extract(many, { limits: { maxBytes: 1 << 20, maxEntries: 10 } })).rejects.toThrow(/entries/);
   });
 
+  it('fails, not hangs, when the entry cap hits while the feeder waits on a full parser', async () => {
+    // 3000 empty files, cap 2000: the consumer (fsync batches) is slower than gunzip, so the tar
+    // parser is full and closed by the failure while the feeder waits to write into it.
+    const t = await makeTar(Array.from({ length: 3000 }, (_, i) => ({ name: `f/${i}`, body: '' })));
+    const gz = gzipSync(t);
+    const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(gz), size: gz.length };
+    await expect(unpackLayerStream(Readable.from([gz]), layer, sha(t), opts({ limits: { maxBytes: 1 << 30, maxEntries: 2000 } }))).rejects.toThrow(/limit of 2000 entries/);
+  }, 15_000);
+
+  it('caps the whole uncompressed stream, not only file bodies', async () => {
+    const limits = { maxBytes: 64 * 1024, maxEntries: 1_000_000 };
+    const xtract = async (tarBytes: Buffer) => extractTar(Readable.from([tarBytes]), opts({ limits }));
+    // headers only: 300 directories and symlinks, 512-byte headers each, no file content at all
+    const noBodies = await makeTar(Array.from({ length: 300 }, (_, i) => (i % 2 ? { name: `d${i}`, type: 'directory' as const } : { name: `l${i}`, type: 'symlink' as const, linkname: 'x' })));
+    await expect(xtract(noBodies)).rejects.toThrow(/size limit of 65536 bytes/);
+    // a tiny archive followed by 1 MiB of zero blocks
+    const small = await makeTar([{ name: 'f', body: 'x' }]);
+    await expect(xtract(Buffer.concat([small, Buffer.alloc(1 << 20)]))).rejects.toThrow(/size limit/);
+    // payloads of entries that are skipped, never written: whiteouts, the opaque marker, "./"
+    const skipped = await makeTar([
+      { name: '.wh.gone', body: Buffer.alloc(40_000) },
+      { name: 'dir/.wh..wh..opq', body: Buffer.alloc(40_000) },
+    ]);
+    if (isRoot) await expect(xtract(skipped)).rejects.toThrow(/size limit/);
+    // under the cap, the same kinds of entries unpack
+    await xtract(small);
+    expect(readFileSync(join(root, 'f'), 'utf8')).toBe('x');
+  });
+
   it('lets later duplicate entries win, including type changes', async () => {
     await extract([
       { name: 'x', body: 'first' },
@@ -256,7 +286,6 @@ describe('layer extraction stays inside the snapshot', () => {
 });
 
 describe('layer stream: decompression and verification', () => {
-  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
   it('unpacks gzip and zstd layers and checks digest and diffID', async () => {
     const t = await makeTar([{ name: 'hello', body: 'world' }]);

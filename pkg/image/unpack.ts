@@ -34,9 +34,13 @@ import {
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './fs-syscalls.js';
+import { LayerSync } from './layer-sync.js';
 
 export interface UnpackLimits {
-  /** Cap on bytes of file content written for one layer. */
+  /**
+   * Cap on the layer's uncompressed tar stream: every byte the decompressor hands over, headers,
+   * padding, zero blocks, skipped payloads and trailing bytes included, not only file bodies.
+   */
   maxBytes: number;
   /** Cap on tar entries in one layer. */
   maxEntries: number;
@@ -59,7 +63,10 @@ export interface UnpackOptions {
 
 export interface UnpackStats {
   entries: number;
+  /** File content written. */
   bytes: number;
+  /** The whole uncompressed tar stream read (what limits.maxBytes caps). */
+  streamBytes: number;
   skippedDevices: number;
   skippedXattrs: number;
 }
@@ -106,8 +113,10 @@ class Extractor {
   /** Logical directory path ("a/b") → real absolute path, for parents already resolved. */
   private readonly dirCache = new Map<string, string>();
   private readonly dirTimes: Array<[string, Date]> = [];
-  readonly stats: UnpackStats = { entries: 0, bytes: 0, skippedDevices: 0, skippedXattrs: 0 };
-  private readonly limits: UnpackLimits;
+  readonly stats: UnpackStats = { entries: 0, bytes: 0, streamBytes: 0, skippedDevices: 0, skippedXattrs: 0 };
+  readonly limits: UnpackLimits;
+  /** Fsyncs the layer's files and directories before the snapshot may be committed. */
+  readonly sync = new LayerSync();
 
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.root.replace(/\/+$/, '');
@@ -137,6 +146,7 @@ class Extractor {
       if (!st) {
         if (!create) return undefined;
         mkdirSync(p, 0o755);
+        this.sync.dirChanged(p);
         cur.push(c);
       } else if (st.isDirectory()) {
         cur.push(c);
@@ -181,13 +191,6 @@ class Extractor {
     }
   }
 
-  private countBytes(n: number): void {
-    this.stats.bytes += n;
-    if (this.stats.bytes > this.limits.maxBytes) {
-      throw new UnpackError(`layer exceeds the unpack size limit of ${this.limits.maxBytes} bytes`);
-    }
-  }
-
   async entry(entry: TarEntry): Promise<void> {
     const h = entry.header;
     if (++this.stats.entries > this.limits.maxEntries) {
@@ -225,7 +228,10 @@ class Extractor {
     switch (type) {
       case 'directory': {
         entry.resume();
-        if (!this.clear(p, true)) mkdirSync(p, 0o700);
+        if (!this.clear(p, true)) {
+          mkdirSync(p, 0o700);
+          this.sync.dirChanged(p);
+        }
         this.applyDirMeta(p, h);
         return;
       }
@@ -234,9 +240,10 @@ class Extractor {
         // O_EXCL first; only an existing entry (duplicate, or replaced type) costs the clear().
         let fd = -1;
         this.replacing(p, () => (fd = openSync(p, O_CREATE_FILE, mode & 0o777)));
+        let written = false;
         try {
           for await (const chunk of entry) {
-            this.countBytes(chunk.length);
+            this.stats.bytes += chunk.length;
             let off = 0;
             while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
           }
@@ -246,10 +253,12 @@ class Extractor {
           if (chown) fchownSync(fd, uid, gid);
           if (chown || (mode & 0o7000) !== 0 || (mode & UMASK) !== 0) fchmodSync(fd, mode);
           futimesSync(fd, mtime, mtime);
+          written = true;
         } finally {
-          closeSync(fd);
+          if (!written) closeSync(fd);
         }
         if (h.pax) this.applyXattrs(p, h);
+        await this.sync.adoptFile(fd);
         return;
       }
       case 'symlink': {
@@ -347,7 +356,14 @@ class Extractor {
     lchownSync(copy, ls.uid, ls.gid);
     chmodSync(copy, ls.mode & 0o7777);
     utimesSync(copy, ls.atime, ls.mtime);
+    await this.sync.adoptFile(openSync(copy, C.O_RDONLY | C.O_NOFOLLOW | 0o2000000 /* O_CLOEXEC */));
     return copy;
+  }
+
+  /** Fsyncs every file and directory of the layer (once the stream passed its diffID check). */
+  async makeDurable(): Promise<void> {
+    this.sync.dirChanged(this.root);
+    await this.sync.finish();
   }
 
   finish(): void {
@@ -371,9 +387,23 @@ class Extractor {
 export async function extractTar(source: Readable, opts: UnpackOptions): Promise<UnpackStats> {
   const ex = new Extractor(opts);
   const extract = tar.extract();
+  // Closed means destroyed (only the feeder ends it): by a failed consumer, or by the consumer's
+  // loop exiting. 'close' may have fired before a write returned false; waiting for 'drain' then
+  // would never end (a slow consumer, e.g. one awaiting fsyncs, made that race likely).
+  let extractClosed = false;
+  extract.once('close', () => (extractClosed = true));
+  /** The whole source went into the parser, so every check riding on the source (diffID) ran. */
+  let fedAll = false;
   const feed = async () => {
     for await (const chunk of source) {
-      if (!extract.write(chunk as Buffer)) {
+      if (extractClosed) return;
+      // Counted here, before tar parsing: a stream of zero blocks, padding, non-file entries or
+      // payloads of skipped entries writes no file content yet can be made endless.
+      ex.stats.streamBytes += (chunk as Buffer).length;
+      if (ex.stats.streamBytes > ex.limits.maxBytes) {
+        throw new UnpackError(`layer exceeds the unpack size limit of ${ex.limits.maxBytes} bytes (uncompressed tar stream)`);
+      }
+      if (!extract.write(chunk as Buffer) && !extractClosed) {
         await new Promise<void>((resolve) => {
           const done = () => {
             extract.off('drain', done);
@@ -385,7 +415,9 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
         });
       }
     }
+    if (extractClosed) return;
     extract.end(undefined);
+    fedAll = true;
   };
   const consume = async () => {
     for await (const entry of extract) await ex.entry(entry as unknown as TarEntry);
@@ -399,6 +431,7 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
   try {
     await consume();
   } catch (e) {
+    ex.sync.abandon();
     // Whichever side failed first names the failure. When extraction failed (a cap, ENOSPC),
     // destroying the source makes the feeder fail too, with a bare "Premature close" that used to
     // win: a tar bomb or a full disk then surfaced as INTERNAL instead of its real error.
@@ -409,7 +442,16 @@ export async function extractTar(source: Readable, opts: UnpackOptions): Promise
     throw feedFailedFirst ? feedError : e;
   }
   await feeding;
-  if (feedError) throw feedError;
+  if (feedError || !fedAll) {
+    ex.sync.abandon();
+    throw feedError ?? new UnpackError('tar extraction stopped before the end of the layer stream');
+  }
+  try {
+    await ex.makeDurable();
+  } catch (e) {
+    ex.sync.abandon();
+    throw e;
+  }
   return ex.stats;
 }
 
