@@ -13,7 +13,7 @@ import { releaseShortSocketDir } from '../../vm/socket-dir.js';
 import { writeFileAtomicSync } from '../../store/atomic-file.js';
 import { detachAllUnder } from '../../sys/mounts-under.js';
 import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
-import { vmPaths } from '../../vm/micro-vm.js';
+import { vmPaths, vmProcessAlive } from '../../vm/micro-vm.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';
 import { adoptVirtiofsd } from '../../vm/virtiofsd.js';
 import { createTap } from './tap-network.js';
@@ -182,22 +182,19 @@ export function slotOwner(slot: string): string | undefined {
 /** SIGKILLs the slot's QEMU and virtiofsd when (and only when) they are the slot's, then waits for them. */
 async function killSlotProcesses(slot: string): Promise<void> {
   const vmDir = join(slot, 'vm');
-  const victims: number[] = [];
-  const qemuPidFile = vmPaths(vmDir).pidFile;
-  const qemu = pidFrom(qemuPidFile);
-  if (qemu && argvIncludes(qemu, qemuPidFile)) victims.push(qemu);
   const vfsPid = pidFrom(join(vmDir, 'virtiofsd.pid'));
   if (vfsPid) {
     const vfs = adoptVirtiofsd(vfsPid, join(shortSocketDir(vmDir), 'vfs.sock'));
     vfs.kill();
     await vfs.exited;
   }
-  for (const pid of victims) {
-    const started = procStartTime(pid);
-    process.kill(pid, 'SIGKILL');
-    // SIGKILL of a QEMU takes a few ms; 5 s covers a loaded 2-core host.
-    for (let i = 0; i < 250 && isSameProcessAlive(pid, started); i++) await sleep(20);
-  }
+  // vmProcessAlive: the pidfile's pid runs a QEMU whose argv names that pidfile (not a reused pid).
+  const qemu = vmProcessAlive(vmDir) ? pidFrom(vmPaths(vmDir).pidFile) : undefined;
+  if (!qemu) return;
+  const started = procStartTime(qemu);
+  process.kill(qemu, 'SIGKILL');
+  // SIGKILL of a QEMU takes a few ms; 5 s covers a loaded 2-core host.
+  for (let i = 0; i < 250 && isSameProcessAlive(qemu, started); i++) await sleep(20);
 }
 
 function pidFrom(file: string): number | undefined {
@@ -206,14 +203,6 @@ function pidFrom(file: string): number | undefined {
     return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function argvIncludes(pid: number, arg: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.includes(arg));
-  } catch {
-    return false;
   }
 }
 
