@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRICTL, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
+import { CRICTL, crictlEndpoints, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
 
 const IMAGE = 'docker.io/library/busybox:latest';
 const isRoot = process.getuid?.() === 0;
@@ -78,8 +78,7 @@ describe.skipIf(!isRoot)('container behaviours', () => {
   });
 
   it('GetContainerEvents streams created, started, stopped and deleted', async () => {
-    const ep = `unix://${d.sock}`;
-    const ev = spawn(CRICTL, ['--runtime-endpoint', ep, 'events', '-o', 'json']);
+    const ev = spawn(CRICTL, [...crictlEndpoints(d.sock), 'events', '-o', 'json']);
     let out = '';
     ev.stdout.on('data', (b: Buffer) => (out += b.toString()));
     await new Promise((r) => setTimeout(r, 500));
@@ -93,8 +92,7 @@ describe.skipIf(!isRoot)('container behaviours', () => {
   });
 
   it('GetContainerEvents also carries the sandbox lifecycle (container_id = pod id)', async () => {
-    const ep = `unix://${d.sock}`;
-    const ev = spawn(CRICTL, ['--runtime-endpoint', ep, 'events', '-o', 'json']);
+    const ev = spawn(CRICTL, [...crictlEndpoints(d.sock), 'events', '-o', 'json']);
     let out = '';
     ev.stdout.on('data', (b: Buffer) => (out += b.toString()));
     await new Promise((r) => setTimeout(r, 500));

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRICTL, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
+import { CRICTL, crictlEndpoints, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { freeLocalPorts } from './lib/free-port.js';
 
 const run = promisify(execFile);
@@ -66,7 +66,7 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
   let podId: string;
   let shId: string;
   const sessions: Tmux[] = [];
-  const crictlCmd = () => `${CRICTL} --runtime-endpoint unix://${d.sock} --image-endpoint unix://${d.sock}`;
+  const crictlCmd = () => `${CRICTL} ${crictlEndpoints(d.sock).join(' ')}`;
 
   beforeAll(async () => {
     d = ownDaemon('streaming');
@@ -107,7 +107,7 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
   });
 
   it('crictl exec reports the exit code and keeps stdout and stderr apart', async () => {
-    const r = await run(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'exec', shId, 'sh', '-c', 'echo out; echo err >&2; exit 7']).catch((e: { stdout: string; stderr: string; code: number }) => e);
+    const r = await run(CRICTL, [...crictlEndpoints(d.sock), 'exec', shId, 'sh', '-c', 'echo out; echo err >&2; exit 7']).catch((e: { stdout: string; stderr: string; code: number }) => e);
     expect(r.stdout).toBe('out\n');
     expect(r.stderr).toContain('err\n');
     expect(r.stderr).toContain('command terminated with exit code 7');
@@ -117,7 +117,7 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
     await d.crictl('exec', shId, 'sh', '-c', 'head -c 52428800 /dev/urandom > /tmp/f50');
     const want = (await d.crictl('exec', shId, 'sha256sum', '/tmp/f50')).split(' ')[0];
     const got = await new Promise<{ sha: string; n: number }>((resolve, reject) => {
-      const c = spawn(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'exec', shId, 'cat', '/tmp/f50'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const c = spawn(CRICTL, [...crictlEndpoints(d.sock), 'exec', shId, 'cat', '/tmp/f50'], { stdio: ['ignore', 'pipe', 'ignore'] });
       const h = createHash('sha256');
       let n = 0;
       c.stdout.on('data', (b: Buffer) => {
@@ -143,7 +143,7 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
 
   it('crictl port-forward: HTTP and 100 MB intact, concurrent connections', async () => {
     const local = await freeLocalPorts(1);
-    const pf = spawn(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pf = spawn(CRICTL, [...crictlEndpoints(d.sock), 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       await new Promise((r) => pf.stdout.once('data', r));
       const get = (path: string) =>
@@ -173,7 +173,7 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
     ['SPDY', [] as string[]],
     ['WebSocket', ['-websocket-exec', '-websocket-attach', '-websocket-portforward']],
   ])('critest Streaming specs pass over %s', async (_n, flags) => {
-    const r = await run(CRITEST, ['--runtime-endpoint', `unix://${d.sock}`, '--image-endpoint', `unix://${d.sock}`, '--ginkgo.focus', 'Streaming', '--ginkgo.no-color', ...flags], {
+    const r = await run(CRITEST, [...crictlEndpoints(d.sock), '--image-endpoint', `unix://${d.sock}`, '--ginkgo.focus', 'Streaming', '--ginkgo.no-color', ...flags], {
       cwd: d.dir,
       maxBuffer: 64 << 20,
     }).catch((e: { stdout: string }) => e);

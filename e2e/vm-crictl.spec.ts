@@ -10,7 +10,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRICTL, mountsUnder, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
+import { CRICTL, crictlEndpoints, mountsUnder, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { freeLocalPorts } from './lib/free-port.js';
 
 const run = promisify(execFile);
@@ -121,12 +121,12 @@ describe.skipIf(!isRoot || !existsSync('/usr/bin/qemu-system-x86_64'))('micro-VM
   });
 
   it('crictl exec: exit code, stdout/stderr apart, stdin, tty', async () => {
-    const r = await run(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'exec', webId, 'sh', '-c', 'echo out; echo err >&2; exit 7']).catch((e: { stdout: string; stderr: string }) => e);
+    const r = await run(CRICTL, [...crictlEndpoints(d.sock), 'exec', webId, 'sh', '-c', 'echo out; echo err >&2; exit 7']).catch((e: { stdout: string; stderr: string }) => e);
     expect(r.stdout).toBe('out\n');
     expect(r.stderr).toContain('err\n');
     expect(r.stderr).toContain('exit code 7');
     const echoed = await new Promise<string>((resolve, reject) => {
-      const c = spawn(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'exec', '-i', webId, 'sh', '-c', 'tr a-z A-Z'], { stdio: ['pipe', 'pipe', 'ignore'] });
+      const c = spawn(CRICTL, [...crictlEndpoints(d.sock), 'exec', '-i', webId, 'sh', '-c', 'tr a-z A-Z'], { stdio: ['pipe', 'pipe', 'ignore'] });
       let out = '';
       c.stdout.on('data', (b: Buffer) => (out += b.toString()));
       c.on('error', reject);
@@ -135,7 +135,7 @@ describe.skipIf(!isRoot || !existsSync('/usr/bin/qemu-system-x86_64'))('micro-VM
     });
     expect(echoed).toBe('THROUGH STDIN\n');
     // A tty exec inside `script` (crictl wants a terminal for -it): the process sees a pty.
-    const { stdout } = await run('script', ['-q', '-e', '-c', `${CRICTL} --runtime-endpoint unix://${d.sock} exec -it ${webId} sh -c 'tty; echo tty-ok'`, '/dev/null'], { timeout: 60_000 }).catch((e: { stdout: string; stderr: string; message: string }) => {
+    const { stdout } = await run('script', ['-q', '-e', '-c', `${CRICTL} ${crictlEndpoints(d.sock).join(' ')} exec -it ${webId} sh -c 'tty; echo tty-ok'`, '/dev/null'], { timeout: 60_000 }).catch((e: { stdout: string; stderr: string; message: string }) => {
       throw new Error(`tty exec failed: ${e.message}\nstdout: ${e.stdout}\nstderr: ${e.stderr}`);
     });
     expect(stdout).toMatch(/\/dev\/pts\/\d+\r?\n/);
@@ -156,7 +156,7 @@ describe.skipIf(!isRoot || !existsSync('/usr/bin/qemu-system-x86_64'))('micro-VM
 
   it('crictl port-forward reaches the port inside the VM', async () => {
     const local = await freeLocalPorts(1);
-    const pf = spawn(CRICTL, ['--runtime-endpoint', `unix://${d.sock}`, 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const pf = spawn(CRICTL, [...crictlEndpoints(d.sock), 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('port-forward did not start')), 30_000);

@@ -12,6 +12,14 @@ const run = promisify(execFile);
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 // Defaults = e2e/lib/common.sh's (cri-tools cached per version); run-all.sh passes CRICTL.
 export const CRICTL = process.env.CRICTL ?? '/var/cache/bulkhead-tools/v1.36.0/crictl';
+/**
+ * Both endpoints, always: crictl takes the one left out from /etc/crictl.yaml (deploy/install.sh
+ * writes one for the node's daemon), and `exec` checks the image endpoint too, so a missing flag
+ * talks to whatever daemon that file names (stop 19's CI: crictl exec printed nothing).
+ */
+export function crictlEndpoints(sock: string): string[] {
+  return ['--runtime-endpoint', `unix://${sock}`, '--image-endpoint', `unix://${sock}`];
+}
 /** One guest-image cache for every test daemon: a build per temp root would cost minutes each. */
 export const GUEST_CACHE = process.env.BULKHEAD_VM_TEST_CACHE ?? '/var/cache/bulkhead-tools/guest';
 
@@ -115,8 +123,7 @@ export function ownDaemon(tag: string, opts: OwnDaemonOptions = {}): OwnDaemon {
       await exited;
     },
     async crictl(...args) {
-      const ep = `unix://${d.sock}`;
-      const { stdout } = await run(CRICTL, ['--runtime-endpoint', ep, '--image-endpoint', ep, '--timeout', '60s', ...args], { maxBuffer: 16 << 20 });
+      const { stdout } = await run(CRICTL, [...crictlEndpoints(d.sock), '--timeout', '60s', ...args], { maxBuffer: 16 << 20 });
       return stdout;
     },
     async cleanup() {
