@@ -51,6 +51,8 @@ export interface OwnDaemonOptions {
   registryToml?: string;
   /** CNI plugin dirs searched before /usr/lib/cni. */
   cniBinDirs?: string[];
+  /** Extra lines for the [cni] table (e.g. conf_template). */
+  cniToml?: string;
 }
 
 /** The runc handler plus a micro-VM handler whose guest image is cached in a shared test dir (not rebuilt per daemon). */
@@ -94,7 +96,7 @@ export function ownDaemon(tag: string, opts: OwnDaemonOptions = {}): OwnDaemon {
       );
       writeFileSync(
         join(dir, 'config.toml'),
-        `root = "${d.root}"\nstate = "${state}"\naddress = "${d.sock}"\nlog_level = "debug"\n[cni]\nconf_dir = "${join(dir, 'cni')}"\nbin_dirs = ${JSON.stringify([...(opts.cniBinDirs ?? []), '/usr/lib/cni'])}\n[registry]\nconfig_path = "${join(REPO, 'e2e/certs.d')}"\n${opts.registryToml ?? ''}\n` +
+        `root = "${d.root}"\nstate = "${state}"\naddress = "${d.sock}"\nlog_level = "debug"\n[cni]\nconf_dir = "${join(dir, 'cni')}"\nbin_dirs = ${JSON.stringify([...(opts.cniBinDirs ?? []), '/usr/lib/cni'])}\n${opts.cniToml ?? ''}\n[registry]\nconfig_path = "${join(REPO, 'e2e/certs.d')}"\n${opts.registryToml ?? ''}\n` +
           // Without a handler table of its own, the test daemon shares one guest-image cache.
           (opts.extraToml?.includes('[runtime_handlers')
             ? opts.extraToml

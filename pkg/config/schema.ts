@@ -69,6 +69,8 @@ export const configSchema = z
       .object({
         conf_dir: absPath.default('/etc/cni/net.d'),
         bin_dirs: z.array(absPath).min(1).default(['/opt/cni/bin', '/usr/lib/cni']),
+        /** Rendered into conf_dir with kubelet's pod CIDR (pkg/network/pod-cidr.ts), as containerd's conf_template. */
+        conf_template: absPath.optional(),
       })
       .strict()
       .default({}),

@@ -3,34 +3,14 @@ import type { RuntimeHandlers } from '../grpc/handlers.js';
 import type { Config } from '../config/schema.js';
 import type * as cri from '../api/cri-types.js';
 import type { Condition, StatusSource } from '../status/status-source.js';
-import { writeJsonAtomic, readJsonSync } from '../store/atomic-file.js';
-import { join } from 'node:path';
+import { invalidArgument } from '../grpc/errors.js';
+import { PodCidrError, type PodCidrSettings } from '../network/pod-cidr.js';
 
 export const RUNTIME_NAME = 'bulkhead';
 export const RUNTIME_VERSION = '0.1.0';
 export const CRI_API_VERSION = 'v1';
 
 export type { Condition, StatusSource } from '../status/status-source.js';
-
-interface NetworkSettings {
-  pod_cidr: string;
-}
-
-export class RuntimeSettings {
-  private settings: NetworkSettings;
-  private readonly file: string;
-  constructor(config: Config) {
-    this.file = join(config.root, 'runtime-settings.json');
-    this.settings = readJsonSync<NetworkSettings>(this.file) ?? { pod_cidr: '' };
-  }
-  get podCidr(): string {
-    return this.settings.pod_cidr;
-  }
-  async setPodCidr(cidr: string): Promise<void> {
-    this.settings = { ...this.settings, pod_cidr: cidr };
-    await writeJsonAtomic(this.file, this.settings);
-  }
-}
 
 function mergeConditions(all: Condition[]): cri.RuntimeCondition[] {
   const byType = new Map<string, Condition[]>();
@@ -49,7 +29,7 @@ function mergeConditions(all: Condition[]): cri.RuntimeCondition[] {
 
 export function runtimeInfoHandlers(deps: {
   config: Config;
-  settings: RuntimeSettings;
+  podCidr: PodCidrSettings;
   sources: StatusSource[];
 }): Pick<RuntimeHandlers, 'Version' | 'Status' | 'RuntimeConfig' | 'UpdateRuntimeConfig'> {
   return {
@@ -86,8 +66,12 @@ export function runtimeInfoHandlers(deps: {
     },
 
     async UpdateRuntimeConfig(req) {
-      const cidr = req.runtime_config?.network_config?.pod_cidr ?? '';
-      if (cidr && cidr !== deps.settings.podCidr) await deps.settings.setPodCidr(cidr);
+      try {
+        await deps.podCidr.update(req.runtime_config?.network_config?.pod_cidr ?? '');
+      } catch (e) {
+        if (e instanceof PodCidrError) throw invalidArgument(`UpdateRuntimeConfig: ${e.message}`, e);
+        throw e;
+      }
       return {};
     },
   };

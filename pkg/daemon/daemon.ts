@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { CriServer } from '../grpc/server.js';
 import type { ImageHandlers, RuntimeHandlers } from '../grpc/handlers.js';
-import { runtimeInfoHandlers, RuntimeSettings, type StatusSource } from '../cri/runtime-info.js';
+import { runtimeInfoHandlers, type StatusSource } from '../cri/runtime-info.js';
+import { PodCidrSettings } from '../network/pod-cidr.js';
 import { basicStatusSources } from '../cri/basic-status.js';
 import { CniNetwork } from '../network/cni.js';
 import { cniStatusSource } from '../network/status-source.js';
@@ -61,9 +62,13 @@ export async function buildDaemon(config: Config, log: Logger, opts: DaemonOptio
   registerPodCounter(() => podCensus(pods.sandboxes.all(), pods.containers.all()));
   const streaming = buildStreaming(config, pods, log.child({ subsystem: 'streaming' }));
   closeables.push(streaming.server);
+  const podCidr = new PodCidrSettings({ root: config.root, confDir: config.cni.conf_dir, confTemplate: config.cni.conf_template });
+  // A template that no longer renders must not keep the node's pods from being served: the CNI
+  // config already in the conf dir (if any) stays, and NetworkReady reports what is missing.
+  await podCidr.restore().catch((e: unknown) => log.warn({ err: e }, 'cni.conf_template: not rendered at start-up'));
   const sources: StatusSource[] = [...basicStatusSources(config), cniStatusSource(network), pods.status, ops.status];
   const runtime: Partial<RuntimeHandlers> = {
-    ...runtimeInfoHandlers({ config, settings: new RuntimeSettings(config), sources }),
+    ...runtimeInfoHandlers({ config, podCidr, sources }),
     ...pods.handlers,
     ...streaming.handlers,
   };
