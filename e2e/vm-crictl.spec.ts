@@ -142,6 +142,14 @@ describe.skipIf(!isRoot || !existsSync('/usr/bin/qemu-system-x86_64'))('micro-VM
     expect(stdout).toContain('tty-ok');
   });
 
+  it('crictl info announces recursive read-only mounts for the micro-VM handler (kubelet checks it)', async () => {
+    // crictl prints the CRI list with Go json field names (snake case, false omitted).
+    const info = JSON.parse(await d.crictl('info', '-o', 'json')) as { runtimeHandlers?: { name: string; features?: { recursive_read_only_mounts?: boolean } }[] };
+    const byName = new Map((info.runtimeHandlers ?? []).map((h) => [h.name, h.features?.recursive_read_only_mounts ?? false]));
+    expect(byName.get('microvm')).toBe(true);
+    expect(byName.get('runc')).toBe(true);
+  });
+
   it('crictl logs shows the container output', async () => {
     expect(await d.crictl('logs', webId)).toContain('web-started');
   });

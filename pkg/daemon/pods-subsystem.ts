@@ -95,7 +95,13 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
     },
     async handlers(): Promise<cri.RuntimeHandler[]> {
       // runc >= 1.1 applies "rro" with mount_setattr (kernel >= 5.12); no idmapped user namespaces in 1.1.
-      const features = (name: string) => ({ recursive_read_only_mounts: !!oci.get(name) && !oci.get(name)!.available() && basename(oci.get(name)!.runtimePath) === 'runc', user_namespaces: false });
+      // VM handlers make it themselves: every host submount of a read-only volume becomes a read-only
+      // share of its own in the guest (pkg/runtime/vm/guest-spec-rewrite.ts).
+      const features = (name: string) => {
+        const rt = oci.get(name);
+        const rro = rt ? !rt.available() && basename(rt.runtimePath) === 'runc' : vms.has(name);
+        return { recursive_read_only_mounts: rro, user_namespaces: false };
+      };
       const out: cri.RuntimeHandler[] = [{ name: '', features: features(config.default_runtime_handler) }];
       for (const name of Object.keys(config.runtime_handlers)) out.push({ name, features: features(name) });
       return out;
@@ -113,7 +119,8 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
         handlers[name] = i.unavailable ?? 'ready';
         vmInfo[name] = i;
       }
-      return { runtimeHandlers: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo) };
+      // Not "runtimeHandlers": crictl info prints the CRI handler list (with features) under that key, and an info key of the same name replaced it.
+      return { handlerStatus: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo) };
     },
   };
   return {
