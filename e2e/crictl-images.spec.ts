@@ -23,6 +23,7 @@ interface CrictlImage {
   repoTags: string[];
   repoDigests: string[];
   size: string;
+  pinned?: boolean;
 }
 
 describe.skipIf(!SOCK || !CRICTL)('crictl against bulkheadd: runtime info and images', () => {
@@ -55,6 +56,7 @@ describe.skipIf(!SOCK || !CRICTL)('crictl against bulkheadd: runtime info and im
     const inspected = JSON.parse(await crictl('inspecti', '-o', 'json', IMAGE)) as { status: CrictlImage };
     expect(inspected.status.id).toBe(img!.id);
     expect(inspected.status.repoTags).toContain(IMAGE);
+    expect(inspected.status.pinned, 'registry.pinned_images of e2e/bulkhead-e2e.toml').toBe(true);
     expect(inspected.status.repoDigests.some((d) => d.startsWith('docker.io/library/busybox@sha256:'))).toBe(true);
 
     const fs = JSON.parse(await crictl('imagefsinfo', '-o', 'json')) as {

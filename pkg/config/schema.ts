@@ -62,6 +62,8 @@ export const configSchema = z
         /** Tar-bomb bounds per layer: bytes of the uncompressed tar stream (headers, padding, skipped payloads included) and number of entries. */
         max_layer_unpack_bytes: z.number().int().min(1).default(64 * 2 ** 30),
         max_layer_entries: z.number().int().min(1).default(2_000_000),
+        /** Images reported pinned (kubelet's image GC never removes them), as containerd's pinned_images. */
+        pinned_images: z.array(z.string().min(1)).default([]),
       })
       .strict()
       .default({}),

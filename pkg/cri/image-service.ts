@@ -4,6 +4,7 @@ import type * as cri from '../api/cri-types.js';
 import { invalidArgument } from '../grpc/errors.js';
 import type { ImageHandlers } from '../grpc/handlers.js';
 import type { ImageRecord, ImageStore } from '../image/image-store.js';
+import { tryNormalizeReference } from '../image/reference.js';
 import { nowNs } from '../store/time.js';
 
 const STREAM_BATCH = 500;
@@ -16,7 +17,19 @@ export function userOf(user: string | undefined): { uid?: string; username: stri
   return { username: u };
 }
 
-export function toCriImage(img: ImageRecord): cri.Image {
+/** Whether an image is named by one of the configured pinned references (tags or digests). */
+export function pinnedMatcher(refs: string[]): (img: ImageRecord) => boolean {
+  const names = new Set(
+    refs.map((r) => {
+      const n = tryNormalizeReference(r);
+      if (!n) throw new Error(`registry.pinned_images: "${r.slice(0, 256)}" is not an image reference`);
+      return n;
+    }),
+  );
+  return (img) => img.repoTags.some((t) => names.has(t)) || img.repoDigests.some((d) => names.has(d));
+}
+
+export function toCriImage(img: ImageRecord, pinned = false): cri.Image {
   const user = userOf(img.config.config?.User);
   return {
     id: img.id,
@@ -26,7 +39,7 @@ export function toCriImage(img: ImageRecord): cri.Image {
     uid: user.uid !== undefined ? { value: user.uid } : null,
     username: user.username,
     spec: { image: img.id, annotations: {} },
-    pinned: false,
+    pinned,
   };
 }
 
@@ -43,7 +56,9 @@ function filtered(store: ImageStore, filter: cri.ImageFilter__Output | null): Im
   return img ? [img] : [];
 }
 
-export function imageServiceHandlers(store: ImageStore): Pick<ImageHandlers, 'PullImage' | 'ListImages' | 'StreamImages' | 'ImageStatus' | 'RemoveImage' | 'ImageFsInfo'> {
+export function imageServiceHandlers(store: ImageStore, pinnedImages: string[] = []): Pick<ImageHandlers, 'PullImage' | 'ListImages' | 'StreamImages' | 'ImageStatus' | 'RemoveImage' | 'ImageFsInfo'> {
+  const isPinned = pinnedMatcher(pinnedImages);
+  const toCri = (img: ImageRecord): cri.Image => toCriImage(img, isPinned(img));
   return {
     async PullImage(req, ctx) {
       const ref = imageName(req.image, 'PullImage');
@@ -53,11 +68,11 @@ export function imageServiceHandlers(store: ImageStore): Pick<ImageHandlers, 'Pu
     },
 
     async ListImages(req) {
-      return { images: filtered(store, req.filter).map(toCriImage) };
+      return { images: filtered(store, req.filter).map(toCri) };
     },
 
     async StreamImages(req, stream) {
-      const all = filtered(store, req.filter).map(toCriImage);
+      const all = filtered(store, req.filter).map(toCri);
       for (let i = 0; i < all.length; i += STREAM_BATCH) await stream.write({ images: all.slice(i, i + STREAM_BATCH) });
     },
 
@@ -68,7 +83,7 @@ export function imageServiceHandlers(store: ImageStore): Pick<ImageHandlers, 'Pu
       if (req.verbose) {
         info.info = JSON.stringify({ id: img.id, chainIDs: img.chainIds, pulledAt: img.pulledAt, imageSpec: img.config });
       }
-      return { image: toCriImage(img), info };
+      return { image: toCri(img), info };
     },
 
     async RemoveImage(req, ctx) {
