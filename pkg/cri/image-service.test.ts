@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ImageRecord } from '../image/image-store.js';
-import { pinnedMatcher, toCriImage } from './image-service.js';
+import { status } from '@grpc/grpc-js';
+import type { ImageRecord, ImageStore } from '../image/image-store.js';
+import { imageServiceHandlers, pinnedMatcher, toCriImage } from './image-service.js';
 
 const img = (tags: string[], digests: string[] = []): ImageRecord => ({
   id: 'sha256:' + 'a'.repeat(64),
@@ -23,5 +24,22 @@ describe('pinned images', () => {
 
   it('refuse a reference that does not parse (at start-up, not silently)', () => {
     expect(() => pinnedMatcher(['Not A Ref'])).toThrow(/registry.pinned_images: "Not A Ref" is not an image reference/);
+  });
+});
+
+describe('ImageSpec.runtime_handler', () => {
+  const pulled: string[] = [];
+  const store = { pull: async (ref: string) => (pulled.push(ref), img([ref])) } as unknown as ImageStore;
+  const h = imageServiceHandlers(store, { handlers: ['runc', 'microvm'] });
+  const ctx = { log: { info: () => undefined }, signal: new AbortController().signal } as unknown as Parameters<typeof h.PullImage>[1];
+
+  it('a configured handler pulls into the one store every handler uses', async () => {
+    await h.PullImage({ image: { image: 'busybox', runtime_handler: 'microvm' } } as Parameters<typeof h.PullImage>[0], ctx);
+    expect(pulled).toEqual(['busybox']);
+  });
+
+  it('an unknown handler is NotFound, as in RunPodSandbox', async () => {
+    const err = await h.PullImage({ image: { image: 'busybox', runtime_handler: 'kata' } } as Parameters<typeof h.PullImage>[0], ctx).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: status.NOT_FOUND, message: expect.stringContaining('runtime handler "kata" is not configured') });
   });
 });

@@ -1,7 +1,7 @@
 // CRI ImageService: PullImage, ListImages / StreamImages, ImageStatus, RemoveImage, ImageFsInfo,
 // on top of the image store. Semantics follow the proto comments and containerd's CRI plugin.
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument, notFound } from '../grpc/errors.js';
 import type { ImageHandlers } from '../grpc/handlers.js';
 import type { ImageRecord, ImageStore } from '../image/image-store.js';
 import { tryNormalizeReference } from '../image/reference.js';
@@ -43,9 +43,13 @@ export function toCriImage(img: ImageRecord, pinned = false): cri.Image {
   };
 }
 
-function imageName(spec: cri.ImageSpec__Output | null | undefined, rpc: string): string {
+function imageName(spec: cri.ImageSpec__Output | null | undefined, rpc: string, handlers: readonly string[]): string {
   const name = spec?.image?.trim();
   if (!name) throw invalidArgument(`${rpc}: image.image must not be empty`);
+  // Every handler runs the same store's images (a VM pod's guest mounts the same snapshots), so a
+  // known runtime_handler is honoured as is; an unknown one is refused as RunPodSandbox refuses it.
+  const handler = spec?.runtime_handler ?? '';
+  if (handler && !handlers.includes(handler)) throw notFound(`${rpc}: runtime handler "${handler.slice(0, 64)}" is not configured (known: ${handlers.join(', ')})`);
   return name;
 }
 
@@ -56,12 +60,13 @@ function filtered(store: ImageStore, filter: cri.ImageFilter__Output | null): Im
   return img ? [img] : [];
 }
 
-export function imageServiceHandlers(store: ImageStore, pinnedImages: string[] = []): Pick<ImageHandlers, 'PullImage' | 'ListImages' | 'StreamImages' | 'ImageStatus' | 'RemoveImage' | 'ImageFsInfo'> {
-  const isPinned = pinnedMatcher(pinnedImages);
+export function imageServiceHandlers(store: ImageStore, opts: { pinnedImages?: string[]; handlers?: readonly string[] } = {}): Pick<ImageHandlers, 'PullImage' | 'ListImages' | 'StreamImages' | 'ImageStatus' | 'RemoveImage' | 'ImageFsInfo'> {
+  const isPinned = pinnedMatcher(opts.pinnedImages ?? []);
+  const handlers = opts.handlers ?? [];
   const toCri = (img: ImageRecord): cri.Image => toCriImage(img, isPinned(img));
   return {
     async PullImage(req, ctx) {
-      const ref = imageName(req.image, 'PullImage');
+      const ref = imageName(req.image, 'PullImage', handlers);
       const img = await store.pull(ref, req.auth, ctx.signal);
       ctx.log.info({ image: ref, id: img.id }, 'image pulled');
       return { image_ref: img.id };
@@ -77,7 +82,7 @@ export function imageServiceHandlers(store: ImageStore, pinnedImages: string[] =
     },
 
     async ImageStatus(req) {
-      const img = store.resolve(imageName(req.image, 'ImageStatus'));
+      const img = store.resolve(imageName(req.image, 'ImageStatus', handlers));
       if (!img) return { image: null, info: {} };
       const info: Record<string, string> = {};
       if (req.verbose) {
@@ -87,7 +92,7 @@ export function imageServiceHandlers(store: ImageStore, pinnedImages: string[] =
     },
 
     async RemoveImage(req, ctx) {
-      const name = imageName(req.image, 'RemoveImage');
+      const name = imageName(req.image, 'RemoveImage', handlers);
       const img = store.resolve(name);
       await store.remove(name);
       if (img) ctx.log.info({ image: name, id: img.id }, 'image removed');

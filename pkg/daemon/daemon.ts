@@ -72,7 +72,7 @@ export async function buildDaemon(config: Config, log: Logger, opts: DaemonOptio
     ...pods.handlers,
     ...streaming.handlers,
   };
-  const image: Partial<ImageHandlers> = { ...imageServiceHandlers(images, config.registry.pinned_images) };
+  const image: Partial<ImageHandlers> = { ...imageServiceHandlers(images, { pinnedImages: config.registry.pinned_images, handlers: Object.keys(config.runtime_handlers) }) };
 
   // SIGHUP (ops reload) re-reads the registry hosts (certs.d) without a restart.
   ops.reload.register({ name: 'registry-hosts', keys: [], always: true, apply: () => images.reloadRegistryConfig() });
