@@ -30,7 +30,7 @@ export const LAYERS = [
   ['cri'], // CRI handlers: requests in, gRPC codes out
   ['container', 'sandbox', 'stats', 'streaming'], // pod and container orchestration, streaming sessions
   ['runtime'], // the runtimes behind one seam: OCI (runc + conmon) and micro-VM
-  ['oci', 'vm', 'network', 'image', 'cgroups', 'agent', 'vmchannel'], // what the runtimes are built from
+  ['oci', 'cdi', 'vm', 'network', 'image', 'cgroups', 'agent', 'vmchannel'], // what the runtimes are built from
   ['events', 'validation', 'status', 'metrics', 'config', 'store', 'grpc', 'api', 'log', 'sys'], // foundation
 ];
 

@@ -76,6 +76,13 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    cdi: z
+      .object({
+        /** CDI spec dirs, lowest precedence first (the CDI default: /var/run/cdi overrides /etc/cdi). */
+        spec_dirs: z.array(absPath).default(['/etc/cdi', '/var/run/cdi']),
+      })
+      .strict()
+      .default({}),
     streaming: z
       .object({
         address: z.string().min(1).default('127.0.0.1'),

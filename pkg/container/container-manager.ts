@@ -10,6 +10,9 @@ import type * as cri from '../api/cri-types.js';
 import type { Config } from '../config/schema.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
 import { buildContainerSpec } from '../oci/spec-builder.js';
+import { applyCdiEdits } from '../cdi/apply.js';
+import type { CdiRegistry } from '../cdi/registry.js';
+import { CdiError } from '../cdi/spec-file.js';
 import { hostResourceSupport, resourcesFromCri } from '../oci/resources.js';
 import type { SandboxRuntime, StreamTarget } from '../runtime/sandbox-runtime.js';
 import type { SandboxManager, PodContainers } from '../sandbox/sandbox-manager.js';
@@ -61,6 +64,8 @@ export interface ContainerManagerDeps {
   events: ContainerEventBus;
   hostOomScoreAdjMin: number;
   log: Logger;
+  /** CDI devices of the node; absent: a container asking for one is refused (unit tests). */
+  cdi?: CdiRegistry;
 }
 
 export class ContainerManager implements PodContainers {
@@ -131,6 +136,10 @@ export class ContainerManager implements PodContainers {
     const image = this.deps.images.resolve(imageRefIn);
     if (!image) throw notFound(`image "${imageRefIn}" not found: pull it first`);
     const runtime = this.runtime(sb);
+    const cdiNames = (config.CDI_devices ?? []).map((d) => d.name);
+    // Host device nodes, host mounts and host hooks have no meaning inside the pod's own kernel.
+    if (cdiNames.length > 0 && runtime.kind === 'vm') throw new CdiError(`CDI devices (${cdiNames.join(', ').slice(0, 256)}) cannot be passed into a micro-VM pod (handler "${sb.handler}")`, 'Unsupported');
+    const cdi = cdiNames.length > 0 ? this.resolveCdi(cdiNames) : undefined;
     const imgCfg = image.config.config ?? {};
     const stopSignal = recordStopSignal(config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM');
     const id = newId();
@@ -197,6 +206,10 @@ export class ContainerManager implements PodContainers {
         cgroupsPath: c.cgroupsPath,
         hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
       });
+      if (cdi) {
+        applyCdiEdits(spec, cdi.edits);
+        clog.info({ cdiDevices: cdiNames, specFiles: cdi.files }, 'CDI devices applied');
+      }
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 }); // env may hold secrets
       const proc = (spec as { process?: { user?: { uid?: number; gid?: number; additionalGids?: number[] } } }).process;
       c.user = { uid: proc?.user?.uid ?? 0, gid: proc?.user?.gid ?? 0, additionalGids: proc?.user?.additionalGids ?? [] };
@@ -217,6 +230,11 @@ export class ContainerManager implements PodContainers {
     clog.info({ image: imageRefIn, ...timings }, 'container created');
     this.emit(c, 'CONTAINER_CREATED_EVENT');
     return id;
+  }
+
+  private resolveCdi(names: string[]): ReturnType<CdiRegistry['resolve']> {
+    if (!this.deps.cdi) throw new CdiError(`CDI devices (${names.join(', ').slice(0, 256)}) requested, but no CDI spec dirs are configured`, 'Unresolvable');
+    return this.deps.cdi.resolve(names);
   }
 
   /** Bind-mount sources that do not exist are created as directories (as containerd does). */

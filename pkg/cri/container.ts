@@ -1,7 +1,8 @@
 // CreateContainer, StartContainer, StopContainer, RemoveContainer, ListContainers,
 // ContainerStatus, UpdateContainerResources, ReopenContainerLog.
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
+import { CdiError } from '../cdi/spec-file.js';
 import type { ContainerManager } from '../container/container-manager.js';
 
 type Names =
@@ -22,7 +23,13 @@ export function containerHandlers(containers: ContainerManager): Pick<RuntimeHan
   return {
     async CreateContainer(req, ctx) {
       if (!req.config) throw invalidArgument('config must be set');
-      return { container_id: await containers.create(req.pod_sandbox_id, req.config, ctx.log) };
+      try {
+        return { container_id: await containers.create(req.pod_sandbox_id, req.config, ctx.log) };
+      } catch (e) {
+        // An unknown device is the request's; a broken spec file or a VM pod is the node's state.
+        if (e instanceof CdiError) throw e.reason === 'Unresolvable' ? notFound(e.message, e) : failedPrecondition(e.message, e);
+        throw e;
+      }
     },
     async StartContainer(req, ctx) {
       await containers.start(need(req.container_id), ctx.log);

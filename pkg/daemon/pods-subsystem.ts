@@ -1,5 +1,6 @@
 // Builds the namespace-pod subsystem (runtimes per handler, sandbox and container managers,
 // event bus) and recovers its state from disk; daemon.ts wires it in a few lines.
+import { CdiRegistry } from '../cdi/registry.js';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -80,7 +81,7 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   }
   const sandboxes = new SandboxManager(config, runtimes, deps.network);
   const events = new ContainerEventBus();
-  const containers = new ContainerManager({ config, sandboxes, images: deps.images, events, hostOomScoreAdjMin: oomMin, log: log.child({ subsystem: 'containers' }) });
+  const containers = new ContainerManager({ config, sandboxes, images: deps.images, events, hostOomScoreAdjMin: oomMin, log: log.child({ subsystem: 'containers' }), cdi: new CdiRegistry(config.cdi.spec_dirs) });
   sandboxes.containers = containers;
   await sandboxes.recover(log);
   await containers.recover(log);
