@@ -22,6 +22,7 @@ import { nowNs } from '../store/time.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
+import { IMAGE_VOLUME_OPTIONS, mountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { forEachLimit } from '../sys/for-each-limit.js';
 import { canonicalStopSignal, parseStopSignal, SIGTERM, statusStopSignal, UnknownSignalError } from './stop-signal.js';
 import { runExecSync } from './exec-sync.js';
@@ -183,11 +184,12 @@ export class ContainerManager implements PodContainers {
       await this.store.save(c); // intent record
       const lowers = await this.deps.images.acquireLayers(image.id, c.leaseId);
       await mountRootfs(dir, lowers);
+      const volumes = await mountImageVolumes(id, dir, config.mounts, this.deps.images);
       timings.rootfsMs = Math.round(performance.now() - t0);
-      await this.prepareMounts(config);
+      await this.prepareMounts(volumes.mounts);
       const spec = buildContainerSpec({
         containerId: id,
-        config,
+        config: { ...config, mounts: volumes.mounts },
         sandbox: {
           id: sb.id,
           config: sb.config,
@@ -206,6 +208,8 @@ export class ContainerManager implements PodContainers {
         cgroupsPath: c.cgroupsPath,
         hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
       });
+      for (const m of spec.mounts) if (m.source && volumes.sources.has(m.source)) m.options = [...(m.options ?? []), ...IMAGE_VOLUME_OPTIONS];
+      c.config = { ...config, mounts: volumes.recorded };
       if (cdi) {
         applyCdiEdits(spec, cdi.edits);
         clog.info({ cdiDevices: cdiNames, specFiles: cdi.files }, 'CDI devices applied');
@@ -238,8 +242,8 @@ export class ContainerManager implements PodContainers {
   }
 
   /** Bind-mount sources that do not exist are created as directories (as containerd does). */
-  private async prepareMounts(config: cri.ContainerConfig__Output): Promise<void> {
-    for (const m of config.mounts) {
+  private async prepareMounts(mounts: readonly cri.Mount__Output[]): Promise<void> {
+    for (const m of mounts) {
       if (!m.host_path) throw invalidArgument(`mount ${m.container_path}: host_path must not be empty`);
       try {
         await stat(m.host_path);
@@ -253,6 +257,7 @@ export class ContainerManager implements PodContainers {
     const rt = this.deps.sandboxes.runtimes.get(c.handler);
     if (rt) await rt.removeContainer(c, log);
     await unmountRootfs(c.dir);
+    await unmountImageVolumes(c.id, c.dir, c.config.mounts ?? [], this.deps.images);
     await this.deps.images.releaseLayers(c.leaseId);
     await removeContainerDir(c.dir);
   }

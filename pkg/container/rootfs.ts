@@ -1,6 +1,6 @@
 // A container's root filesystem: overlay of the image layers (read-only lowerdirs, top-most
 // first) with the container's own upper/work dirs under its directory.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detachIfMounted, mount } from '../sys/mount.js';
 
@@ -30,5 +30,8 @@ export async function unmountRootfs(containerDir: string): Promise<void> {
 
 export async function removeContainerDir(containerDir: string): Promise<void> {
   await unmountRootfs(containerDir);
+  // Image volumes (image-volumes.ts) still mounted after a crash: rm must not walk into image layers.
+  const vols = join(containerDir, 'image-volumes');
+  for (const n of await readdir(vols).catch(() => [])) for (let i = 0; i < 4 && detachIfMounted(join(vols, n)); i++);
   await rm(containerDir, { recursive: true, force: true });
 }
