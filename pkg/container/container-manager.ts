@@ -12,6 +12,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '..
 import { buildContainerSpec } from '../oci/spec-builder.js';
 import { applyCdiEdits } from '../cdi/apply.js';
 import type { CdiRegistry } from '../cdi/registry.js';
+import { vmAppArmor, type AppArmorHost } from '../oci/apparmor.js';
 import { CdiError } from '../cdi/spec-file.js';
 import { hostResourceSupport, resourcesFromCri } from '../oci/resources.js';
 import type { SandboxRuntime, StreamTarget } from '../runtime/sandbox-runtime.js';
@@ -67,6 +68,8 @@ export interface ContainerManagerDeps {
   log: Logger;
   /** CDI devices of the node; absent: a container asking for one is refused (unit tests). */
   cdi?: CdiRegistry;
+  /** The node's AppArmor; absent: profiles accepted and not applied (unit tests, hosts without it). */
+  apparmor?: AppArmorHost;
 }
 
 export class ContainerManager implements PodContainers {
@@ -207,6 +210,7 @@ export class ContainerManager implements PodContainers {
         rootfsPath: c.rootfs,
         cgroupsPath: c.cgroupsPath,
         hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
+        ...(this.deps.apparmor ? { apparmor: runtime.kind === 'vm' ? vmAppArmor(this.deps.apparmor) : this.deps.apparmor } : {}),
       });
       for (const m of spec.mounts) if (m.source && volumes.sources.has(m.source)) m.options = [...(m.options ?? []), ...IMAGE_VOLUME_OPTIONS];
       c.config = { ...config, mounts: volumes.recorded };

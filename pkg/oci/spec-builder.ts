@@ -8,6 +8,7 @@ import { invalidArgument, failedPrecondition } from '../grpc/errors.js';
 import { availableControllers, detectCgroupMode, isV2, type CgroupMode } from '../cgroups/detect.js';
 import { buildCapabilities } from './capabilities.js';
 import { devicesFromCri, hostDevices } from './devices.js';
+import { apparmorProfileFor, NO_APPARMOR, type AppArmorHost } from './apparmor.js';
 import { criMounts, defaultMounts, mergeMounts, sandboxFileMounts } from './mounts.js';
 import type { MountInfoReader } from './mount-propagation.js';
 import { clampOomScoreAdj, resourcesFromCri } from './resources.js';
@@ -56,6 +57,8 @@ export interface ContainerSpecInput {
   hugetlbAvailable?: boolean;
   /** image name for the io.kubernetes.cri.image-name annotation (defaults to config.image.image) */
   imageName?: string;
+  /** The node's AppArmor (pkg/oci/apparmor-host.ts); absent: none, profiles accepted and not applied. */
+  apparmor?: AppArmorHost;
   /** test seams */
   devRoot?: string;
   readMountInfo?: MountInfoReader;
@@ -268,8 +271,7 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
     bounding: capabilities.bounding,
     ...(input.seccompProfileRoot ? { profileRoot: input.seccompProfileRoot } : {}),
   });
-  // AppArmor is not available on our hosts: profiles (even Localhost) are accepted and not applied,
-  // like containerd does when the kernel has no AppArmor.
+  const apparmorProfile = apparmorProfileFor({ ...sc, privileged }, input.apparmor ?? NO_APPARMOR);
 
   const maskedPaths = privileged ? [] : sc?.masked_paths?.length ? [...sc.masked_paths] : [...DEFAULT_MASKED_PATHS];
   const readonlyPaths = privileged ? [] : sc?.readonly_paths?.length ? [...sc.readonly_paths] : [...DEFAULT_READONLY_PATHS];
@@ -292,6 +294,7 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
       capabilities,
       noNewPrivileges: sc?.no_new_privs ?? false,
       oomScoreAdj,
+      ...(apparmorProfile ? { apparmorProfile } : {}),
     },
     root: { path: input.rootfsPath, readonly: readonlyRootfs },
     mounts,
