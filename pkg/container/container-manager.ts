@@ -70,6 +70,7 @@ export interface ContainerManagerDeps {
   cdi?: CdiRegistry;
   /** The node's AppArmor; absent: profiles accepted and not applied (unit tests, hosts without it). */
   apparmor?: AppArmorHost;
+  selinuxEnabled?: boolean;
 }
 
 export class ContainerManager implements PodContainers {
@@ -210,6 +211,7 @@ export class ContainerManager implements PodContainers {
         rootfsPath: c.rootfs,
         cgroupsPath: c.cgroupsPath,
         hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
+        selinuxEnabled: this.deps.selinuxEnabled ?? false,
         ...(this.deps.apparmor ? { apparmor: runtime.kind === 'vm' ? vmAppArmor(this.deps.apparmor) : this.deps.apparmor } : {}),
       });
       for (const m of spec.mounts) if (m.source && volumes.sources.has(m.source)) m.options = [...(m.options ?? []), ...IMAGE_VOLUME_OPTIONS];

@@ -2,6 +2,7 @@
 // event bus) and recovers its state from disk; daemon.ts wires it in a few lines.
 import { CdiRegistry } from '../cdi/registry.js';
 import { SysAppArmor } from '../oci/apparmor-host.js';
+import { selinuxEnabled } from '../oci/selinux.js';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -83,7 +84,7 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   const sandboxes = new SandboxManager(config, runtimes, deps.network);
   const events = new ContainerEventBus();
   const apparmor = new SysAppArmor();
-  const containers = new ContainerManager({ config, sandboxes, images: deps.images, events, hostOomScoreAdjMin: oomMin, log: log.child({ subsystem: 'containers' }), cdi: new CdiRegistry(config.cdi.spec_dirs), apparmor });
+  const containers = new ContainerManager({ config, sandboxes, images: deps.images, events, hostOomScoreAdjMin: oomMin, log: log.child({ subsystem: 'containers' }), cdi: new CdiRegistry(config.cdi.spec_dirs), apparmor, selinuxEnabled: selinuxEnabled() });
   sandboxes.containers = containers;
   await sandboxes.recover(log);
   await containers.recover(log);
@@ -123,7 +124,7 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
         vmInfo[name] = i;
       }
       // Not "runtimeHandlers": crictl info prints the CRI handler list (with features) under that key, and an info key of the same name replaced it.
-      return { handlerStatus: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo), apparmor: apparmor.whyOff() ?? 'enabled: RuntimeDefault is bulkhead-default, Localhost profiles must be loaded' };
+      return { handlerStatus: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo), apparmor: apparmor.whyOff() ?? 'enabled: RuntimeDefault is bulkhead-default, Localhost profiles must be loaded', selinux: selinuxEnabled() ? 'enabled: containers asking for labels or relabeling are refused (not implemented)' : 'not enabled: labels are accepted and not applied' };
     },
   };
   return {

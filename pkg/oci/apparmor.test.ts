@@ -67,3 +67,14 @@ describe('SysAppArmor', () => {
     expect(aa.whyOff()).toMatch(/no AppArmor/);
   });
 });
+
+describe('checkSelinux', () => {
+  it('accepts anything where SELinux is off, refuses labels and relabeling where it is on', async () => {
+    const { checkSelinux } = await import('./selinux.js');
+    const label = { user: '', role: '', type: 'container_t', level: 's0:c1,c2' };
+    expect(() => checkSelinux(false, 'c', { options: label, mounts: [{ selinux_relabel: true }] })).not.toThrow();
+    expect(() => checkSelinux(true, 'c', { options: { user: '', role: '', type: '', level: '' }, mounts: [] })).not.toThrow();
+    expect(() => checkSelinux(true, 'c', { podOptions: label })).toThrow(expect.objectContaining({ code: status.FAILED_PRECONDITION }));
+    expect(() => checkSelinux(true, 'c', { mounts: [{ selinux_relabel: true, container_path: '/data' }] })).toThrow(/relabeling of mount \/data/);
+  });
+});

@@ -102,7 +102,7 @@ export function criMounts(list: cri.Mount__Output[], readMountInfo: MountInfoRea
     }
     const options = ['rbind', propagation, m.readonly ? 'ro' : 'rw'];
     if (m.recursive_read_only) options.push('rro');
-    // selinux_relabel: SELinux is not enabled on our hosts, nothing to relabel.
+    // selinux_relabel: checked by checkSelinux (pkg/oci/selinux.ts): refused where SELinux is enabled.
     mounts.push({ destination, type: 'bind', source, options });
   }
   return { mounts, ...(rootfsPropagation ? { rootfsPropagation } : {}) };

@@ -9,6 +9,7 @@ import { availableControllers, detectCgroupMode, isV2, type CgroupMode } from '.
 import { buildCapabilities } from './capabilities.js';
 import { devicesFromCri, hostDevices } from './devices.js';
 import { apparmorProfileFor, NO_APPARMOR, type AppArmorHost } from './apparmor.js';
+import { checkSelinux } from './selinux.js';
 import { criMounts, defaultMounts, mergeMounts, sandboxFileMounts } from './mounts.js';
 import type { MountInfoReader } from './mount-propagation.js';
 import { clampOomScoreAdj, resourcesFromCri } from './resources.js';
@@ -57,6 +58,8 @@ export interface ContainerSpecInput {
   hugetlbAvailable?: boolean;
   /** image name for the io.kubernetes.cri.image-name annotation (defaults to config.image.image) */
   imageName?: string;
+  /** SELinux enabled on the node (pkg/oci/selinux.ts); absent: false, labels accepted and not applied. */
+  selinuxEnabled?: boolean;
   /** The node's AppArmor (pkg/oci/apparmor-host.ts); absent: none, profiles accepted and not applied. */
   apparmor?: AppArmorHost;
   /** test seams */
@@ -272,6 +275,11 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
     ...(input.seccompProfileRoot ? { profileRoot: input.seccompProfileRoot } : {}),
   });
   const apparmorProfile = apparmorProfileFor({ ...sc, privileged }, input.apparmor ?? NO_APPARMOR);
+  checkSelinux(input.selinuxEnabled ?? false, `container ${config.metadata.name}`, {
+    options: sc?.selinux_options,
+    podOptions: sandbox.config.linux?.security_context?.selinux_options,
+    mounts: config.mounts ?? [],
+  });
 
   const maskedPaths = privileged ? [] : sc?.masked_paths?.length ? [...sc.masked_paths] : [...DEFAULT_MASKED_PATHS];
   const readonlyPaths = privileged ? [] : sc?.readonly_paths?.length ? [...sc.readonly_paths] : [...DEFAULT_READONLY_PATHS];
