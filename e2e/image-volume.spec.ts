@@ -6,7 +6,7 @@ import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
-import { mountsUnder, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
+import { mountsUnder, ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
 
 const MAIN = 'docker.io/library/busybox:latest';
 const MULTI = 'registry.k8s.io/e2e-test-images/nginx:1.14-2'; // 2 layers: an overlay
@@ -21,7 +21,7 @@ describe('image volumes on a runc pod', () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    d = ownDaemon('imgvol');
+    d = ownDaemon('imgvol', { extraToml: VM_HANDLERS_TOML });
     await d.start();
     cri = criClient(d.sock);
     for (const img of [MAIN, MULTI, SINGLE]) ids[img] = (await cri.call<{ image_ref: string }>('PullImage', { image: { image: img } })).image_ref;
@@ -77,6 +77,24 @@ describe('image volumes on a runc pod', () => {
     expect(await code([{ container_path: '/v', image: { image: `sha256:${'0'.repeat(64)}` } }])).toBe(status.NOT_FOUND);
     expect(mountsUnder(d.dir).length).toBe(before);
   });
+
+  it('a micro-VM pod gets the same volume through its share, read-only and noexec in the guest', async () => {
+    const vcfg = { metadata: { name: 'ivvm', namespace: 'iv', uid: 'ivvm-uid', attempt: 0 }, log_directory: join(d.logDir, 'ivvm'), linux: {} };
+    const { pod_sandbox_id: vpod } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: vcfg, runtime_handler: 'microvm' }, 240_000);
+    try {
+      const { container_id: vid } = await cri.call<{ container_id: string }>('CreateContainer', {
+        pod_sandbox_id: vpod,
+        config: { metadata: { name: 'v', attempt: 0 }, image: { image: MAIN }, command: ['sleep', '3600'], log_path: 'v.log', mounts: [{ container_path: '/vol/multi', image: { image: ids[MULTI] } }] },
+        sandbox_config: vcfg,
+      }, 240_000);
+      await cri.call('StartContainer', { container_id: vid }, 240_000);
+      const r = await cri.call<{ stdout: Buffer }>('ExecSync', { container_id: vid, cmd: ['sh', '-c', 'cat /vol/multi/etc/nginx/conf.d/default.conf >/dev/null && echo readable; touch /vol/multi/x 2>/dev/null || echo read-only; /vol/multi/bin/busybox true 2>/dev/null || echo noexec'], timeout: 60 }, 120_000);
+      expect(r.stdout.toString()).toBe('readable\nread-only\nnoexec\n');
+    } finally {
+      await cri.call('StopPodSandbox', { pod_sandbox_id: vpod }, 120_000).catch(() => undefined);
+      await cri.call('RemovePodSandbox', { pod_sandbox_id: vpod }, 120_000).catch(() => undefined);
+    }
+  }, 600_000);
 
   it('removing the container unmounts the volumes and releases the image', async () => {
     await cri.call('StopContainer', { container_id: id, timeout: 0 });
