@@ -129,14 +129,22 @@ export function unlinkat(dirfd: number, name: string, flags: number): void {
   check(libc().unlinkat(dirfd, noNul(name), flags), 'unlinkat', name);
 }
 
+/** A uid or gid as uid_t: 0xffffffff would mean "leave unchanged", anything else out of range is refused. */
+function id(n: number, name: string): number {
+  if (!Number.isInteger(n) || n < 0 || n >= 0xffffffff) throw atError('fchownat', `${name} (id ${n})`, 22 /* EINVAL */);
+  return n;
+}
+
 /** Never follows: ownership of the entry itself (a symlink's own uid:gid). */
 export function lchownat(dirfd: number, name: string, uid: number, gid: number): void {
+  id(uid, name);
+  id(gid, name);
   check(libc().fchownat(dirfd, noNul(name), uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat', name);
 }
 
 /**
  * Never follows. glibc (2.32+) does it race-free: an O_PATH|O_NOFOLLOW fd, refused if it is a
- * symlink (EOPNOTSUPP), then chmod through /proc/self/fd; so this needs /proc.
+ * symlink (EOPNOTSUPP, which Node names ENOTSUP), then chmod through /proc/self/fd; so this needs /proc.
  */
 export function lchmodat(dirfd: number, name: string, mode: number): void {
   check(libc().fchmodat(dirfd, noNul(name), mode, AT_SYMLINK_NOFOLLOW), 'fchmodat', name);
