@@ -3,6 +3,9 @@
 // followed *inside* the root (`/etc` means <root>/etc, `../..` stops at the root) by the kernel,
 // in one step that a concurrent rename or symlink swap cannot redirect outside the root. Entries
 // are then made relative to the parent's fd: a swap after resolution moves nothing but the name.
+// An fd follows its directory wherever it is renamed; one renamed out of the root keeps receiving
+// this entry, but only a writer who can already write at both places (root: the tree is 0700) can
+// do that rename, so it gains nothing.
 import { closeSync } from 'node:fs';
 import {
   AT_FDCWD,

@@ -146,6 +146,15 @@ describe('layer extraction stays inside the snapshot', () => {
     expect(statSync(join(root, 'f')).nlink).toBe(2);
   });
 
+  it('hardlinks a symlink itself, never what it points to', async () => {
+    await extract([
+      { name: 'l', type: 'symlink', linkname: join(sentinel, 'outside') },
+      { name: 'l2', type: 'link', linkname: 'l' },
+    ]);
+    expect(lstatSync(join(root, 'l2')).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(root, 'l2')).ino).toBe(lstatSync(join(root, 'l')).ino);
+  });
+
   it('does not follow a symlink that replaced a directory when setting directory times', async () => {
     await extract([
       { name: 'd/', type: 'directory', mtime: new Date(0) },
