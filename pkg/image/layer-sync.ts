@@ -4,10 +4,10 @@
 // Batched, not per write: a written file's fd is kept and fsynced with up to FILE_BATCH others at
 // once on libuv's pool (ext4 folds concurrent fsyncs into one journal commit), then closed. Files
 // are never re-opened by path: a later entry may have swapped a parent for a symlink to /dev, and
-// opening a device has side effects. Directories are fsynced once each at the end, by path with
-// O_DIRECTORY|O_NOFOLLOW, which can only ever open a directory (harmless even if swapped).
+// opening a device has side effects. Directories are fsynced once each at the end, opened by the
+// extractor (O_DIRECTORY, resolved inside the snapshot root), which can only ever open a directory.
 import { close } from 'node:fs';
-import { closeFd, fsyncDir, fsyncFd } from './fsync-dir.js';
+import { closeFd, fsyncFd } from './fsync-dir.js';
 
 /** Open fds held per layer: far below any RLIMIT_NOFILE, enough to keep the pool's 4 threads busy. */
 const FILE_BATCH = 64;
@@ -24,7 +24,7 @@ export class LayerSync {
     if (this.fds.length >= FILE_BATCH) await this.flushFiles();
   }
 
-  /** A directory this layer created (or whose entries it changed): fsynced once at the end. */
+  /** A directory this layer created (or whose entries it changed), by its path in the snapshot. */
   dirChanged(p: string): void {
     this.dirs.add(p);
   }
@@ -37,14 +37,19 @@ export class LayerSync {
     if (failed) throw failed.reason;
   }
 
-  /** Fsyncs what is left: files first, then every directory. */
-  async finish(): Promise<void> {
+  /**
+   * Fsyncs what is left: files first, then every directory, each opened by `openDir` (undefined:
+   * removed or replaced by a later entry, and whatever replaced it is in a directory synced too).
+   */
+  async finish(openDir: (p: string) => number | undefined): Promise<void> {
     await this.flushFiles();
     const dirs = [...this.dirs];
     let next = 0;
     const worker = async () => {
-      // Removed or replaced by a later entry: whatever replaced it is in a directory synced too.
-      while (next < dirs.length) await fsyncDir(dirs[next++]!, true);
+      while (next < dirs.length) {
+        const fd = openDir(dirs[next++]!);
+        if (fd !== undefined) await fsyncFd(fd).finally(() => closeFd(fd));
+      }
     };
     await Promise.all(Array.from({ length: Math.min(DIR_CONCURRENCY, dirs.length) }, worker));
   }

@@ -1,6 +1,19 @@
 import { afterAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -110,6 +123,38 @@ describe('layer extraction stays inside the snapshot', () => {
     expect(readFileSync(join(root, 'x'), 'utf8')).toBe('x');
   });
 
+  it('makes missing directories where a dangling symlink parent points, inside the root', async () => {
+    await extract([
+      { name: 'l', type: 'symlink', linkname: join(sentinel, 'made') },
+      { name: 'l/f', body: 'abs' },
+      { name: 'a/r', type: 'symlink', linkname: '../../../../b/c' },
+      { name: 'a/r/g', body: 'rel' },
+    ]);
+    expect(readFileSync(join(root, sentinel, 'made', 'f'), 'utf8')).toBe('abs');
+    expect(readFileSync(join(root, 'b', 'c', 'g'), 'utf8')).toBe('rel');
+    expect(existsSync(join(sentinel, 'made'))).toBe(false);
+  });
+
+  it('treats a hardlink to itself or a repeated hardlink as done', async () => {
+    await extract([
+      { name: 'f', body: 'x' },
+      { name: 'g', type: 'link', linkname: 'f' },
+      { name: 'g', type: 'link', linkname: '/f' },
+      { name: 'f', type: 'link', linkname: 'f' },
+    ]);
+    expect(statSync(join(root, 'g')).ino).toBe(statSync(join(root, 'f')).ino);
+    expect(statSync(join(root, 'f')).nlink).toBe(2);
+  });
+
+  it('hardlinks a symlink itself, never what it points to', async () => {
+    await extract([
+      { name: 'l', type: 'symlink', linkname: join(sentinel, 'outside') },
+      { name: 'l2', type: 'link', linkname: 'l' },
+    ]);
+    expect(lstatSync(join(root, 'l2')).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(root, 'l2')).ino).toBe(lstatSync(join(root, 'l')).ino);
+  });
+
   it('does not follow a symlink that replaced a directory when setting directory times', async () => {
     await extract([
       { name: 'd/', type: 'directory', mtime: new Date(0) },
@@ -162,7 +207,6 @@ describe('layer extraction stays inside the snapshot', () => {
     const lower = join(top, `lower${n}`);
     mkdirSync(join(lower, 'real'), { recursive: true });
     writeFileSync(join(lower, 'real', 'f'), 'ok');
-    const { symlinkSync } = await import('node:fs');
     symlinkSync(sentinel, join(lower, 'lib'));
     expect(findInLowerDirs([lower], 'lib/outside')).toBeUndefined();
     expect(findInLowerDirs([lower], 'real/f')).toBe(join(lower, 'real', 'f'));
@@ -282,6 +326,57 @@ describe('layer extraction stays inside the snapshot', () => {
   it('rejects truncated archives', async () => {
     const t = await makeTar([{ name: 'f', body: Buffer.alloc(10_000, 1) }]);
     await expect(extractTar(Readable.from(t.subarray(0, 3000)), opts())).rejects.toThrow();
+  });
+});
+
+describe('a concurrent writer swaps a resolved parent for a symlink (issue #13 item 9)', () => {
+  // lowerLookup is awaited in the middle of extraction (a hardlink to a lower-layer file), so it
+  // can play the concurrent writer deterministically: it moves <root>/d away and puts a symlink
+  // to a directory outside the root in its place, after the extractor resolved (and cached) d.
+  const lowerFile = () => {
+    const lower = join(top, `lower${n}`);
+    mkdirSync(lower, { recursive: true });
+    writeFileSync(join(lower, 'lowerfile'), 'lower');
+    return lower;
+  };
+  const swapping = (lower: string) => async (rel: string) => {
+    renameSync(join(root, 'd'), join(root, 'd.moved'));
+    symlinkSync(join(sentinel, 'inner'), join(root, 'd'));
+    return join(lower, rel);
+  };
+
+  it('between two entries: the later entry lands in the directory that was resolved', async () => {
+    const lower = lowerFile();
+    await extract(
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/f1', body: 'one' },
+        { name: 'x', type: 'link', linkname: '/lowerfile' },
+        { name: 'd/f2', body: 'evil' },
+        { name: 'd/sub/f3', body: 'evil' },
+      ],
+      { lowerLookup: swapping(lower) },
+    );
+    expect(existsSync(join(sentinel, 'inner', 'f2'))).toBe(false);
+    expect(readFileSync(join(root, 'd.moved', 'f2'), 'utf8')).toBe('evil');
+    // d/sub was never resolved before the swap: the symlink is followed, inside the root.
+    expect(readFileSync(join(root, sentinel, 'inner', 'sub', 'f3'), 'utf8')).toBe('evil');
+    expect(readlinkSync(join(root, 'd'))).toBe(join(sentinel, 'inner'));
+    rmSync(lower, { recursive: true });
+  });
+
+  it('between resolving an entry\'s parent and making the entry', async () => {
+    const lower = lowerFile();
+    await extract(
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/h', type: 'link', linkname: '/lowerfile' },
+      ],
+      { lowerLookup: swapping(lower) },
+    );
+    expect(existsSync(join(sentinel, 'inner', 'h'))).toBe(false);
+    expect(statSync(join(root, 'd.moved', 'h')).ino).toBe(statSync(join(root, 'lowerfile')).ino);
+    rmSync(lower, { recursive: true });
   });
 });
 
