@@ -82,7 +82,7 @@ describe('the descriptor set', () => {
     expect([...emitted].sort()).toEqual(METRIC_DEFS.map((d) => d.name).sort());
     const series = new Set<string>();
     for (const m of ms) {
-      const def = METRIC_DEF_BY_NAME.get(m.name)!;
+      const def = METRIC_DEF_BY_NAME.get(m.name ?? '')!;
       expect(m.label_values, m.name).toHaveLength(def.labelKeys.length);
       expect(m.metric_type, m.name).toBe(def.type);
       expect(m.value?.value, m.name).toMatch(/^\d+$/);
