@@ -226,3 +226,24 @@ describe('readers', () => {
     expect(p.pids).toHaveLength(4096);
   });
 });
+
+describe('withPodSlot', () => {
+  it('runs at most MAX_PODS_IN_FLIGHT pod collections at once and runs them all', async () => {
+    const { withPodSlot, MAX_PODS_IN_FLIGHT } = await import('./pod-metrics.js');
+    let now = 0;
+    let peak = 0;
+    const done = await Promise.all(
+      Array.from({ length: 35 }, (_, i) =>
+        withPodSlot(async () => {
+          peak = Math.max(peak, ++now);
+          await new Promise((r) => setTimeout(r, 1 + (i % 3)));
+          now--;
+          return i;
+        }),
+      ),
+    );
+    expect(done).toEqual(Array.from({ length: 35 }, (_, i) => i));
+    expect(peak).toBe(MAX_PODS_IN_FLIGHT);
+    expect(await withPodSlot(async () => 'free again')).toBe('free again');
+  });
+});

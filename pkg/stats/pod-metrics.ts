@@ -16,6 +16,28 @@ import type { StatsService } from './stats-service.js';
 
 const devices = new DeviceNames();
 
+/**
+ * Pods sampled at once, across concurrent ListPodSandboxMetrics calls: each container costs a du
+ * of its writable layer and a readdir per process, and a node has up to 110 pods (kubelet's
+ * default max-pods); containerd 2.2 bounds the same loop at 10.
+ */
+export const MAX_PODS_IN_FLIGHT = 10;
+let inFlight = 0;
+const waiting: (() => void)[] = [];
+
+/** Runs fn when fewer than MAX_PODS_IN_FLIGHT others run; a finishing call hands its slot on. */
+export async function withPodSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (inFlight < MAX_PODS_IN_FLIGHT) inFlight++;
+  else await new Promise<void>((r) => waiting.push(r));
+  try {
+    return await fn();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else inFlight--;
+  }
+}
+
 function hostCgroup(path: string): { cgroup?: CgroupStats; extra?: CgroupExtraStats } {
   try {
     return { cgroup: readCgroupStats(path, {}, () => BigInt(nowNs())), extra: readCgroupExtraStats(path) };
@@ -66,7 +88,11 @@ async function sampleContainer(stats: StatsService, pod: PodLabels, c: Container
   return { container_id: c.id, metrics };
 }
 
-export async function podMetrics(stats: StatsService, sb: SandboxRecord): Promise<cri.PodSandboxMetrics> {
+export function podMetrics(stats: StatsService, sb: SandboxRecord): Promise<cri.PodSandboxMetrics> {
+  return withPodSlot(() => collectPod(stats, sb));
+}
+
+async function collectPod(stats: StatsService, sb: SandboxRecord): Promise<cri.PodSandboxMetrics> {
   const pod: PodLabels = { pod: sb.config.metadata?.name ?? '', namespace: sb.config.metadata?.namespace ?? '' };
   const live = stats.containers.inPod(sb.id).filter((c) => c.state !== 'CONTAINER_EXITED');
   const [container_metrics, net] = await Promise.all([
