@@ -124,7 +124,7 @@ describe.skipIf(!isRoot)('pod metrics (cAdvisor set)', () => {
     expect(rx[0]!.label_values.slice(2, 4)).toEqual(['POD', pod.id]);
   });
 
-  it.skipIf(!hasQemu || process.env.METRICS_SKIP_VM === '1')('micro-VM pod: the agent-measured subset, the spec from the record', async () => {
+  it.skipIf(!hasQemu || process.env.METRICS_SKIP_VM === '1')('micro-VM pod: the guest cgroup\'s files from the agent, the spec from the record', async () => {
     const pod = await runPod('metrics-vm', 'microvm');
     const id = await runContainer(pod, ['sh', '-c', 'timeout 4 yes > /dev/null; sleep 1000'], { resources: { memory_limit_in_bytes: LIMIT } });
     let pm: PodMetrics | undefined;
@@ -140,7 +140,11 @@ describe.skipIf(!isRoot)('pod metrics (cAdvisor set)', () => {
     expect(one(ms, 'container_cpu_usage_seconds_total')).toBeGreaterThanOrEqual(1);
     expect(one(ms, 'container_spec_memory_limit_bytes')).toBe(LIMIT);
     expect(one(ms, 'container_memory_working_set_bytes')).toBeGreaterThan(0);
-    // not measured by the guest agent: left out rather than sent as 0
-    for (const n of ['container_memory_cache', 'container_memory_failcnt', 'container_cpu_user_seconds_total', 'container_file_descriptors']) expect(names.has(n), n).toBe(false);
+    // the agent's cgroup_files: parsed like a host v2 cgroup
+    for (const n of ['container_memory_cache', 'container_memory_failcnt', 'container_cpu_user_seconds_total', 'container_processes', 'container_cpu_cfs_periods_total'])
+      expect(names.has(n), n).toBe(true);
+    expect(one(ms, 'container_processes')).toBeGreaterThanOrEqual(1);
+    // guest pids mean nothing in the host's /proc: left out rather than sent as 0
+    for (const n of ['container_file_descriptors', 'container_sockets', 'container_ulimits_soft']) expect(names.has(n), n).toBe(false);
   });
 });

@@ -49,3 +49,31 @@ export function readCgroupV2Stats(dir: string): CgroupV2Stats {
     pids: num(readOr(join(dir, 'pids.current'))),
   };
 }
+
+/** The v2 files the host's cAdvisor-style metrics parse (agent.proto ContainerStats.cgroup_files). */
+export const METRICS_CGROUP_FILES = [
+  'cpu.stat',
+  'memory.current',
+  'memory.max',
+  'memory.stat',
+  'memory.events',
+  'memory.peak',
+  'memory.swap.current',
+  'memory.low',
+  'io.stat',
+  'pids.current',
+  'pids.max',
+  'cgroup.procs',
+] as const;
+// cgroup.procs of ~9000 pids; past it the host would get a truncated list, so it gets none.
+const MAX_FILE_BYTES = 64 * 1024;
+
+/** Those files of the cgroup at dir, verbatim; a missing (or oversized) file is left out. */
+export function readCgroupFiles(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of METRICS_CGROUP_FILES) {
+    const t = readOr(join(dir, f), '\0');
+    if (t !== '\0' && t.length <= MAX_FILE_BYTES) out[f] = t;
+  }
+  return out;
+}

@@ -144,18 +144,21 @@ export function parseIoStat(text: string | undefined): CgroupIoDevice[] | undefi
   return out;
 }
 
-function procs(dir: string | undefined): CgroupExtraStats['procs'] {
-  const t = dir === undefined ? undefined : readText(join(dir, 'cgroup.procs'));
+function procsOf(t: string | undefined): CgroupExtraStats['procs'] {
   if (t === undefined) return undefined;
   const lines = t.split('\n').filter((l) => /^\d+$/.test(l.trim()));
   return { total: lines.length, pids: lines.slice(0, PROCS_CAP).map(Number) };
 }
 
-function threadsMax(dir: string | undefined): number | undefined {
-  const t = dir === undefined ? undefined : readText(join(dir, 'pids.max'))?.trim();
+const procs = (dir: string | undefined) => (dir === undefined ? undefined : procsOf(readText(join(dir, 'cgroup.procs'))));
+
+function threadsMaxOf(text: string | undefined): number | undefined {
+  const t = text?.trim();
   if (t === 'max') return 0;
   return t && /^\d+$/.test(t) ? Number(t) : undefined;
 }
+
+const threadsMax = (dir: string | undefined) => (dir === undefined ? undefined : threadsMaxOf(readText(join(dir, 'pids.max'))));
 
 const limited = (n: number | undefined) => (n === undefined || n >= UNLIMITED_THRESHOLD ? undefined : n);
 
@@ -191,36 +194,57 @@ function readV1(path: string, opts: CgroupFsOptions): CgroupExtraStats {
   return out;
 }
 
-function readV2(dir: string): CgroupExtraStats {
+/** A cgroup v2 directory's files, by name: the host's cgroupfs, or a micro-VM guest's copy. */
+export interface V2Files {
+  read(name: string): string | undefined;
+  /** undefined when unknown (a guest's copy has no directory listing) */
+  hasChildCgroup(): boolean | undefined;
+}
+
+export function v2Dir(dir: string): V2Files {
+  return { read: (name) => readText(join(dir, name)), hasChildCgroup: () => hasChildCgroup(dir) };
+}
+
+export function v2FileMap(files: Readonly<Record<string, string>>): V2Files {
+  return { read: (name) => (Object.hasOwn(files, name) ? files[name] : undefined), hasChildCgroup: () => undefined };
+}
+
+const numOf = (t: string | undefined) => {
+  const v = t?.trim();
+  return v && /^\d+$/.test(v) ? Number(v) : undefined;
+};
+
+/** Extra statistics from a cgroup v2 directory's files. */
+export function extraStatsV2(f: V2Files): CgroupExtraStats {
   const out: CgroupExtraStats = {};
-  const cpuStat = parseFlatKeyed(readText(join(dir, 'cpu.stat')));
+  const cpuStat = parseFlatKeyed(f.read('cpu.stat'));
   const thrUs = big(cpuStat.get('throttled_usec'));
   setIf(out, 'cfs', cfs(cpuStat, thrUs === undefined ? undefined : thrUs * 1000n));
-  if (readNum(join(dir, 'memory.current')) !== undefined) {
-    const st = parseFlatKeyed(readText(join(dir, 'memory.stat')));
+  if (numOf(f.read('memory.current')) !== undefined) {
+    const st = parseFlatKeyed(f.read('memory.stat'));
     const m: CgroupMemoryExtra = {};
     setIf(m, 'mappedFileBytes', get(st, 'file_mapped'));
     setIf(m, 'activeFileBytes', get(st, 'active_file'));
     setIf(m, 'inactiveFileBytes', get(st, 'inactive_file'));
-    setIf(m, 'swapBytes', readNum(join(dir, 'memory.swap.current')));
+    setIf(m, 'swapBytes', numOf(f.read('memory.swap.current')));
     setIf(m, 'kernelBytes', get(st, 'kernel')); // memory.stat "kernel": 5.18+
-    setIf(m, 'maxUsageBytes', readNum(join(dir, 'memory.peak'))); // 5.19+
-    setIf(m, 'reservationBytes', readNum(join(dir, 'memory.low')));
+    setIf(m, 'maxUsageBytes', numOf(f.read('memory.peak'))); // 5.19+
+    setIf(m, 'reservationBytes', numOf(f.read('memory.low')));
     // v2 memory.stat counts descendants too; with no child cgroup (a container's leaf cgroup) that
     // is also the cgroup's own count.
-    const f = faults(st, '');
-    setIf(m, 'faultsHierarchy', f);
-    if (f && !hasChildCgroup(dir)) m.faultsContainer = f;
+    const pf = faults(st, '');
+    setIf(m, 'faultsHierarchy', pf);
+    if (pf && f.hasChildCgroup() === false) m.faultsContainer = pf;
     out.memory = m;
   }
-  setIf(out, 'io', parseIoStat(readText(join(dir, 'io.stat'))));
-  setIf(out, 'procs', procs(dir));
-  setIf(out, 'threadsMax', threadsMax(dir));
+  setIf(out, 'io', parseIoStat(f.read('io.stat')));
+  setIf(out, 'procs', procsOf(f.read('cgroup.procs')));
+  setIf(out, 'threadsMax', threadsMaxOf(f.read('pids.max')));
   return out;
 }
 
 /** Extra statistics of the cgroup at a cgroupfs path; parts the host lacks are left out. */
 export function readCgroupExtraStats(path: string, opts: CgroupFsOptions = {}): CgroupExtraStats {
   const { root, mode } = resolveMode(opts);
-  return isV2(mode) ? readV2(controllerDir(path, 'cpu', { root, mode }) as string) : readV1(path, { root, mode });
+  return isV2(mode) ? extraStatsV2(v2Dir(controllerDir(path, 'cpu', { root, mode }) as string)) : readV1(path, { root, mode });
 }

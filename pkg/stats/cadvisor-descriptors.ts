@@ -8,9 +8,10 @@
 // the sandbox ID and image "" (cAdvisor's pause-container series; containerd leaves container "").
 //
 // Where each value comes from, and what happens when it is unknown (a metric is then left out of
-// that container's samples, never sent as 0). "agent" = micro-VM pods: the guest agent's stats
-// carry cpu usage, memory usage/working set/rss, oom kills and pids only, so every other cgroup
-// metric is left out for them.
+// that container's samples, never sent as 0). Micro-VM pods: the guest agent sends its container
+// cgroup's v2 files (agent.proto cgroup_files), parsed as a host v2 cgroup; an older agent sends
+// only cpu usage, memory usage/working set/rss, oom kills and pids, and every other cgroup metric is
+// left out. fds, sockets and ulimits need the guest's /proc: left out for VM pods either way.
 //
 // | metric                                   | source                                                         | unknown → |
 // |------------------------------------------|----------------------------------------------------------------|-----------|

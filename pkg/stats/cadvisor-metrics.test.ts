@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type * as cri from '../api/cri-types.js';
 import { readCgroupStats, type CgroupStats } from '../cgroups/stats.js';
-import { readCgroupExtraStats, parseIoStat } from '../cgroups/extra-stats.js';
+import { extraStatsV2, readCgroupExtraStats, parseIoStat, v2FileMap } from '../cgroups/extra-stats.js';
+import { cgroupStatsV2 } from '../cgroups/guest-stats.js';
+import { readCgroupFiles } from '../agent/cgroup-stats.js';
 import { METRIC_DEFS, METRIC_DEF_BY_NAME, METRIC_DESCRIPTORS } from './cadvisor-descriptors.js';
 import { containerMetrics, podNetworkMetrics, type ContainerSample } from './cadvisor-metrics.js';
 import { parseMountSources, devMajor, devMinor } from './device-names.js';
@@ -198,6 +200,24 @@ describe('values', () => {
         'container_threads',
       ].sort(),
     );
+  });
+
+  it('a micro-VM container whose agent sends its cgroup files: parsed like a host v2 cgroup', async () => {
+    const root = track(v2Tree({ [`${CTR_PATH}/memory.peak`]: `${'9'.repeat(70_000)}\n` })); // oversized: dropped by the agent
+    const files = readCgroupFiles(join(root, CTR_PATH));
+    expect(Object.keys(files).sort()).toEqual(
+      ['cgroup.procs', 'cpu.stat', 'io.stat', 'memory.current', 'memory.events', 'memory.low', 'memory.max', 'memory.stat', 'memory.swap.current', 'pids.current', 'pids.max'].sort(),
+    );
+    // the guest parser agrees with the host's v2 reader (stats.ts) on the same files
+    expect(cgroupStatsV2(v2FileMap(files), NOW)).toEqual(readCgroupStats(CTR_PATH, { root, mode: 'v2' }, () => NOW));
+    const extra = extraStatsV2(v2FileMap(files));
+    expect(extra.memory?.maxUsageBytes).toBeUndefined();
+    expect(extra.memory?.faultsContainer).toBeUndefined(); // no directory listing: own count unknown
+    const ms = containerMetrics(POD, await sample('v2', { cgroup: cgroupStatsV2(v2FileMap(files), NOW), extra, fds: undefined, openFilesSoft: undefined }));
+    const names = new Set(ms.map((m) => m.name));
+    for (const n of ['container_cpu_user_seconds_total', 'container_memory_cache', 'container_memory_failcnt', 'container_fs_writes_total', 'container_processes', 'container_threads_max'])
+      expect(names.has(n), n).toBe(true);
+    for (const n of ['container_file_descriptors', 'container_sockets', 'container_ulimits_soft', 'container_memory_max_usage_bytes']) expect(names.has(n), n).toBe(false);
   });
 
   it('pod network: container="POD", id = sandbox, lo left out', () => {

@@ -5,7 +5,8 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as cri from '../api/cri-types.js';
 import { readCgroupStats, type CgroupStats } from '../cgroups/stats.js';
-import { PROCS_CAP, readCgroupExtraStats, type CgroupExtraStats } from '../cgroups/extra-stats.js';
+import { extraStatsV2, PROCS_CAP, readCgroupExtraStats, v2FileMap, type CgroupExtraStats } from '../cgroups/extra-stats.js';
+import { cgroupStatsV2 } from '../cgroups/guest-stats.js';
 import { netnsInterfaceStats } from '../network/cni.js';
 import { nowNs } from '../store/time.js';
 import type { ContainerRecord, SandboxRecord } from '../store/records.js';
@@ -64,9 +65,18 @@ async function writableLayer(stats: StatsService, c: ContainerRecord): Promise<W
 
 async function sampleContainer(stats: StatsService, pod: PodLabels, c: ContainerRecord): Promise<cri.ContainerMetrics> {
   const rt = stats.sandboxes.runtimes.get(c.handler);
-  const fromAgent = rt?.containerCgroupStats !== undefined;
-  const { cgroup, extra } = fromAgent ? { cgroup: await rt!.containerCgroupStats!(c).catch(() => undefined), extra: undefined } : hostCgroup(c.cgroupsPath);
-  const pids = extra?.procs;
+  const inGuest = rt?.containerCgroupStats !== undefined;
+  let { cgroup, extra } = inGuest ? { cgroup: await rt!.containerCgroupStats!(c).catch(() => undefined), extra: undefined } : hostCgroup(c.cgroupsPath);
+  let fromAgent = inGuest;
+  if (cgroup?.guestFiles) {
+    // An agent that sends its cgroup files: parsed like a host v2 cgroup, every reading real.
+    const files = v2FileMap(cgroup.guestFiles);
+    extra = extraStatsV2(files);
+    cgroup = cgroupStatsV2(files, cgroup.timestampNs);
+    fromAgent = false;
+  }
+  // Guest pids mean nothing in the host's /proc: fds, sockets and ulimits are host-only.
+  const pids = inGuest ? undefined : extra?.procs;
   // Past PROCS_CAP the walk would be a partial sum: leave fds/sockets out rather than undercount.
   const fds = pids && pids.total <= PROCS_CAP ? await countFds(pids.pids) : undefined;
   const first = pids?.pids[0];
