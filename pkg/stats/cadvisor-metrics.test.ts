@@ -203,7 +203,13 @@ describe('values', () => {
   });
 
   it('a micro-VM container whose agent sends its cgroup files: parsed like a host v2 cgroup', async () => {
-    const root = track(v2Tree({ [`${CTR_PATH}/memory.peak`]: `${'9'.repeat(70_000)}\n` })); // oversized: dropped by the agent
+    const root = track(
+      v2Tree({
+        [`${CTR_PATH}/memory.peak`]: `${'9'.repeat(70_000)}\n`, // oversized: dropped by the agent
+        [`${CTR_PATH}/cgroup.procs`]: '',
+        [`${CTR_PATH}/payload/cgroup.procs`]: '201\n202\n', // crun ran them in a child cgroup
+      }),
+    );
     const files = readCgroupFiles(join(root, CTR_PATH));
     expect(Object.keys(files).sort()).toEqual(
       ['cgroup.procs', 'cpu.stat', 'io.stat', 'memory.current', 'memory.events', 'memory.low', 'memory.max', 'memory.stat', 'memory.swap.current', 'pids.current', 'pids.max'].sort(),
@@ -213,6 +219,7 @@ describe('values', () => {
     const extra = extraStatsV2(v2FileMap(files));
     expect(extra.memory?.maxUsageBytes).toBeUndefined();
     expect(extra.memory?.faultsContainer).toBeUndefined(); // no directory listing: own count unknown
+    expect(extra.procs).toEqual({ total: 2, pids: [201, 202] });
     const ms = containerMetrics(POD, await sample('v2', { cgroup: cgroupStatsV2(v2FileMap(files), NOW), extra, fds: undefined, openFilesSoft: undefined }));
     const names = new Set(ms.map((m) => m.name));
     for (const n of ['container_cpu_user_seconds_total', 'container_memory_cache', 'container_memory_failcnt', 'container_fs_writes_total', 'container_processes', 'container_threads_max'])
