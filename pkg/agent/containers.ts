@@ -12,7 +12,7 @@ import type { LinuxResources__Output } from '../../api/gen/agent/bulkhead/agent/
 import type { ContainerStats } from '../../api/gen/agent/bulkhead/agent/v1/ContainerStats.js';
 import { AgentError, Code, type ExitStatus } from '../vmchannel/codec.js';
 import { CriLogWriter } from './cri-log.js';
-import { readCgroupV2Stats } from './cgroup-stats.js';
+import { readCgroupFiles, readCgroupV2Stats } from './cgroup-stats.js';
 import { run } from './exec-file.js';
 import { SHARE_DIR } from './sandbox-setup.js';
 
@@ -398,7 +398,8 @@ export class ContainerManager extends EventEmitter<ContainerEvents> {
   stats(ids: string[]): ContainerStats[] {
     const pick = ids.length ? ids.map((id) => this.get(id)) : this.list();
     return pick.map((c) => {
-      const s = readCgroupV2Stats(join(CGROUP_ROOT, 'bulkhead', c.id));
+      const dir = join(CGROUP_ROOT, 'bulkhead', c.id);
+      const s = readCgroupV2Stats(dir);
       return {
         container_id: c.id,
         timestamp_ns: nowNs(),
@@ -408,6 +409,7 @@ export class ContainerManager extends EventEmitter<ContainerEvents> {
         memory_rss_bytes: s.memoryRssBytes.toString(),
         oom_kills: s.oomKills.toString(),
         pids: s.pids.toString(),
+        cgroup_files: readCgroupFiles(dir),
       };
     });
   }

@@ -35,6 +35,8 @@ export interface CgroupStats {
   cpu?: CgroupCpuStats;
   memory?: CgroupMemoryStats;
   pids?: { current: number; limit?: number };
+  /** micro-VM pods: the guest cgroup's v2 files as the agent sent them (pkg/cgroups/guest-stats.ts parses them) */
+  guestFiles?: Record<string, string>;
 }
 
 // Anything at or above this is the kernel's "no limit" (v1 prints PAGE_COUNTER_MAX pages in bytes).

@@ -192,11 +192,11 @@ describe('parseProcNetDev', () => {
     const text = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
     lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0
-  eth0:    1046      11    1    0    0     0          0         0      656       8    2    0    0     0       0          0
+  eth0:    1046      11    1    3    0     0          0         0      656       8    2    4    0     0       0          0
 `;
     expect(parseProcNetDev(text)).toEqual([
-      { name: 'lo', rxBytes: 140, rxErrors: 0, txBytes: 140, txErrors: 0 },
-      { name: 'eth0', rxBytes: 1046, rxErrors: 1, txBytes: 656, txErrors: 2 },
+      { name: 'lo', rxBytes: 140, rxErrors: 0, txBytes: 140, txErrors: 0, rxPackets: 2, rxDropped: 0, txPackets: 2, txDropped: 0 },
+      { name: 'eth0', rxBytes: 1046, rxErrors: 1, txBytes: 656, txErrors: 2, rxPackets: 11, rxDropped: 3, txPackets: 8, txDropped: 4 },
     ]);
   });
 });

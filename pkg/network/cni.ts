@@ -266,6 +266,10 @@ export interface InterfaceStats {
   rxErrors: number;
   txBytes: number;
   txErrors: number;
+  rxPackets: number;
+  rxDropped: number;
+  txPackets: number;
+  txDropped: number;
 }
 
 /** Parses /proc/net/dev. */
@@ -275,7 +279,18 @@ export function parseProcNetDev(text: string): InterfaceStats[] {
     const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
     if (!m) continue;
     const f = m[2]!.trim().split(/\s+/).map(Number);
-    out.push({ name: m[1]!, rxBytes: f[0] ?? 0, rxErrors: f[2] ?? 0, txBytes: f[8] ?? 0, txErrors: f[10] ?? 0 });
+    // Columns: rx bytes packets errs drop fifo frame compressed multicast | tx bytes packets errs drop ...
+    out.push({
+      name: m[1]!,
+      rxBytes: f[0] ?? 0,
+      rxErrors: f[2] ?? 0,
+      txBytes: f[8] ?? 0,
+      txErrors: f[10] ?? 0,
+      rxPackets: f[1] ?? 0,
+      rxDropped: f[3] ?? 0,
+      txPackets: f[9] ?? 0,
+      txDropped: f[11] ?? 0,
+    });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Container and pod statistics from cgroups (cpu, memory, pids), the overlay upper dir
-// (writable layer) and the pod's netns interface counters; plus cadvisor-style metrics.
+// (writable layer) and the pod's netns interface counters.
 import type * as cri from '../api/cri-types.js';
 import type { ContainerManager } from '../container/container-manager.js';
 import type { SandboxManager } from '../sandbox/sandbox-manager.js';
@@ -38,9 +38,10 @@ export class StatsService {
   private readonly rates = new CpuRateTracker();
 
   constructor(
-    private readonly sandboxes: SandboxManager,
-    private readonly containers: ContainerManager,
-    private readonly layers: LayerUsageCache = new LayerUsageCache(),
+    readonly sandboxes: SandboxManager,
+    readonly containers: ContainerManager,
+    /** shared with pod-metrics.ts: one du of a writable layer serves stats and metrics */
+    readonly layers: LayerUsageCache = new LayerUsageCache(),
   ) {}
 
   private cpu(key: string, s: CgroupStats | undefined, ts: string): cri.CpuUsage {
@@ -129,52 +130,7 @@ export class StatsService {
   }
 }
 
-/** cadvisor-compatible metric names served by ListPodSandboxMetrics. */
-export const METRIC_DESCRIPTORS: cri.MetricDescriptor[] = [
-  { name: 'container_cpu_usage_seconds_total', help: 'Cumulative cpu time consumed in seconds.', label_keys: ['container', 'pod', 'namespace'] },
-  { name: 'container_memory_usage_bytes', help: 'Current memory usage in bytes, including all memory regardless of when it was accessed.', label_keys: ['container', 'pod', 'namespace'] },
-  { name: 'container_memory_working_set_bytes', help: 'Current working set in bytes.', label_keys: ['container', 'pod', 'namespace'] },
-  { name: 'container_memory_rss', help: 'Size of RSS in bytes.', label_keys: ['container', 'pod', 'namespace'] },
-  { name: 'container_spec_memory_limit_bytes', help: 'Memory limit for the container.', label_keys: ['container', 'pod', 'namespace'] },
-  { name: 'container_fs_usage_bytes', help: 'Number of bytes that are consumed by the container on this filesystem.', label_keys: ['container', 'pod', 'namespace'] },
-  { name: 'container_network_receive_bytes_total', help: 'Cumulative count of bytes received.', label_keys: ['container', 'pod', 'namespace', 'interface'] },
-  { name: 'container_network_transmit_bytes_total', help: 'Cumulative count of bytes transmitted.', label_keys: ['container', 'pod', 'namespace', 'interface'] },
-];
-
-export async function podMetrics(stats: StatsService, sb: SandboxRecord): Promise<cri.PodSandboxMetrics> {
-  const ps = await stats.podStats(sb);
-  const ts = nowNs();
-  const m = sb.config.metadata!;
-  const metric = (name: string, type: 'COUNTER' | 'GAUGE', labels: string[], v: string | undefined | null): cri.Metric => ({
-    name,
-    timestamp: ts,
-    metric_type: type,
-    label_values: labels,
-    value: { value: v ?? '0' },
-  });
-  const secs = (ns: string | undefined | null) => (ns ? (BigInt(ns) / 1_000_000_000n).toString() : '0');
-  const containerMetrics: cri.ContainerMetrics[] = (ps.linux?.containers ?? []).map((cs) => {
-    const labels = [cs.attributes?.metadata?.name ?? '', m.name, m.namespace];
-    return {
-      container_id: cs.attributes?.id ?? '',
-      metrics: [
-        metric('container_cpu_usage_seconds_total', 'COUNTER', labels, secs(cs.cpu?.usage_core_nano_seconds?.value as string | undefined)),
-        metric('container_memory_usage_bytes', 'GAUGE', labels, cs.memory?.usage_bytes?.value as string | undefined),
-        metric('container_memory_working_set_bytes', 'GAUGE', labels, cs.memory?.working_set_bytes?.value as string | undefined),
-        metric('container_memory_rss', 'GAUGE', labels, cs.memory?.rss_bytes?.value as string | undefined),
-        metric('container_fs_usage_bytes', 'GAUGE', labels, cs.writable_layer?.used_bytes?.value as string | undefined),
-      ],
-    };
-  });
-  const podLabels = ['POD', m.name, m.namespace];
-  const metrics: cri.Metric[] = [
-    metric('container_cpu_usage_seconds_total', 'COUNTER', podLabels, secs(ps.linux?.cpu?.usage_core_nano_seconds?.value as string | undefined)),
-    metric('container_memory_working_set_bytes', 'GAUGE', podLabels, ps.linux?.memory?.working_set_bytes?.value as string | undefined),
-    metric('container_memory_rss', 'GAUGE', podLabels, ps.linux?.memory?.rss_bytes?.value as string | undefined),
-  ];
-  for (const i of ps.linux?.network?.interfaces ?? []) {
-    metrics.push(metric('container_network_receive_bytes_total', 'COUNTER', [...podLabels, i.name ?? ''], i.rx_bytes?.value as string | undefined));
-    metrics.push(metric('container_network_transmit_bytes_total', 'COUNTER', [...podLabels, i.name ?? ''], i.tx_bytes?.value as string | undefined));
-  }
-  return { pod_sandbox_id: sb.id, metrics, container_metrics: containerMetrics };
-}
+// The cAdvisor-compatible metrics (ListMetricDescriptors / ListPodSandboxMetrics) live in
+// cadvisor-descriptors.ts, cadvisor-metrics.ts and pod-metrics.ts.
+export { METRIC_DESCRIPTORS } from './cadvisor-descriptors.js';
+export { podMetrics } from './pod-metrics.js';

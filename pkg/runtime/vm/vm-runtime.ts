@@ -718,6 +718,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
         limitHits: 0,
       },
       pids: { current: Number(st.pids) },
+      ...(Object.keys(st.cgroup_files ?? {}).length ? { guestFiles: st.cgroup_files } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ export interface ContainerStats {
   'memory_rss_bytes'?: (number | string | Long);
   'oom_kills'?: (number | string | Long);
   'pids'?: (number | string | Long);
+  'cgroup_files'?: ({[key: string]: string});
 }
 
 export interface ContainerStats__Output {
@@ -22,4 +23,5 @@ export interface ContainerStats__Output {
   'memory_rss_bytes': (string);
   'oom_kills': (string);
   'pids': (string);
+  'cgroup_files': ({[key: string]: string});
 }
