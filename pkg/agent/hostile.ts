@@ -5,7 +5,10 @@
 // must survive all of it whether or not the code is there; it runs only when the root-owned handler
 // config puts bulkhead.hostile=<scenario> on the guest kernel's cmdline (hostile-mode.ts).
 //   junk-frame      an EVENT frame whose payload is no protobuf, 1.5 s after the first container starts
-//   window-overrun  the first container's log stream gets DATA with no regard for the host's window
+//   window-overrun  the first container's log stream gets DATA with no regard for the host's window:
+//                   4 MiB in 64 KiB frames as fast as the port takes them, then one frame larger
+//                   than the whole window (the host absorbs the first part as long as it keeps up:
+//                   it returns credit as it consumes, so only a host that paused sees the overrun)
 //   flood           well-formed EVENT frames on stream 0 (the one stream without flow control) as
 //                   fast as the port takes them, from 1.5 s after the first start until the host leaves
 //   symlinks        after each CreateContainer, symlinks to host-looking paths in every dir of the pod
@@ -85,6 +88,10 @@ export class HostileAgent {
         for (let sent = 0; sent < OVERRUN_BYTES && !this.hostGone; sent += chunk.length) {
           await this.port.write(encodeFrame(stream, FrameKind.Data, encodeData(1, chunk)));
         }
+        // More than any credit the host can have given: its window is DEFAULT_WINDOW at most.
+        const big = Buffer.concat(Array.from({ length: Math.ceil((DEFAULT_WINDOW + 1) / line.length) }, () => line));
+        this.log(`hostile: one ${big.length}-byte DATA frame on stream ${stream}`);
+        await this.port.write(encodeFrame(stream, FrameKind.Data, encodeData(1, big)));
         return;
       }
       case 'flood':
