@@ -37,10 +37,13 @@ const FIND_AGENT_PORT =
   'for n in /sys/class/virtio-ports/*/name; do [ "$(cat $n)" = agent ] && p=$(dirname $n); done; ' +
   'dev=/dev/$(basename $p); [ -c $dev ] || mknod $dev c $(cut -d: -f1 $p/dev) $(cut -d: -f2 $p/dev); ls -l $dev';
 
+/** The daemon's /metrics listener: its event-loop delay (prom-client's monitorEventLoopDelay, 10 ms resolution). */
+const METRICS_PORT = 30_000 + Math.floor(Math.random() * 10_000);
 const HANDLERS_TOML = [
   '[runtime_handlers.runc]\nkind = "oci"',
   `[runtime_handlers.microvm]\nkind = "vm"\nmemory_mib = 256\nguest_root = "${GUEST_CACHE}"`,
   ...HOSTILE_SCENARIOS.map((s) => `[runtime_handlers.microvm-hostile-${s}]\nkind = "vm"\nmemory_mib = 256\nguest_root = "${GUEST_CACHE}"\nkernel_params = "bulkhead.hostile=${s}"`),
+  `[metrics]\naddress = "127.0.0.1:${METRICS_PORT}"`,
 ].join('\n');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,6 +75,15 @@ interface Served {
   vmExec: number[];
   errors: string[];
   rss: { before: number; peak: number; after: number };
+  /** The daemon's event-loop delay over the attack (ms; includes the 10 ms sampling interval). */
+  loop: { p50: number; p99: number; max: number };
+}
+
+/** Reading the metrics resets prom-client's event-loop histogram: each read covers the time since the last. */
+async function eventLoopDelayMs(): Promise<{ p50: number; p99: number; max: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+  const v = (name: string): number => Math.round(Number(new RegExp(`^bulkhead_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 10_000) / 10;
+  return { p50: v('p50'), p99: v('p99'), max: v('max') };
 }
 
 describe.skipIf(!isRoot || !vmEnabled)('hostile guest', () => {
@@ -163,7 +175,7 @@ describe.skipIf(!isRoot || !vmEnabled)('hostile guest', () => {
    * the runc pod and in the normal VM pod every 2 s (their own loop: a TCG exec takes 0.5 s to 10 s).
    */
   async function servedDuring(attack: () => Promise<void>): Promise<Served> {
-    const s: Served = { version: [], list: [], runcExec: [], vmExec: [], errors: [], rss: { before: rssMiB(), peak: 0, after: 0 } };
+    const s: Served = { version: [], list: [], runcExec: [], vmExec: [], errors: [], rss: { before: rssMiB(), peak: 0, after: 0 }, loop: await eventLoopDelayMs() };
     s.rss.peak = s.rss.before;
     let done = false;
     const timed = async (into: number[], f: () => Promise<unknown>): Promise<void> => {
@@ -201,13 +213,15 @@ describe.skipIf(!isRoot || !vmEnabled)('hostile guest', () => {
       await Promise.all([fast, execs]);
     }
     s.rss.after = rssMiB();
+    s.loop = await eventLoopDelayMs();
     return s;
   }
   function expectServed(what: string, s: Served): void {
     figures.push(
       `hostile-guest ${what}: Version ${dist(s.version)} (${s.version.length} calls); ListContainers ${dist(s.list)}; ` +
         `ExecSync runc ${s.runcExec.length} ok (max ${q(s.runcExec, 1)} ms), VM ${s.vmExec.length} ok (max ${q(s.vmExec, 1)} ms); ` +
-        `daemon RSS ${s.rss.before.toFixed(0)} → peak ${s.rss.peak.toFixed(0)} → ${s.rss.after.toFixed(0)} MiB`,
+        `daemon RSS ${s.rss.before.toFixed(0)} → peak ${s.rss.peak.toFixed(0)} → ${s.rss.after.toFixed(0)} MiB; ` +
+        `daemon event-loop delay p50 ${s.loop.p50} / p99 ${s.loop.p99} / max ${s.loop.max} ms`,
     );
     expect(s.errors).toEqual([]);
     expect(s.runcExec.length).toBeGreaterThan(0);
@@ -215,6 +229,7 @@ describe.skipIf(!isRoot || !vmEnabled)('hostile guest', () => {
     // Room for a loaded, shared 2-core machine running TCG guests.
     expect(q(s.version, 0.99)).toBeLessThan(1000);
     expect(s.rss.peak - s.rss.before).toBeLessThan(150);
+    expect(s.loop.p99).toBeLessThan(1000);
     expect(d.proc!.exitCode).toBeNull();
     expect(d.proc!.pid).toBe(daemonPid);
   }
