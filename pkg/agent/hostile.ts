@@ -27,7 +27,7 @@ import { SHARE_DIR } from './sandbox-setup.js';
 const ATTACK_DELAY_MS = 1500;
 /** What a window-ignoring guest sends in one go: 16 × the 256 KiB window the host announces. */
 const OVERRUN_BYTES = 16 * DEFAULT_WINDOW;
-/** Flood batch: ~64 KiB of events per port write (bigger batches only delay the agent's own answers). */
+/** Flood batch: ~78 KB per port write (78-byte OOM events; bigger batches only delay the agent's own answers). */
 const FLOOD_EVENTS_PER_WRITE = 1000;
 /**
  * Where the planted links point: the host's root and the places a careless host would write through,
