@@ -29,18 +29,21 @@ pkgver() { dpkg-query -W -f='${Version}' "$1"; }
 # 2. Bundle the agent (one ESM file; Node runs it in the guest). From a checkout: esbuild from the
 #    sources (same flags as `npm run build:agent`); from an installed copy (no sources, no dev deps):
 #    the bundle `npm run build` put in dist/agent/.
-bundle=$cache/agent.mjs
+#    Each run bundles into a file of its own: several runs at once (one per VM handler of a daemon,
+#    or daemons of different checkouts sharing the cache) shared one agent.mjs.tmp, and a run's mv
+#    found it gone ("cannot stat") or, worse, hashed and installed another checkout's agent.
+bundle=$(mktemp --suffix=.mjs "$cache/agent.XXXXXX")
+trap 'rm -f "$bundle"' EXIT
 if [ -x "$repo/node_modules/.bin/esbuild" ] && [ -f "$repo/cmd/bulkhead-agent/main.ts" ]; then
   "$repo/node_modules/.bin/esbuild" "$repo/cmd/bulkhead-agent/main.ts" --bundle --platform=node --format=esm \
     --target=node20 --log-level=warning \
     --banner:js="import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" \
-    --outfile="$bundle.tmp"
+    --outfile="$bundle"
 elif [ -f "$repo/dist/agent/agent.mjs" ]; then
-  cp "$repo/dist/agent/agent.mjs" "$bundle.tmp"
+  cp "$repo/dist/agent/agent.mjs" "$bundle"
 else
   log "no agent bundle: run npm run build (needs esbuild) first"; exit 1
 fi
-mv "$bundle.tmp" "$bundle"
 
 inputs=$(printf '%s\n' \
   "kernel=$kpkg=$kver" "busybox-static=$(pkgver busybox-static)" "crun=$(pkgver crun)" "conmon=$(pkgver conmon)" "catatonit=$(pkgver catatonit)" "bsdutils=$(pkgver bsdutils)" \
@@ -52,7 +55,7 @@ out=$guest/$stamp
 if [ -f "$out/stamp" ]; then log "up to date: $out"; touch "$out/last-used"; echo "$out"; exit 0; fi
 log "building $stamp"
 work=$(mktemp -d "$guest/.build-$stamp.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$bundle"' EXIT
 
 # 3. Kernel: download + extract the .deb, pull the PVH vmlinux out of the LZ4 bzImage.
 deb=$(ls "$cache"/"${kpkg}"_*.deb 2>/dev/null | head -1 || true)
@@ -132,8 +135,8 @@ cat > "$work/manifest.json" <<JSON
 JSON
 echo "$stamp" > "$work/stamp"
 chmod 0755 "$work"
-if ! mv -T "$work" "$out" 2>/dev/null; then log "raced with another build: using $out"; fi
-trap - EXIT
+if ! mv -T "$work" "$out" 2>/dev/null; then log "raced with another build: using $out"; rm -rf "$work"; fi
+trap 'rm -f "$bundle"' EXIT
 log "built $out ($(du -sh "$out" | cut -f1))"
 touch "$out/last-used"
 # Keep the 3 most recently used images; older ones go once unused for a day. A daemon touches

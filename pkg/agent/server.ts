@@ -54,6 +54,8 @@ export class AgentServer {
   constructor(
     private readonly port: SerialPort,
     private readonly log: (msg: string) => void,
+    /** Sees each request after its answer was queued (the test-only hostile mode acts on them). */
+    private readonly onServed?: (stream: number, req: Request__Output, res: Response) => void,
   ) {
     port.on('data', (b) => this.onData(b));
     port.on('hostGone', () => this.onHostGone());
@@ -102,7 +104,10 @@ export class AgentServer {
         return;
       }
       void this.handle(f.stream, req).then(
-        (r) => this.respond(f.stream, r),
+        (r) => {
+          this.respond(f.stream, r);
+          this.onServed?.(f.stream, req, r);
+        },
         (e: unknown) => {
           const err = e instanceof AgentError ? e : new AgentError(Code.Internal, (e as Error).message ?? String(e));
           this.respond(f.stream, { error: err.message, code: err.code });

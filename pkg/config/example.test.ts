@@ -26,7 +26,7 @@ describe('deploy/config.example.toml', () => {
   });
 
   it('mentions the optional keys that have no default', () => {
-    for (const key of ['runtime_root', 'kernel_path', 'conf_template']) expect(text).toMatch(new RegExp(`^# ${key} = `, 'm'));
+    for (const key of ['runtime_root', 'kernel_path', 'conf_template', 'kernel_params']) expect(text).toMatch(new RegExp(`^# ${key} = `, 'm'));
   });
 
   it('stays valid with every setting commented out (what deploy/install.sh writes)', () => {

@@ -38,6 +38,11 @@ const vmHandler = z
      * guest code; 32 saves ~70 MB but doubles it and slows boot. Ignored under KVM.
      */
     tcg_tb_size_mib: z.number().int().min(0).max(4096).default(64),
+    /**
+     * Extra guest kernel command-line words, space-separated (Kata's kernel_params); words that
+     * override Bulkhead's own keys or the boot path make the handler unavailable (pkg/vm/qemu-args.ts).
+     */
+    kernel_params: z.string().max(1024).optional(),
   })
   .strict();
 

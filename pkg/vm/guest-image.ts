@@ -40,11 +40,19 @@ export function readGuestImage(dir: string): GuestImage {
   };
 }
 
-/** Builds (or reuses) the guest image under <root>/guest. */
-export async function ensureGuestImage(root: string): Promise<GuestImage> {
-  const { stdout } = await execFileP('bash', [buildScriptPath(), root], { maxBuffer: 16 << 20, timeout: 15 * 60_000 });
-  const dir = stdout.trim().split('\n').pop()!;
-  return readGuestImage(dir);
+/** Runs of the build script in progress, per root: every VM handler asks at daemon start. */
+const building = new Map<string, Promise<GuestImage>>();
+
+/** Builds (or reuses) the guest image under <root>/guest; concurrent callers share one run. */
+export function ensureGuestImage(root: string): Promise<GuestImage> {
+  let p = building.get(root);
+  if (!p) {
+    p = execFileP('bash', [buildScriptPath(), root], { maxBuffer: 16 << 20, timeout: 15 * 60_000 })
+      .then(({ stdout }) => readGuestImage(stdout.trim().split('\n').pop()!))
+      .finally(() => building.delete(root));
+    building.set(root, p);
+  }
+  return p;
 }
 
 /** A read-only erofs image of a directory (container rootfs / layer chain); owners kept unless allRoot. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kernelCmdline, qemuArgs, type QemuSpec } from './qemu-args.js';
+import { kernelCmdline, kernelParamWords, qemuArgs, type QemuSpec } from './qemu-args.js';
 import { dropOptionFromHelp, pickVmRunAs, VM_UID_BASE } from './qemu-privileges.js';
 
 const base: QemuSpec = {
@@ -88,5 +88,17 @@ describe('qemuArgs', () => {
   it('omits tsc_early_khz when unknown (KVM)', () => {
     expect(kernelCmdline({})).not.toContain('tsc_early_khz');
     expect(kernelCmdline({ extraCmdline: ['x=1'] })).toMatch(/ x=1$/);
+  });
+
+  it('takes kernel_params words, refusing ones that override its own keys or the boot path', () => {
+    expect(kernelParamWords(undefined)).toEqual([]);
+    expect(kernelParamWords('  bulkhead.hostile=flood  loglevel=7 ')).toEqual(['bulkhead.hostile=flood', 'loglevel=7']);
+    expect(kernelCmdline({ extraCmdline: kernelParamWords('bulkhead.hostile=junk-frame') })).toMatch(/ pci=off bulkhead\.hostile=junk-frame$/);
+    for (const w of ['panic=0', 'console=tty0', 'tsc_early_khz=1', 'mitigations=auto', '8250.nr-uarts=4', 'initcall-blacklist=x']) {
+      expect(() => kernelParamWords(w), w).toThrow(/overrides Bulkhead's own/);
+    }
+    for (const w of ['init=/bin/sh', 'rdinit=/x', 'root=/dev/vda']) expect(() => kernelParamWords(w), w).toThrow(/boot path/);
+    expect(() => kernelParamWords('x=1 -- sh')).toThrow(/end the kernel's options/);
+    for (const w of ['a="b c"', 'x=$(id)', 'k=v;reboot']) expect(() => kernelParamWords(w), w).toThrow(/only key or key=value/);
   });
 });

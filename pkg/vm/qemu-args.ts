@@ -64,6 +64,33 @@ const BASE_CMDLINE = [
   'pci=off',
 ];
 
+/** The keys of BASE_CMDLINE plus what Bulkhead adds itself (tsc_early_khz under TCG). */
+const OWN_KEYS = new Set([...BASE_CMDLINE.map((w) => w.split('=')[0]!), 'tsc_early_khz']);
+/**
+ * Keys an operator's kernel_params may not set either: they would choose what runs as PID 1 or where
+ * the root comes from (the guest init finds its disk and agent port itself), or end the kernel's
+ * options ("--": the rest goes to init as arguments).
+ */
+const REFUSED_KEYS = new Set(['init', 'rdinit', 'root', 'rootfstype', 'rootflags', 'nfsroot', 'ip', 'initrd', 'noinitrd', 'retain_initrd', 'modules']);
+
+/**
+ * Splits a handler's kernel_params (a root-owned config string, like Kata's kernel_params) into
+ * cmdline words, refusing any that would override Bulkhead's own cmdline keys or its boot path,
+ * and any the kernel would split or quote differently (only key or key=value of plain characters).
+ */
+export function kernelParamWords(params: string | undefined): string[] {
+  const words = (params ?? '').split(/\s+/).filter(Boolean);
+  for (const w of words) {
+    if (!/^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/+=-]*)?$/.test(w)) throw new Error(`kernel_params word "${w}": only key or key=value of letters, digits and _.,:/+=- are allowed`);
+    if (w.startsWith('-')) throw new Error(`kernel_params word "${w}": "--" would end the kernel's options (the rest goes to init)`);
+    // The kernel reads '-' and '_' in parameter names alike.
+    const key = w.split('=')[0]!.replaceAll('-', '_');
+    if (OWN_KEYS.has(key)) throw new Error(`kernel_params word "${w}" overrides Bulkhead's own "${key}"`);
+    if (REFUSED_KEYS.has(key)) throw new Error(`kernel_params word "${w}" would change the guest's boot path ("${key}")`);
+  }
+  return words;
+}
+
 export function kernelCmdline(spec: Pick<QemuSpec, 'tscKhz' | 'extraCmdline'>): string {
   const words = [...BASE_CMDLINE];
   if (spec.tscKhz) words.splice(2, 0, `tsc_early_khz=${spec.tscKhz}`);

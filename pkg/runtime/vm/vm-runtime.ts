@@ -20,6 +20,7 @@ import { cgroupDirs } from '../../cgroups/paths.js';
 import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
 import { CriError, failedPrecondition, internal, invalidArgument, notFound } from '../../grpc/errors.js';
 import { chooseAccelerator, type AccelChoice } from '../../vm/accelerator.js';
+import { kernelParamWords } from '../../vm/qemu-args.js';
 import { pickVmRunAs, qemuDropOption } from '../../vm/qemu-privileges.js';
 import { hostTscKhz } from '../../vm/tsc.js';
 import { ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
@@ -108,7 +109,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
   readonly kind = 'vm' as const;
   readonly handler: string;
   private readonly accel: AccelChoice | undefined;
+  /** Why the handler can't run pods (no usable accelerator, bad kernel_params); undefined: it can. */
   private readonly accelError: string | undefined;
+  /** The handler's kernel_params words, added to every VM's kernel cmdline. */
+  private readonly kernelParams: string[] = [];
   private guest: Promise<GuestImage> | undefined;
   private guestStamp = '';
   private readonly pods = new Map<string, PodVm>();
@@ -128,6 +132,12 @@ export class VmSandboxRuntime implements SandboxRuntime {
     } catch (e) {
       this.accelError = (e as Error).message;
       deps.log.error({ err: this.accelError }, 'micro-VM handler unavailable');
+    }
+    try {
+      this.kernelParams = kernelParamWords(deps.config.kernel_params);
+    } catch (e) {
+      this.accelError ??= (e as Error).message;
+      deps.log.error({ err: (e as Error).message }, 'micro-VM handler unavailable');
     }
     const poolDir = join(deps.stateDir, 'vm-pool', deps.handler);
     this.pool = new WarmPool(
@@ -249,6 +259,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
           nics: [{ tap: TAP_NAME, mac: bootMac }],
           tscKhz: this.accel!.accel === 'tcg' ? hostTscKhz() : undefined,
           sharedFs: { socket: vfs.socket, tag: SHARE_TAG },
+          extraCmdline: this.kernelParams,
           runAs,
         },
       });
