@@ -97,7 +97,9 @@ describe('zstd layer decompression', () => {
     for (const [what, input, re] of cases) {
       const t0 = performance.now();
       await expect(decompress(input, 3), what).rejects.toThrow(re);
-      expect(performance.now() - t0, what).toBeLessThan(2000);
+      // Refusing takes milliseconds; decoding would allocate the window and take minutes. 10 s keeps
+      // the difference visible on a machine at load 20 (2 s failed there once).
+      expect(performance.now() - t0, what).toBeLessThan(10_000);
     }
   });
 
@@ -150,11 +152,15 @@ describe('zstd layer decompression', () => {
       maxGap = Math.max(maxGap, now - last);
       last = now;
     }, 10);
+    const t0 = performance.now();
     const out = await decompress(Buffer.concat(blocks));
+    const decodeMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 30)); // a stall just before the end is seen by the next tick
     clearInterval(tick);
     expect(out.length).toBe(160 * 128 * 1024);
     expect(out.every((x) => x === 0x61)).toBe(true);
-    expect(maxGap, 'longest event-loop stall, ms').toBeLessThan(250);
+    // On the main thread the decode would be one stall as long as itself; a loaded machine adds
+    // scheduling gaps of its own, so the bound scales with the decode (a fixed 250 ms flaked at load 20).
+    expect(maxGap, `longest event-loop stall, ms (decode took ${Math.round(decodeMs)} ms)`).toBeLessThan(Math.max(250, decodeMs / 2));
   });
 });
