@@ -26,7 +26,7 @@ import { ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
 import { MicroVm, vmProcessAlive } from '../../vm/micro-vm.js';
 import { adoptVirtiofsd, startVirtiofsd, type Virtiofsd } from '../../vm/virtiofsd.js';
 import { releaseShortSocketDir, shortSocketDir } from '../../vm/socket-dir.js';
-import { AgentError } from '../../vmchannel/codec.js';
+import { AgentError, Code } from '../../vmchannel/codec.js';
 import type { AgentClient } from '../../vmchannel/client.js';
 import { createTap, linkMac, linkMtu, redirectTapToVeth, setLinkMtu, TAP_NAME } from './tap-network.js';
 import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
@@ -329,9 +329,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     }
     try {
       const dns = sb.config.dns_config;
-      await pod.vm.agent.call(
-        {
-          setup_sandbox: {
+      await pod.vm.agent.call('setup_sandbox', {
             sandbox_id: sb.id,
             hostname: sb.config.hostname || sb.config.metadata?.name?.slice(0, 63) || '',
             dns: { servers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
@@ -340,7 +338,6 @@ export class VmSandboxRuntime implements SandboxRuntime {
             shared_fs_tag: SHARE_TAG,
             sysctls: sb.config.linux?.sysctls ?? {},
           },
-        },
         { timeoutMs: 30_000 },
       );
       log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.accel!.accel, mac }, 'pod VM ready');
@@ -457,8 +454,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
     this.watchAgentChannel(podId, pod, log);
     try {
       await vm.connectAgent(10_000);
-      const list = await vm.agent.call({ list_containers: {} }, { timeoutMs: 10_000 });
-      for (const gc of list.list_containers?.containers ?? []) {
+      const list = await vm.agent.call('list_containers', {}, { timeoutMs: 10_000 });
+      for (const gc of list.containers) {
         const state: ContainerRuntimeState =
           gc.state === 'exited'
             ? { status: 'exited', pid: 0, exitCode: gc.exit?.exit_code ?? -1, finishedAt: gc.exit?.finished_at_ns, oomKilled: gc.exit?.reason === 'OOMKilled' }
@@ -518,7 +515,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       bindIntoShare(share, { source: c.rootfs, rel: `${c.id}/rootfs`, recursive: true, readonly: false });
       for (const s of shares) bindIntoShare(share, { source: s.source, rel: `${c.id}/${s.name}`, recursive: s.recursive, readonly: s.readonly });
       await writeFile(join(c.bundleDir, 'guest-config.json'), JSON.stringify(guestSpec));
-      await pod.vm.agent.call({ create_container: { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty } }, { timeoutMs: 60_000 });
+      await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty }, { timeoutMs: 60_000 });
     } catch (e) {
       removeFromShare(share, c.id);
       throw e instanceof AgentError ? agentError('guest agent', e) : e;
@@ -543,10 +540,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
       appendFileSync(c.logPath, '');
     }
     await this.followLog(pod, c, vc, log);
-    const r = await pod.vm.agent.call({ start_container: { container_id: c.id } }, { timeoutMs: 60_000 }).catch((e: unknown) => {
+    const r = await pod.vm.agent.call('start_container', { container_id: c.id }, { timeoutMs: 60_000 }).catch((e: unknown) => {
       throw e instanceof AgentError ? agentError('guest agent', e) : e;
     });
-    vc.state = { status: 'running', pid: r.start_container?.pid ?? 0 };
+    vc.state = { status: 'running', pid: r.pid };
     c.pid = vc.state.pid;
     void this.watchExit(c.id, pod, log);
   }
@@ -563,7 +560,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
       onError: (e, n) => log.warn({ containerId: c.id, err: e.message, droppedBytes: n }, 'cannot write container log'),
     });
     const follow = pod.vm.agent.openStream(
-      { follow_logs: { container_id: c.id, offset: String(vc.logOffset) } },
+      'follow_logs',
+      { container_id: c.id, offset: String(vc.logOffset) },
       {
         onData: (_fd, b) => shipper.push(b),
         onClose: () => {
@@ -581,8 +579,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
 
   private async watchExit(id: string, pod: PodVm, log: Logger): Promise<void> {
     try {
-      const r = await pod.vm.agent.call({ wait_container: { container_id: id } });
-      const st = r.wait_container!;
+      const st = await pod.vm.agent.call('wait_container', { container_id: id });
       const vc = this.ctrs.get(id);
       if (!vc || vc.state.status === 'exited') return;
       vc.state = { status: 'exited', pid: 0, exitCode: st.exit_code, finishedAt: st.finished_at_ns, oomKilled: st.reason === 'OOMKilled' };
@@ -600,7 +597,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const pod = this.pods.get(c.podId);
     if (!pod || pod.dead) return;
     // An agent that cannot wait (container gone, VM died under the call) counts as exited.
-    const exit = pod.vm.agent.call({ wait_container: { container_id: c.id } }).then(() => true, () => true);
+    const exit = pod.vm.agent.call('wait_container', { container_id: c.id }).then(() => true, () => true);
     const exitedWithin = async (ms: number): Promise<boolean> => {
       const timer = new AbortController();
       try {
@@ -610,11 +607,11 @@ export class VmSandboxRuntime implements SandboxRuntime {
       }
     };
     if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
-      await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: stop.signal } }).catch(() => undefined);
+      await pod.vm.agent.call('signal_container', { container_id: c.id, signal: stop.signal }).catch(() => undefined);
       if (await exitedWithin(stop.timeoutMs)) return this.settle(c.id);
     }
     log.debug({ containerId: c.id }, 'stop timeout: SIGKILL');
-    const killError = await pod.vm.agent.call({ signal_container: { container_id: c.id, signal: SIGKILL, all: true } }).then(() => undefined, (e: unknown) => e as Error);
+    const killError = await pod.vm.agent.call('signal_container', { container_id: c.id, signal: SIGKILL, all: true }).then(() => undefined, (e: unknown) => e as Error);
     if (!(await exitedWithin(KILL_EXIT_WAIT_MS)) && this.ctrs.get(c.id)?.state.status === 'running') {
       throw internal(`container ${c.id} did not exit after SIGKILL${killError ? ` (${killError.message})` : ''}`);
     }
@@ -629,8 +626,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
   async removeContainer(c: ContainerRecord, log: Logger): Promise<void> {
     const pod = this.pods.get(c.podId) ?? (await this.reattach(c.podId));
     if (pod && !pod.dead) {
-      await pod.vm.agent.call({ delete_container: { container_id: c.id } }, { timeoutMs: 30_000 }).catch((e: unknown) => {
-        if (!(e instanceof AgentError && e.code === 5)) log.warn({ containerId: c.id, err: (e as Error).message }, 'guest delete failed');
+      await pod.vm.agent.call('delete_container', { container_id: c.id }, { timeoutMs: 30_000 }).catch((e: unknown) => {
+        if (!(e instanceof AgentError && e.code === Code.NotFound)) log.warn({ containerId: c.id, err: (e as Error).message }, 'guest delete failed');
       });
     }
     if (pod) removeFromShare(guestShareOf(pod.vmDir), c.id);
@@ -666,14 +663,15 @@ export class VmSandboxRuntime implements SandboxRuntime {
     return new Promise<ExecSyncExit>((resolve, reject) => {
       let execId = '';
       const kill = (): void => {
-        if (execId) void pod.vm.agent.call({ signal_exec: { exec_id: execId, signal: SIGKILL } }).catch(() => undefined);
+        if (execId) void pod.vm.agent.call('signal_exec', { exec_id: execId, signal: SIGKILL }).catch(() => undefined);
       };
       const onDeadline = (): void => {
         log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
         kill();
       };
       const s = pod.vm.agent.openStream(
-        { exec_process: { container_id: c.id, args: req.cmd, env: [], cwd: '', tty: false, stdin: false, timeout_seconds: guestTimeoutSec * 1000 <= MAX_TIMER_MS ? guestTimeoutSec : 0 } },
+        'exec_process',
+        { container_id: c.id, args: req.cmd, env: [], cwd: '', tty: false, stdin: false, timeout_seconds: guestTimeoutSec * 1000 <= MAX_TIMER_MS ? guestTimeoutSec : 0 },
         {
           onData: (fd, b) => (fd === 2 ? req.stderr : req.stdout).push(b),
           onClose: (st) => {
@@ -684,7 +682,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       );
       s.response.then(
         (r) => {
-          execId = r.exec_process?.exec_id ?? '';
+          execId = r.exec_id;
           if (req.deadline.aborted) kill();
         },
         (e: unknown) => {
@@ -701,8 +699,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const vc = this.ctrs.get(c.id);
     const pod = this.pods.get(c.podId);
     if (!vc || vc.state.status !== 'running' || !pod || pod.dead) return undefined;
-    const r = await pod.vm.agent.call({ stats: { container_ids: [c.id] } }, { timeoutMs: 5000 });
-    const st = r.stats?.stats[0];
+    const r = await pod.vm.agent.call('stats', { container_ids: [c.id] }, { timeoutMs: 5000 });
+    const st = r.stats[0];
     if (!st) return undefined;
     return {
       timestampNs: BigInt(st.timestamp_ns),
@@ -723,8 +721,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
 
   async updateResources(c: ContainerRecord, r: OciResources): Promise<void> {
     const pod = await this.pod(c.podId);
-    await pod.vm.agent.call({
-      update_resources: {
+    await pod.vm.agent.call('update_resources', {
         container_id: c.id,
         resources: {
           cpu_period: String(r.cpu?.period ?? 0),
@@ -733,8 +730,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
           memory_limit_bytes: String(r.memory?.limit ?? 0),
           cpuset_cpus: r.cpu?.cpus ?? '',
         },
-      },
-    });
+      });
   }
 
   async reopenLog(c: ContainerRecord): Promise<void> {
@@ -774,9 +770,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
 /** An agent failure as a CRI error: the agent's own status code when it names bad input or state. */
 function agentError(what: string, e: AgentError): CriError {
   const msg = `${what}: ${e.message}`;
-  if (e.code === 3) return invalidArgument(msg);
-  if (e.code === 5) return notFound(msg);
-  if (e.code === 9) return failedPrecondition(msg);
+  if (e.code === Code.InvalidArgument) return invalidArgument(msg);
+  if (e.code === Code.NotFound) return notFound(msg);
+  if (e.code === Code.FailedPrecondition) return failedPrecondition(msg);
   return internal(msg);
 }
 
