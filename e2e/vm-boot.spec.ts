@@ -107,7 +107,9 @@ describe('micro-VM boot (QEMU + guest agent)', () => {
     let execOut = '';
     let execExit: number | undefined;
     const execDone = new Promise<void>((resolve) => {
-      const s = vm!.agent.openStream('exec_process', { container_id: 'c2', args: ['sh', '-c', 'echo in-exec; exit 7'] },
+      const s = vm!.agent.openStream(
+        'exec_process',
+        { container_id: 'c2', args: ['sh', '-c', 'echo in-exec; exit 7'] },
         { onData: (_fd, b) => (execOut += b.toString()), onClose: (st) => ((execExit = st?.exit_code), resolve()) },
       );
       s.response.catch(() => resolve());
