@@ -65,8 +65,8 @@ beforeEach(() => {
     },
   };
   const ctr = { podId: 'p1', state, logOffset: 0 };
-  const inner = rt as unknown as { pods: Map<string, unknown>; ctrs: Map<string, unknown> };
-  inner.pods.set('p1', { vm: { agent }, dead: false });
+  const inner = rt as unknown as { pods: { pods: Map<string, unknown> }; ctrs: Map<string, unknown> };
+  inner.pods.pods.set('p1', { vm: { agent }, dead: false });
   inner.ctrs.set('c1', ctr);
 });
 
