@@ -1,29 +1,13 @@
 // The session dispatches by request kind to its handler table and answers with the reply kind the
 // protocol maps that kind to; handler errors keep their code; unknown or bodiless requests are refused.
 import { describe, expect, it } from 'vitest';
-import { EventEmitter } from 'node:events';
-import { FrameDecoder, FrameKind, encodeFrame, type Frame } from '../vmchannel/frame.js';
+import { FrameKind, encodeFrame, type Frame } from '../vmchannel/frame.js';
 import { AgentError, Code, RequestCodec, ResponseCodec, type Response__Output } from '../vmchannel/codec.js';
 import { RESPONSE_KIND, type RequestKind } from '../vmchannel/protocol.js';
 import type { SerialPort } from './port.js';
+import { FakePort, until } from './testdata/fake-port.js';
 import type { HandlerTable } from './rpc.js';
 import { AgentSession } from './session.js';
-
-class FakePort extends EventEmitter {
-  readonly decoder = new FrameDecoder();
-  readonly frames: Frame[] = [];
-  write(buf: Buffer): Promise<void> {
-    this.frames.push(...this.decoder.push(buf));
-    return Promise.resolve();
-  }
-}
-
-async function until(cond: () => boolean): Promise<void> {
-  for (const t0 = Date.now(); !cond(); ) {
-    if (Date.now() - t0 > 5000) throw new Error('condition not met in 5 s');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A table whose every handler answers an empty-ish reply of its kind (stats: one entry, to tell). */
 function fakeTable(): Omit<HandlerTable, 'hello'> {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { failedPrecondition } from '../../grpc/errors.js';
 import { MicroVm } from '../../vm/micro-vm.js';
-import { adoptVirtiofsd, type Virtiofsd } from '../../vm/virtiofsd.js';
+import { adoptVirtiofsd } from '../../vm/virtiofsd.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';
 import { readVmDirPointer } from './vm-dir-pointer.js';
 import type { BootedVm } from './vm-booter.js';
@@ -15,13 +15,8 @@ import type { BootedVm } from './vm-booter.js';
 /** Reattaching: the agent of a VM that survived the daemon answers Hello in ms; 10 s means it won't. */
 const REATTACH_AGENT_TIMEOUT_MS = 10_000;
 
-export interface PodVm {
-  vm: MicroVm;
-  vfs: Virtiofsd;
-  vmDir: string;
-  shareDir: string;
-  netns: string;
-  bootMac: string;
+/** A pod's VM: what booting it gave (less the boot timing), and how it ends. */
+export interface PodVm extends Omit<BootedVm, 'readyMs'> {
   dead: boolean;
   /** Set by stop(): the VM and virtiofsd are going away on purpose. */
   stopping?: boolean;
