@@ -82,9 +82,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   /**
    * One request, one response: resolves with the body of the response kind that answers `kind`
    * (protocol.ts RESPONSE_KIND; any other answer closes the channel as a GuestProtocolError). Rejects
-   * with AgentError (code = the agent's protocol Code) on agent errors.
+   * with AgentError (code = the agent's protocol Code) on agent errors. Hello is connect()'s alone.
    */
-  async call<K extends RequestKind>(kind: K, req: RequestOf<K>, opts: { timeoutMs?: number } = {}): Promise<ResponseOf<K>> {
+  async call<K extends Exclude<RequestKind, 'hello'>>(kind: K, req: RequestOf<K>, opts: { timeoutMs?: number } = {}): Promise<ResponseOf<K>> {
     const s = this.open(kind, req, {});
     const timeout = opts.timeoutMs;
     if (timeout === undefined) return s.response;
