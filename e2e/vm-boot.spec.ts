@@ -76,39 +76,40 @@ describe('micro-VM boot (QEMU + guest agent)', () => {
     await vm.connectAgent(60_000);
     timings.spawnToAgentReadyMs = performance.now() - t0;
 
-    const ping = await vm.agent.call({ ping: {} }, { timeoutMs: 5000 });
-    expect(ping.ping?.kernel_release).toBe(image.kernelRelease);
-    expect(ping.ping?.guest_stamp).toBe(image.stamp);
+    const ping = await vm.agent.call('ping', {}, { timeoutMs: 5000 });
+    expect(ping.kernel_release).toBe(image.kernelRelease);
+    expect(ping.guest_stamp).toBe(image.stamp);
     expect((await vm.qmp.queryStatus()).running).toBe(true);
 
     const t1 = performance.now();
     const spec = minimalGuestSpec({ args: ['sh', '-c', 'echo hello from $(uname -n); uname -r; echo oops >&2; exit 3'] });
-    await vm.agent.call({ create_container: { container_id: 'c1', spec_json: JSON.stringify(spec), rootfs: { block_serial: 'layer0' } } });
+    await vm.agent.call('create_container', { container_id: 'c1', spec_json: JSON.stringify(spec), rootfs: { block_serial: 'layer0' } });
     let logText = '';
     let logClosed!: () => void;
     const closed = new Promise<void>((r) => (logClosed = r));
-    const follow = vm.agent.openStream({ follow_logs: { container_id: 'c1', offset: '0' } }, { onData: (_fd, b) => (logText += b.toString()), onClose: () => logClosed() });
+    const follow = vm.agent.openStream('follow_logs', { container_id: 'c1', offset: '0' }, { onData: (_fd, b) => (logText += b.toString()), onClose: () => logClosed() });
     await follow.response;
-    await vm.agent.call({ start_container: { container_id: 'c1' } });
-    const wait = await vm.agent.call({ wait_container: { container_id: 'c1' } }, { timeoutMs: 60_000 });
+    await vm.agent.call('start_container', { container_id: 'c1' });
+    const wait = await vm.agent.call('wait_container', { container_id: 'c1' }, { timeoutMs: 60_000 });
     timings.containerCreateToExitMs = performance.now() - t1;
     await closed;
-    expect(wait.wait_container?.exit_code).toBe(3);
-    expect(wait.wait_container?.reason).toBe('Error');
+    expect(wait.exit_code).toBe(3);
+    expect(wait.reason).toBe('Error');
     const lines = logText.trim().split('\n');
     expect(lines.some((l) => / stdout F hello from /.test(l))).toBe(true);
     expect(lines.some((l) => l.endsWith(` stdout F ${image.kernelRelease}`))).toBe(true);
     expect(lines.some((l) => / stderr F oops$/.test(l))).toBe(true);
 
     // exec in a running container
-    await vm.agent.call({ delete_container: { container_id: 'c1' } });
-    await vm.agent.call({ create_container: { container_id: 'c2', spec_json: JSON.stringify(minimalGuestSpec({ args: ['sleep', '1000'] })), rootfs: { block_serial: 'layer0' } } });
-    await vm.agent.call({ start_container: { container_id: 'c2' } });
+    await vm.agent.call('delete_container', { container_id: 'c1' });
+    await vm.agent.call('create_container', { container_id: 'c2', spec_json: JSON.stringify(minimalGuestSpec({ args: ['sleep', '1000'] })), rootfs: { block_serial: 'layer0' } });
+    await vm.agent.call('start_container', { container_id: 'c2' });
     let execOut = '';
     let execExit: number | undefined;
     const execDone = new Promise<void>((resolve) => {
       const s = vm!.agent.openStream(
-        { exec_process: { container_id: 'c2', args: ['sh', '-c', 'echo in-exec; exit 7'] } },
+        'exec_process',
+        { container_id: 'c2', args: ['sh', '-c', 'echo in-exec; exit 7'] },
         { onData: (_fd, b) => (execOut += b.toString()), onClose: (st) => ((execExit = st?.exit_code), resolve()) },
       );
       s.response.catch(() => resolve());
@@ -116,17 +117,17 @@ describe('micro-VM boot (QEMU + guest agent)', () => {
     await execDone;
     expect(execOut).toBe('in-exec\n');
     expect(execExit).toBe(7);
-    const stats = await vm.agent.call({ stats: { container_ids: ['c2'] } });
-    expect(Number(stats.stats?.stats[0]?.memory_usage_bytes)).toBeGreaterThan(0);
-    await vm.agent.call({ signal_container: { container_id: 'c2', signal: 9 } });
-    const w2 = await vm.agent.call({ wait_container: { container_id: 'c2' } }, { timeoutMs: 30_000 });
-    expect(w2.wait_container?.exit_code).toBe(137);
+    const stats = await vm.agent.call('stats', { container_ids: ['c2'] });
+    expect(Number(stats.stats[0]?.memory_usage_bytes)).toBeGreaterThan(0);
+    await vm.agent.call('signal_container', { container_id: 'c2', signal: 9 });
+    const w2 = await vm.agent.call('wait_container', { container_id: 'c2' }, { timeoutMs: 30_000 });
+    expect(w2.exit_code).toBe(137);
 
     // Reconnect: drop the channel and attach again, as a restarted daemon would.
     vm.agent.close();
     await vm.connectAgent(10_000);
-    const again = await vm.agent.call({ list_containers: {} }, { timeoutMs: 5000 });
-    expect(again.list_containers?.containers.map((c) => c.container_id)).toEqual(['c2']);
+    const again = await vm.agent.call('list_containers', {}, { timeoutMs: 5000 });
+    expect(again.containers.map((c) => c.container_id)).toEqual(['c2']);
 
     const t2 = performance.now();
     const exit = await vm.shutdown(10_000);
@@ -174,18 +175,18 @@ describe('micro-VM boot (QEMU + guest agent)', () => {
     try {
       await vm.connectAgent(60_000);
       timings.virtiofsSpawnToAgentReadyMs = performance.now() - t0;
-      await vm.agent.call({ setup_sandbox: { hostname: 'vfs-pod', shared_fs_tag: 'bulkhead' } });
+      await vm.agent.call('setup_sandbox', { hostname: 'vfs-pod', shared_fs_tag: 'bulkhead' });
       const t1 = performance.now();
       const spec = minimalGuestSpec({ args: ['sh', '-c', 'echo written-in-guest > /marker; hostname; exit 0'] });
-      await vm.agent.call({ create_container: { container_id: 'v1', spec_json: JSON.stringify(spec), rootfs: { shared_path: 'c1/rootfs' } } });
-      await vm.agent.call({ start_container: { container_id: 'v1' } });
-      const w = await vm.agent.call({ wait_container: { container_id: 'v1' } }, { timeoutMs: 60_000 });
+      await vm.agent.call('create_container', { container_id: 'v1', spec_json: JSON.stringify(spec), rootfs: { shared_path: 'c1/rootfs' } });
+      await vm.agent.call('start_container', { container_id: 'v1' });
+      const w = await vm.agent.call('wait_container', { container_id: 'v1' }, { timeoutMs: 60_000 });
       timings.virtiofsContainerCreateToExitMs = performance.now() - t1;
-      expect(w.wait_container?.exit_code).toBe(0);
-      expect(w.wait_container?.reason).toBe('Completed');
+      expect(w.exit_code).toBe(0);
+      expect(w.reason).toBe('Completed');
       // The write went through virtio-fs to the host directory.
       expect(readFileSync(join(share, 'c1', 'rootfs', 'marker'), 'utf8')).toBe('written-in-guest\n');
-      await vm.agent.call({ delete_container: { container_id: 'v1' } });
+      await vm.agent.call('delete_container', { container_id: 'v1' });
       await vm.shutdown(10_000);
     } finally {
       if (!vm.exit) vm.kill();

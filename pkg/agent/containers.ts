@@ -11,6 +11,7 @@ import type { ExecProcessRequest__Output } from '../../api/gen/agent/bulkhead/ag
 import type { LinuxResources__Output } from '../../api/gen/agent/bulkhead/agent/v1/LinuxResources.js';
 import type { ContainerStats } from '../../api/gen/agent/bulkhead/agent/v1/ContainerStats.js';
 import { AgentError, Code, type ExitStatus } from '../vmchannel/codec.js';
+import { GUEST_DEVICES_ANNOTATION, GUEST_POD_PIDNS } from '../vmchannel/protocol.js';
 import { CriLogWriter } from './cri-log.js';
 import { readCgroupFiles, readCgroupV2Stats } from './cgroup-stats.js';
 import { run } from './exec-file.js';
@@ -121,9 +122,6 @@ function ensureParentCgroup(id: string): void {
   }
 }
 
-/** Mirrors pkg/runtime/vm/guest-spec-rewrite.ts GUEST_DEVICES_ANNOTATION. */
-const GUEST_DEVICES_ANNOTATION = 'io.bulkhead.vm.guest-devices';
-
 /** The guest's device nodes (top level of /dev) as OCI devices, for privileged containers. */
 function guestDevices(): { path: string; type: string; major: number; minor: number; fileMode: number; uid: number; gid: number }[] {
   const out = [];
@@ -169,7 +167,7 @@ function onTerminal(cmd: string[]): [string, string[]] {
 }
 
 /** Marker path the host puts on a pid namespace meaning "the pod's shared PID namespace". */
-export const POD_PIDNS_MARKER = '/run/bulkhead/pod-pidns';
+export const POD_PIDNS_MARKER = GUEST_POD_PIDNS;
 
 /**
  * Pod-level namespaces are the VM's own: containers share its network, UTS and IPC. Host namespace

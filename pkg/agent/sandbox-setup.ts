@@ -4,6 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { SetupSandboxRequest__Output } from '../../api/gen/agent/bulkhead/agent/v1/SetupSandboxRequest.js';
 import { run } from './exec-file.js';
 import { AgentError, Code } from '../vmchannel/codec.js';
+import { GUEST_SHARE_DIR } from '../vmchannel/protocol.js';
 
 export function resolvConf(dns: SetupSandboxRequest__Output['dns']): string {
   if (!dns) return '';
@@ -40,7 +41,7 @@ export function setSysctl(name: string, value: string): void {
 }
 
 /** Where the pod's virtio-fs share is mounted in the guest. */
-export const SHARE_DIR = '/run/bulkhead/share';
+export const SHARE_DIR = GUEST_SHARE_DIR;
 
 export async function setupSandbox(req: SetupSandboxRequest__Output): Promise<void> {
   if (req.shared_fs_tag) {

@@ -3,29 +3,14 @@ import { describe, expect, it, vi } from 'vitest';
 import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { FrameDecoder, FrameKind, encodeFrame, type Frame } from '../vmchannel/frame.js';
+import { FrameKind, encodeFrame, type Frame } from '../vmchannel/frame.js';
 import { RequestCodec, ResponseCodec } from '../vmchannel/codec.js';
 import type { SerialPort } from './port.js';
+import { FakePort, until } from './testdata/fake-port.js';
 
 // The real container manager sets up /run/bulkhead and drives crun: not wanted in a unit test.
 vi.mock('./containers.js', () => ({ ContainerManager: class extends EventEmitter {} }));
 const { AgentServer } = await import('./server.js');
-
-class FakePort extends EventEmitter {
-  readonly decoder = new FrameDecoder();
-  readonly frames: Frame[] = [];
-  write(buf: Buffer): Promise<void> {
-    this.frames.push(...this.decoder.push(buf));
-    return Promise.resolve();
-  }
-}
-
-async function until(cond: () => boolean): Promise<void> {
-  for (const t0 = Date.now(); !cond(); ) {
-    if (Date.now() - t0 > 5000) throw new Error('condition not met in 5 s');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('AgentServer with junk host frames', () => {
   it('drops an empty DATA frame on an open stream and keeps serving', async () => {

@@ -4,10 +4,14 @@
 // is flow-controlled end to end (agent windows + Node back-pressure). tty: crun proxies the pty in the
 // guest; a resize goes to the agent, which sets the size on the process's pty (ResizeRequest).
 import { Duplex, PassThrough, Writable } from 'node:stream';
+import { constants as osConstants } from 'node:os';
 import { failedPrecondition } from '../grpc/errors.js';
 import type { AgentClient, OpenStream } from '../vmchannel/client.js';
+import type { ResponseOf } from '../vmchannel/protocol.js';
 import { AgentError } from '../vmchannel/codec.js';
 import type { ProcessStdio, StdioOptions, StreamingBackend } from './backend.js';
+
+const { SIGKILL } = osConstants.signals;
 
 export interface VmStreamTargets {
   /** The agent of the VM running this container (throws NotFound/FailedPrecondition). */
@@ -33,7 +37,7 @@ function outputSink(s: () => OpenStream | undefined, out: PassThrough | undefine
 /** Terminal resizes of a container (execId '') or exec: best effort, as kubelet's (a failed resize is not an error of the session). */
 function resizer(agent: AgentClient, containerId: string, execId: string): (width: number, height: number) => void {
   return (width, height) => {
-    void agent.call({ resize: { container_id: containerId, exec_id: execId, width, height } }).catch(() => undefined);
+    void agent.call('resize', { container_id: containerId, exec_id: execId, width, height }).catch(() => undefined);
   };
 }
 
@@ -60,12 +64,13 @@ export class VmStreamingBackend implements StreamingBackend {
     const stderr = opts.stderr && !opts.tty ? new PassThrough() : undefined;
     let resolveExit!: (r: { exitCode?: number }) => void;
     const exited = new Promise<{ exitCode?: number }>((r) => (resolveExit = r));
-    let s: OpenStream | undefined;
+    let s: OpenStream<ResponseOf<'exec_process'>> | undefined;
     const toOut = outputSink(() => s, stdout);
     // With a tty everything the client sees is the terminal (crun's own errors included).
     const toErr = opts.tty ? toOut : outputSink(() => s, stderr);
     s = agent.openStream(
-      { exec_process: { container_id: id, args: cmd, env: [], cwd: '', tty: opts.tty, stdin: opts.stdin } },
+      'exec_process',
+      { container_id: id, args: cmd, env: [], cwd: '', tty: opts.tty, stdin: opts.stdin },
       {
         onData: (fd, b) => (fd === 2 ? toErr : toOut)(b),
         onClose: (st) => {
@@ -78,7 +83,7 @@ export class VmStreamingBackend implements StreamingBackend {
     const started = await s.response.catch((e: unknown) => {
       throw e instanceof AgentError ? failedPrecondition(`exec in pod VM: ${e.message}`) : e;
     });
-    const execId = started.exec_process?.exec_id ?? '';
+    const execId = started.exec_id;
     const stream = s;
     return {
       stdin: opts.stdin ? stdinWritable(stream, () => stream.close()) : undefined,
@@ -87,7 +92,7 @@ export class VmStreamingBackend implements StreamingBackend {
       resize: opts.tty ? resizer(agent, id, execId) : undefined,
       wait: () => exited,
       kill: () => {
-        void agent.call({ signal_exec: { exec_id: execId, signal: 9 } }).catch(() => undefined);
+        void agent.call('signal_exec', { exec_id: execId, signal: SIGKILL }).catch(() => undefined);
       },
     };
   }
@@ -106,7 +111,8 @@ export class VmStreamingBackend implements StreamingBackend {
     const toOut = outputSink(() => s, stdout);
     const toErr = outputSink(() => s, stderr);
     s = agent.openStream(
-      { attach: { container_id: id, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, stdin_once: !!stdinOnce } },
+      'attach',
+      { container_id: id, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, stdin_once: !!stdinOnce },
       {
         onData: (fd, b) => (fd === 2 ? toErr : toOut)(b),
         onClose: () => {
@@ -152,7 +158,8 @@ export class VmStreamingBackend implements StreamingBackend {
       },
     });
     s = agent.openStream(
-      { port_forward: { port } },
+      'port_forward',
+      { port },
       {
         onData: (_fd, b) => {
           if (!duplex.push(b)) s?.pause();

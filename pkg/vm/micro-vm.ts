@@ -185,7 +185,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     const waitExit = (ms: number): Promise<boolean> =>
       Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
     if (this.agent.connected) {
-      await this.agent.call({ shutdown: {} }, { timeoutMs: 1000 }).catch(() => undefined);
+      await this.agent.call('shutdown', {}, { timeoutMs: 1000 }).catch(() => undefined);
       if (await waitExit(graceMs)) return this.exitInfo!;
     }
     await this.qmp.execute('quit').catch(() => undefined);

@@ -167,11 +167,11 @@ describe('agent channel fuzz (hostile guest)', () => {
           };
         });
         let settled = 0;
-        const unary = client.call({ ping: {} }).then(
+        const unary = client.call('ping', {}).then(
           () => settled++,
           () => settled++,
         );
-        const follow = client.openStream({ follow_logs: { container_id: 'c', offset: '0' } }, { onData: () => undefined, onClose: () => undefined });
+        const follow = client.openStream('follow_logs', { container_id: 'c', offset: '0' }, { onData: () => undefined, onClose: () => undefined });
         let lostMidFrame = false;
         const followDone = follow.response.then(
           () => settled++,

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { AgentClient, GuestProtocolError, MAX_PEER_WINDOW } from './client.js';
 import { FrameDecoder, FrameKind, encodeFrame, encodeData, HEADER_BYTES, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, encodeWindow } from './flow.js';
-import { EventCodec, ExitStatusCodec, RequestCodec, ResponseCodec, type Request__Output } from './codec.js';
+import { Code, EventCodec, ExitStatusCodec, RequestCodec, ResponseCodec, type Request__Output } from './codec.js';
 
 interface FakeGuest {
   client: AgentClient;
@@ -73,7 +73,7 @@ async function fakeGuest(helloWindow = DEFAULT_WINDOW): Promise<FakeGuest> {
 
 /** Opens a log-follow stream and answers it, so the guest may send DATA on it. */
 async function openFollow(g: FakeGuest, onData: (fd: number, b: Buffer) => void = () => undefined): Promise<{ stream: number; response: Promise<unknown> }> {
-  const s = g.client.openStream({ follow_logs: { container_id: 'c1', offset: '0' } }, { onData });
+  const s = g.client.openStream('follow_logs', { container_id: 'c1', offset: '0' }, { onData });
   const { stream } = await g.nextRequest();
   g.guest.write(encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
   await s.response;
@@ -100,14 +100,14 @@ describe('AgentClient with a hostile guest', () => {
   it('an empty DATA frame (no fd byte) closes the channel', async () => {
     const g = await fakeGuest();
     const { stream } = await openFollow(g);
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     g.guest.write(encodeFrame(stream, FrameKind.Data));
     await expectViolation(g, pending, /empty DATA frame/);
   });
 
   it('a junk EVENT frame closes the channel', async () => {
     const g = await fakeGuest();
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     // field 1 with wire type 7: not protobuf
     g.guest.write(encodeFrame(0, FrameKind.Event, Buffer.from([0x0f, 0xff, 0xff])));
     await expectViolation(g, pending, /undecodable EVENT/);
@@ -115,28 +115,28 @@ describe('AgentClient with a hostile guest', () => {
 
   it('a junk RESPONSE and a junk CLOSE exit status close the channel', async () => {
     const g = await fakeGuest();
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     const { stream } = await g.nextRequest();
     g.guest.write(encodeFrame(stream, FrameKind.Response, Buffer.from([0x12, 0x80])));
     await expectViolation(g, pending, /undecodable RESPONSE/);
 
     const h = await fakeGuest();
     const { stream: s2 } = await openFollow(h);
-    const other = h.client.call({ ping: {} });
+    const other = h.client.call('ping', {});
     h.guest.write(encodeFrame(s2, FrameKind.Close, Buffer.from([0x0f])));
     await expectViolation(h, other, /undecodable CLOSE/);
   });
 
   it('random garbage after the handshake closes the channel', async () => {
     const g = await fakeGuest();
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     g.guest.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     await expectViolation(g, pending, /bad frame header/);
   });
 
   it('a huge declared length closes the channel at the header, without buffering', async () => {
     const g = await fakeGuest();
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     const header = Buffer.alloc(HEADER_BYTES);
     header.writeUInt32BE(MAX_GUEST_PAYLOAD + 1, 0);
     header.writeUInt32BE(0, 4);
@@ -148,7 +148,7 @@ describe('AgentClient with a hostile guest', () => {
   it('a frame cut short by the channel closing (QEMU exiting mid-write) fails the calls saying so', async () => {
     const g = await fakeGuest();
     const { stream } = await openFollow(g);
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     g.guest.end(encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(100))).subarray(0, 50));
     expect(await g.disconnected).toBeNull();
     await expect(pending).rejects.toThrow(/agent connection lost in the middle of a frame \(50 bytes buffered\)/);
@@ -158,20 +158,20 @@ describe('AgentClient with a hostile guest', () => {
     const g = await fakeGuest();
     const { stream } = await openFollow(g);
     g.guest.write(encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(1000))).subarray(0, 500));
-    await expect(g.client.call({ ping: {} }, { timeoutMs: 100 })).rejects.toThrow(/timed out/);
+    await expect(g.client.call('ping', {}, { timeoutMs: 100 })).rejects.toThrow(/timed out/);
     expect(g.client.connected).toBe(true);
   });
 
   it('DATA beyond the window the host granted closes the channel', async () => {
     const g = await fakeGuest();
     let got = 0;
-    const s = g.client.openStream({ follow_logs: { container_id: 'c1', offset: '0' } }, { onData: (_fd, b) => (got += b.length) });
+    const s = g.client.openStream('follow_logs', { container_id: 'c1', offset: '0' }, { onData: (_fd, b) => (got += b.length) });
     const { stream } = await g.nextRequest();
     g.guest.write(encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
     await s.response;
     // The consumer is full: the host acknowledges nothing, so one window is all the guest may send.
     s.pause();
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     const frames = [];
     for (let sent = 0; sent < DEFAULT_WINDOW; sent += 64 << 10) frames.push(encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(64 << 10))));
     frames.push(encodeFrame(stream, FrameKind.Data, encodeData(1, Buffer.alloc(1))));
@@ -183,7 +183,7 @@ describe('AgentClient with a hostile guest', () => {
   it('a paused stream holds the guest to one window; credit returned on resume is honoured', async () => {
     const g = await fakeGuest();
     let got = 0;
-    const s = g.client.openStream({ follow_logs: { container_id: 'c1', offset: '0' } }, { onData: (_fd, b) => (got += b.length) });
+    const s = g.client.openStream('follow_logs', { container_id: 'c1', offset: '0' }, { onData: (_fd, b) => (got += b.length) });
     const { stream } = await g.nextRequest();
     g.guest.write(encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
     await s.response;
@@ -218,7 +218,7 @@ describe('AgentClient with a hostile guest', () => {
     for (const [what, frame, pattern] of cases) {
       const g = await fakeGuest();
       const { stream } = await openFollow(g);
-      const pending = g.client.call({ ping: {} });
+      const pending = g.client.call('ping', {});
       g.guest.write(frame(stream));
       await expectViolation(g, pending, pattern).catch((e: unknown) => {
         throw new Error(`${what}: ${(e as Error).message}`);
@@ -232,7 +232,7 @@ describe('AgentClient with a hostile guest', () => {
     g.client.on('event', (e) => events.push(e.ev));
     const data: string[] = [];
     let exit: unknown;
-    const s = g.client.openStream({ exec_process: { container_id: 'c', args: ['true'], env: [], cwd: '', tty: false, stdin: false, timeout_seconds: 0 } }, { onData: (_fd, b) => data.push(b.toString()), onClose: (st) => (exit = st?.exit_code) });
+    const s = g.client.openStream('exec_process', { container_id: 'c', args: ['true'], env: [], cwd: '', tty: false, stdin: false, timeout_seconds: 0 }, { onData: (_fd, b) => data.push(b.toString()), onClose: (st) => (exit = st?.exit_code) });
     const { stream } = await g.nextRequest();
     g.guest.write(
       Buffer.concat([
@@ -263,10 +263,10 @@ describe('AgentClient with a hostile guest', () => {
         encodeFrame(other, FrameKind.Close),
       ]),
     );
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     const { stream: ping } = await g.nextRequest();
     g.guest.write(encodeFrame(ping, FrameKind.Response, ResponseCodec.encode({ ping: { kernel_release: 'k' } })));
-    expect((await pending).ping?.kernel_release).toBe('k');
+    expect((await pending).kernel_release).toBe('k');
     expect(g.client.droppedFrames).toBe(4);
     expect(g.client.connected).toBe(true);
   });
@@ -278,7 +278,7 @@ describe('AgentClient with a hostile guest', () => {
       [1000, 1000],
     ] as const) {
       const g = await fakeGuest(announced);
-      const s = g.client.openStream({ port_forward: { port: 80 } }, { onData: () => undefined });
+      const s = g.client.openStream('port_forward', { port: 80 }, { onData: () => undefined });
       s.response.catch(() => undefined);
       await g.nextRequest();
       let accepted = 0;
@@ -293,10 +293,54 @@ describe('AgentClient with a hostile guest', () => {
     g.client.on('event', () => {
       throw new Error('listener bug');
     });
-    const pending = g.client.call({ ping: {} });
+    const pending = g.client.call('ping', {});
     g.guest.write(encodeFrame(0, FrameKind.Event, EventCodec.encode({ oom: { container_id: 'c', at_ns: '5' } })));
     const why = await g.disconnected;
     expect(why?.message).toMatch(/handling a EVENT frame from the guest failed: listener bug/);
     await expect(pending).rejects.toThrow(/listener bug/);
+  });
+});
+
+describe('AgentClient typed calls (protocol.ts RESPONSE_KIND)', () => {
+  it('resolves with the body of the response kind that answers the request', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call('start_container', { container_id: 'c' });
+    const { stream, req } = await g.nextRequest();
+    expect(req.req).toBe('start_container');
+    g.guest.write(encodeFrame(stream, FrameKind.Response, ResponseCodec.encode({ start_container: { pid: 42 } })));
+    expect(await pending).toEqual({ pid: 42 });
+    const empty = g.client.call('delete_container', { container_id: 'c' });
+    g.guest.write(encodeFrame((await g.nextRequest()).stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
+    expect(await empty).toEqual({});
+    expect(g.client.connected).toBe(true);
+  });
+
+  it('an agent error still rejects with its code, not as a violation', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call('stats', { container_ids: ['c'] });
+    g.guest.write(encodeFrame((await g.nextRequest()).stream, FrameKind.Response, ResponseCodec.encode({ error: 'gone', code: Code.NotFound })));
+    await expect(pending).rejects.toMatchObject({ code: Code.NotFound, message: 'gone' });
+    expect(g.client.connected).toBe(true);
+  });
+
+  it('a response of the wrong kind closes the channel and fails the call', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call('stats', { container_ids: ['c'] });
+    g.guest.write(encodeFrame((await g.nextRequest()).stream, FrameKind.Response, ResponseCodec.encode({ empty: {} })));
+    await expectViolation(g, pending, /empty response to a stats request \(expected stats\)/);
+  });
+
+  it('a successful response with no body closes the channel and fails the call', async () => {
+    const g = await fakeGuest();
+    const pending = g.client.call('wait_container', { container_id: 'c' });
+    g.guest.write(encodeFrame((await g.nextRequest()).stream, FrameKind.Response, ResponseCodec.encode({})));
+    await expectViolation(g, pending, /no response to a wait_container request \(expected wait_container\)/);
+  });
+
+  it('a stream answered with the wrong kind is failed too', async () => {
+    const g = await fakeGuest();
+    const s = g.client.openStream('exec_process', { container_id: 'c', args: ['true'] }, { onData: () => undefined, onClose: () => undefined });
+    g.guest.write(encodeFrame((await g.nextRequest()).stream, FrameKind.Response, ResponseCodec.encode({ ping: {} })));
+    await expectViolation(g, s.response, /ping response to a exec_process request/);
   });
 });

@@ -7,7 +7,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
-import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type Request, type Response__Output } from './codec.js';
+import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type Response__Output } from './codec.js';
+import { requestOf, responseBody, type RequestKind, type RequestOf, type ResponseOf, type StreamingKind } from './protocol.js';
 import type { OpenStream, PendingCall, StreamHandlers } from './streams.js';
 import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
 
@@ -62,7 +63,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.attach(sock);
     this.helloNonce = randomBytes(12).toString('hex');
     this.helloStream = this.allocStream();
-    const res = this.register(this.helloStream);
+    const res = this.register(this.helloStream, 'hello');
     sock.write(encodeFrame(this.helloStream, FrameKind.Request, RequestCodec.encode({ hello: { nonce: this.helloNonce, window: DEFAULT_WINDOW } })));
     const timer = setTimeout(() => this.fail(this.helloStream, new AgentError(Code.Unavailable, 'agent did not answer Hello in time')), Math.max(1, deadline - Date.now()));
     const onAbort = (): void => this.fail(this.helloStream, new AgentError(Code.Unavailable, 'aborted'));
@@ -78,9 +79,13 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     }
   }
 
-  /** One request, one response. Rejects with AgentError (code = gRPC status) on agent errors. */
-  async call(req: Request, opts: { timeoutMs?: number } = {}): Promise<Response__Output> {
-    const s = this.openStream(req, {});
+  /**
+   * One request, one response: resolves with the body of the response kind that answers `kind`
+   * (protocol.ts RESPONSE_KIND; any other answer closes the channel as a GuestProtocolError). Rejects
+   * with AgentError (code = the agent's protocol Code) on agent errors. Hello is connect()'s alone.
+   */
+  async call<K extends Exclude<RequestKind, 'hello'>>(kind: K, req: RequestOf<K>, opts: { timeoutMs?: number } = {}): Promise<ResponseOf<K>> {
+    const s = this.open(kind, req, {});
     const timeout = opts.timeoutMs;
     if (timeout === undefined) return s.response;
     let timer: NodeJS.Timeout | undefined;
@@ -88,7 +93,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       return await Promise.race([
         s.response,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new AgentError(Code.Unavailable, `agent call ${req ? Object.keys(req)[0] : ''} timed out after ${timeout} ms`)), timeout);
+          timer = setTimeout(() => reject(new AgentError(Code.Unavailable, `agent call ${kind} timed out after ${timeout} ms`)), timeout);
         }),
       ]);
     } finally {
@@ -99,10 +104,14 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   }
 
   /** A request whose stream stays open for DATA frames both ways until CLOSE. */
-  openStream(req: Request, handlers: StreamHandlers): OpenStream {
+  openStream<K extends StreamingKind>(kind: K, req: RequestOf<K>, handlers: StreamHandlers): OpenStream<ResponseOf<K>> {
+    return this.open(kind, req, handlers);
+  }
+
+  private open<K extends RequestKind>(kind: K, req: RequestOf<K>, handlers: StreamHandlers): OpenStream<ResponseOf<K>> {
     const sock = this.requireSocket();
     const id = this.allocStream();
-    const response = this.register(id, handlers);
+    const response = this.register(id, kind, handlers);
     const p = this.pending.get(id)!;
     const send = new SendWindow(this.peerWindow, (fd, bytes) => {
       // (an empty DATA frame is a signal: attach stdin EOF)
@@ -115,7 +124,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     const recv = new RecvWindow(DEFAULT_WINDOW, (n) => this.sock?.write(encodeFrame(id, FrameKind.Window, encodeWindow(n))));
     p.send = send;
     p.recv = recv;
-    sock.write(encodeFrame(id, FrameKind.Request, RequestCodec.encode(req)));
+    sock.write(encodeFrame(id, FrameKind.Request, RequestCodec.encode(requestOf(kind, req))));
     return {
       id,
       response,
@@ -167,9 +176,10 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     return this.sock;
   }
 
-  private register(id: number, handlers?: StreamHandlers): Promise<Response__Output> {
-    return new Promise<Response__Output>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, handlers, responded: false });
+  private register<K extends RequestKind>(id: number, kind: K, handlers?: StreamHandlers): Promise<ResponseOf<K>> {
+    return new Promise<ResponseOf<K>>((resolve, reject) => {
+      // The only place a body becomes ResponseOf<K>: onResponse checked it with responseBody(kind, …).
+      this.pending.set(id, { kind, resolve: (body) => resolve(body as ResponseOf<K>), reject, handlers, responded: false });
     });
   }
 
@@ -311,17 +321,20 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.peerWindow = Math.min(r.hello.window || DEFAULT_WINDOW, MAX_PEER_WINDOW);
     const p = this.pending.get(f.stream);
     this.pending.delete(f.stream);
-    p?.resolve(r);
+    p?.resolve(r.hello);
   }
 
   private onResponse(stream: number, p: PendingCall, r: Response__Output): void {
     if (p.responded) throw new GuestProtocolError(`second RESPONSE on stream ${stream}`);
+    // Checked while the call is still pending, so the abort that follows a violation fails it too.
+    const answer = r.error ? undefined : responseBody(p.kind, r);
+    if (answer && 'wrong' in answer) throw new GuestProtocolError(`${answer.wrong} on stream ${stream}`);
     p.responded = true;
     if (!p.handlers?.onData && !p.handlers?.onClose) this.pending.delete(stream);
-    if (r.error) {
+    if (!answer) {
       this.pending.delete(stream);
       p.reject(new AgentError(r.code || Code.Internal, r.error));
-    } else p.resolve(r);
+    } else p.resolve(answer.body);
   }
 }
 

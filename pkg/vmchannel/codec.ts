@@ -31,13 +31,9 @@ export const ResponseCodec = codec<Response, Response__Output>('Response');
 export const EventCodec = codec<Event, Event__Output>('Event');
 export const ExitStatusCodec = codec<ExitStatus, ExitStatus__Output>('ExitStatus');
 
-/** Request kinds: the oneof field names. */
-export type RequestKind = NonNullable<Request__Output['req']>;
-export type ResponseKind = NonNullable<Response__Output['resp']>;
+export { Code, type RequestKind, type ResponseKind } from './protocol.js';
 
-/** gRPC status codes used in Response.code. */
-export const Code = { OK: 0, InvalidArgument: 3, NotFound: 5, AlreadyExists: 6, FailedPrecondition: 9, Internal: 13, Unavailable: 14 } as const;
-
+/** An agent call failed: code is the agent's Response.code (a protocol Code) or the host's own verdict. */
 export class AgentError extends Error {
   constructor(
     readonly code: number,

@@ -12,8 +12,7 @@
 // grow without bound). What to do about it is the caller's call: the host closes the whole channel
 // (pkg/vmchannel/client.ts), because the protocol has no per-stream reset the guest must obey.
 
-/** Default receive window per stream (bytes of DATA payload). */
-export const DEFAULT_WINDOW = 256 << 10;
+export { DEFAULT_WINDOW } from './protocol.js';
 
 export function encodeWindow(credit: number): Buffer {
   const b = Buffer.allocUnsafe(4);

@@ -2,40 +2,16 @@
 //   u32 BE payload length | u32 BE stream id | u8 kind | payload
 // One byte stream carries many logical streams (RPCs, stdio, logs), told apart by stream id.
 
-export const FrameKind = {
-  Request: 1,
-  Response: 2,
-  Data: 3,
-  Close: 4,
-  Window: 5,
-  Event: 6,
-} as const;
-export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+import { FrameKind, HEADER_BYTES, MAX_PAYLOAD } from './protocol.js';
+
+// The constants live with the rest of the protocol (protocol.ts); re-exported for the framing's users.
+export { FrameKind, HEADER_BYTES, MAX_PAYLOAD, DATA_CHUNK, MAX_GUEST_PAYLOAD, EVENT_STREAM } from './protocol.js';
 
 export interface Frame {
   stream: number;
   kind: FrameKind;
   payload: Buffer;
 }
-
-export const HEADER_BYTES = 9;
-/**
- * Larger frames are a protocol error (or garbage after a reconnect): the decoder refuses them. 8 MiB is
- * what the agent accepts from the (trusted) host, whose largest frame is a CreateContainer request
- * carrying the whole OCI spec JSON (env, mounts, annotations: tens of KiB, rarely more).
- */
-export const MAX_PAYLOAD = 8 << 20;
-/** Stdio/log DATA chunks are cut to this size so one stream cannot hog the channel for long. */
-export const DATA_CHUNK = 64 << 10;
-/**
- * Largest frame the host accepts from the (untrusted) guest, i.e. the most the host buffers for one
- * frame in progress. The guest only sends DATA (at most DATA_CHUNK + 1 = 65,537 bytes), WINDOW (4),
- * CLOSE (an ExitStatus, < 100), EVENT (< 300) and RESPONSE frames, the largest of which is
- * ListContainers: about 150 bytes per container, so 1 MiB still fits ~7,000 containers in one pod.
- */
-export const MAX_GUEST_PAYLOAD = 1 << 20;
-/** Stream 0 carries unsolicited agent events. */
-export const EVENT_STREAM = 0;
 
 export class FrameError extends Error {
   /** Whole frames that came before the bad header in the same push(): still to be handled, in order. */

@@ -1,6 +1,7 @@
 // The host's view of one stream on the agent channel: what callers get (OpenStream), what they hand in
 // (StreamHandlers) and what the AgentClient keeps per stream (PendingCall).
-import type { ExitStatus__Output, Response__Output } from './codec.js';
+import type { ExitStatus__Output } from './codec.js';
+import type { RequestKind } from './protocol.js';
 import type { RecvWindow, SendWindow } from './flow.js';
 
 export interface StreamHandlers {
@@ -9,10 +10,10 @@ export interface StreamHandlers {
   onClose?(exit: ExitStatus__Output | null): void;
 }
 
-export interface OpenStream {
+export interface OpenStream<R = unknown> {
   readonly id: number;
-  /** The RPC's single response (rejects with AgentError). */
-  readonly response: Promise<Response__Output>;
+  /** The RPC's single response, of the kind its request kind maps to (rejects with AgentError). */
+  readonly response: Promise<R>;
   /** Sends (or queues, beyond the agent's window) DATA; false: wait for onDrain before writing more. */
   write(fd: number, bytes: Buffer): boolean;
   /** f runs once every queued byte went out (at once when nothing is queued). */
@@ -26,7 +27,10 @@ export interface OpenStream {
 
 /** The host's state of one open stream (an RPC, and its DATA both ways until CLOSE). */
 export interface PendingCall {
-  resolve(r: Response__Output): void;
+  /** The request kind: its response must be of the kind protocol.ts maps it to. */
+  kind: RequestKind;
+  /** Gets the validated response body (protocol.ts ResponseOf<kind>). */
+  resolve(body: unknown): void;
   reject(e: Error): void;
   handlers?: StreamHandlers;
   responded: boolean;

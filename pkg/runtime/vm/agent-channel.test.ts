@@ -14,7 +14,8 @@ import { RequestCodec, ResponseCodec } from '../../vmchannel/codec.js';
 import type { VmHandlerConfig } from '../../config/schema.js';
 import type { ContainerRecord } from '../../store/records.js';
 import type { VmExit } from '../../vm/micro-vm.js';
-import { VmSandboxRuntime, type BootedVm } from './vm-runtime.js';
+import { VmSandboxRuntime } from './vm-runtime.js';
+import type { BootedVm } from './vm-booter.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -72,8 +73,8 @@ describe('VmSandboxRuntime and a guest breaking the agent protocol', () => {
     const rt = new VmSandboxRuntime({ handler: 'microvm', config, rootDir: dir, stateDir: dir, log });
     const vm = new FakeVm(agent);
     const booted = { vm, vfs: { pid: 0, socket: '', exited: new Promise<void>(() => undefined), kill: () => undefined }, vmDir: dir, shareDir: dir, netns: '', bootMac: '', readyMs: 1 } as unknown as BootedVm;
-    const internals = rt as unknown as { adopt(podId: string, b: BootedVm, log: unknown): unknown; ctrs: Map<string, unknown> };
-    internals.adopt('pod1', booted, log);
+    const internals = rt as unknown as { pods: { adopt(podId: string, b: BootedVm, log: unknown): unknown }; ctrs: Map<string, unknown> };
+    internals.pods.adopt('pod1', booted, log);
     internals.ctrs.set('c1', { podId: 'pod1', state: { status: 'running', pid: 7 }, logOffset: 0, logDone: true });
     const exited: string[] = [];
     rt.onExit((id) => exited.push(id));

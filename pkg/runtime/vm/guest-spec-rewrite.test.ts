@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
-import { guestRoutes } from './vm-runtime.js';
+import { guestRoutes } from './pod-network.js';
 
 describe('rewriteSpecForGuest', () => {
   const files = { resolvConf: '/run/b/pods/p/resolv.conf', hosts: '/run/b/pods/p/hosts', hostname: '/run/b/pods/p/hostname', shm: '/run/b/pods/p/shm' };

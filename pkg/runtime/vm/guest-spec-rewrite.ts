@@ -4,6 +4,7 @@
 // is exposed through the pod's virtio-fs share and re-pointed at the guest path.
 import { readFileSync } from 'node:fs';
 import { invalidArgument } from '../../grpc/errors.js';
+import { GUEST_DEVICES_ANNOTATION, GUEST_SHARE_DIR } from '../../vmchannel/protocol.js';
 
 export interface OciMount {
   destination: string;
@@ -30,8 +31,8 @@ export interface ShareRequest {
   readonly: boolean;
 }
 
-/** Guest mount point of the pod share (pkg/agent/sandbox-setup.ts SHARE_DIR). */
-export const GUEST_SHARE_DIR = '/run/bulkhead/share';
+/** Guest mount point of the pod share, and the annotation asking for the guest's devices: protocol constants. */
+export { GUEST_SHARE_DIR, GUEST_DEVICES_ANNOTATION };
 
 /** A host mount strictly below some directory: its path relative to it and whether it is read-only. */
 export interface SubMount {
@@ -51,8 +52,6 @@ export function hostSubmounts(dir: string): SubMount[] {
   return out.sort((a, b) => a.rel.split('/').length - b.rel.split('/').length);
 }
 
-/** Annotation telling the agent to give a privileged container the guest's device nodes. */
-export const GUEST_DEVICES_ANNOTATION = 'io.bulkhead.vm.guest-devices';
 
 export function rewriteSpecForGuest(
   spec: Record<string, unknown>,

@@ -47,26 +47,26 @@ beforeEach(() => {
     resolveWait();
   };
   const agent = {
-    call: async (req: { signal_container?: { signal: number; all?: boolean }; wait_container?: object; signal_exec?: { exec_id: string; signal: number } }) => {
-      if (req.signal_container) sent.push({ signal: req.signal_container.signal, all: !!req.signal_container.all });
-      if (req.wait_container) await waited;
-      if (req.signal_exec) {
-        sent.push({ signal: req.signal_exec.signal, all: false });
+    call: async (kind: string, req: { signal?: number; all?: boolean; exec_id?: string }) => {
+      if (kind === 'signal_container') sent.push({ signal: req.signal!, all: !!req.all });
+      if (kind === 'wait_container') await waited;
+      if (kind === 'signal_exec') {
+        sent.push({ signal: req.signal!, all: false });
         // The guest kills the exec'd process: its stream closes with the SIGKILL status.
         setTimeout(() => execStream.onClose?.({ exit_code: 137, reason: 'Error' } as never), 5);
       }
       return {};
     },
-    openStream: (req: { exec_process: { timeout_seconds: number } }, h: StreamHandlers) => {
+    openStream: (_kind: 'exec_process', req: { timeout_seconds: number }, h: StreamHandlers) => {
       execStream = h;
-      execRequests.push(req.exec_process);
-      setTimeout(() => execHandler(h, req.exec_process), 0);
-      return { response: Promise.resolve({ exec_process: { exec_id: 'exec-1', pid: 9 } }) };
+      execRequests.push(req);
+      setTimeout(() => execHandler(h, req), 0);
+      return { response: Promise.resolve({ exec_id: 'exec-1', pid: 9 }) };
     },
   };
   const ctr = { podId: 'p1', state, logOffset: 0 };
-  const inner = rt as unknown as { pods: Map<string, unknown>; ctrs: Map<string, unknown> };
-  inner.pods.set('p1', { vm: { agent }, dead: false });
+  const inner = rt as unknown as { pods: { pods: Map<string, unknown> }; ctrs: Map<string, unknown> };
+  inner.pods.pods.set('p1', { vm: { agent }, dead: false });
   inner.ctrs.set('c1', ctr);
 });
 

@@ -13,12 +13,11 @@ import { releaseShortSocketDir } from '../../vm/socket-dir.js';
 import { writeFileAtomicSync } from '../../store/atomic-file.js';
 import { detachAllUnder } from '../../sys/mounts-under.js';
 import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
-import { vmPaths, vmProcessAlive } from '../../vm/micro-vm.js';
+import { vmPaths, vmProcessAlive, type MicroVm } from '../../vm/micro-vm.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';
 import { adoptVirtiofsd } from '../../vm/virtiofsd.js';
 import { createTap } from './tap-network.js';
 import { readVmDirPointer } from './vm-dir-pointer.js';
-import type { BootedVm } from './vm-runtime.js';
 
 /** In a slot a pod took: the pod's state dir. */
 const TAKEN_BY = 'taken-by';
@@ -29,15 +28,30 @@ export interface PoolBootRequest {
   netns: string;
 }
 
-export class WarmPool {
-  private readonly ready: BootedVm[] = [];
+/**
+ * What the pool needs of a booted VM (vm-booter.ts BootedVm is one): the pool does not know how VMs
+ * boot, it is handed a booter, so it depends on nothing of the runtime that uses it.
+ */
+export interface PooledVm {
+  vm: Pick<MicroVm, 'pid' | 'kill' | 'exited' | 'once' | 'removeAllListeners'>;
+  vfs: { kill(): void };
+  /** The slot's VM dir: <pool dir>/<slot>/vm. */
+  vmDir: string;
+  netns: string;
+  readyMs: number;
+}
+
+export type PoolBooter<T extends PooledVm> = (r: PoolBootRequest) => Promise<T>;
+
+export class WarmPool<T extends PooledVm = PooledVm> {
+  private readonly ready: T[] = [];
   private booting: Promise<void> | null = null;
   private closed = false;
 
   constructor(
     private readonly size: number,
     private readonly dir: string,
-    private readonly boot: (r: PoolBootRequest) => Promise<BootedVm>,
+    private readonly boot: PoolBooter<T>,
     private readonly log: Logger,
     /** Handler name for the pool metrics (bulkhead_vm_pool_*). */
     private readonly handler: string,
@@ -56,7 +70,7 @@ export class WarmPool {
    * durably first (slot/taken-by, fsynced): a restarted daemon's cleanStale must never kill a VM a
    * pod runs in. A slot that can't be marked is discarded rather than handed out unmarked.
    */
-  take(podStateDir: string): BootedVm | undefined {
+  take(podStateDir: string): T | undefined {
     let b = this.ready.shift();
     if (b) {
       try {
@@ -113,7 +127,7 @@ export class WarmPool {
     }
   }
 
-  private async discard(b: BootedVm): Promise<void> {
+  private async discard(b: T): Promise<void> {
     b.vm.kill();
     b.vfs.kill();
     await b.vm.exited;
