@@ -20,7 +20,7 @@ async function makeTar(entries: Array<Partial<tar.Header> & { name: string; body
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((r) => pack.on('end', () => r()));
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   for (const { body, ...h } of entries) pack.entry({ mode: 0o644, mtime: new Date(1_600_000_000_000), ...h }, body ?? '');
   pack.finalize();
   await done;
