@@ -84,7 +84,8 @@ go_tool() { # name module@version — builds the module's root package, cached
   log "$name built in $((SECONDS - t0))s"
 }
 go_tool kind "sigs.k8s.io/kind@$KIND_VERSION"
-go_tool coredns "github.com/coredns/coredns@$COREDNS_VERSION"
+# COREDNS=skip leaves coredns out (a node image without cluster DNS), e.g. while it still builds.
+[[ ${COREDNS:-} == skip ]] || go_tool coredns "github.com/coredns/coredns@$COREDNS_VERSION"
 CRICTL=/var/cache/bulkhead-tools/$CRI_TOOLS_VERSION/crictl
 if [[ ! -x $CRICTL ]]; then
   . "$REPO/deploy/lib/cri-tools.sh"
@@ -161,7 +162,7 @@ image kube-controller-manager "registry.k8s.io/kube-controller-manager:$K8S_VERS
 image kube-scheduler "registry.k8s.io/kube-scheduler:$K8S_VERSION" "$K8S_BIN/kube-scheduler" null
 image kube-proxy "registry.k8s.io/kube-proxy:$K8S_VERSION" "$K8S_BIN/kube-proxy" null
 image etcd "registry.k8s.io/etcd:$ETCD_TAG" "$K8S_BIN/etcd" null
-image coredns "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$CACHE/bin/coredns" '["/usr/local/bin/coredns"]'
+[[ ${COREDNS:-} == skip ]] || image coredns "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$CACHE/bin/coredns" '["/usr/local/bin/coredns"]'
 [[ -f $CACHE/images/pause.tar ]] || image pause "registry.k8s.io/pause:$PAUSE_TAG" "$PAUSE_SRC" '["/usr/local/bin/pause"]'
 
 # ---- 5. preload through the import path: a bulkheadd whose root is the node's store
@@ -187,10 +188,13 @@ trap stop_daemon EXIT
 for _ in $(seq 1 100); do [[ -S $STATE/s/debug.sock ]] && break; sleep 0.1; done
 [[ -S $STATE/s/debug.sock ]] || die "preload daemon did not start (log: $CACHE/work/preload-daemon.log)"
 t0=$SECONDS
-for a in "$CACHE"/images/*.tar; do
+images=("$CACHE"/images/*.tar)
+[[ ${COREDNS:-} == skip ]] && images=("${images[@]/*\/coredns.tar/}")
+for a in "${images[@]}"; do
+  [[ -n $a ]] || continue
   node "$REPO/dist/cmd/bulkhead/main.js" --socket "$STATE/s/debug.sock" images import "$a"
 done
-log "preloaded $(ls "$CACHE"/images/*.tar | wc -l) images in $((SECONDS - t0))s"
+log "preloaded ${#images[@]} image archives in $((SECONDS - t0))s"
 "$CRICTL" --runtime-endpoint "unix://$STATE/s/bulkhead.sock" --image-endpoint "unix://$STATE/s/bulkhead.sock" images
 stop_daemon
 trap - EXIT

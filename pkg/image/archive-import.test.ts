@@ -137,6 +137,22 @@ describe('importArchive', () => {
     await store.close();
   });
 
+  it('follows tar hardlinks, including GNU tar\'s hardlink-to-itself for a file named twice', async () => {
+    const { store } = await openStore();
+    const a = await layerA();
+    const cfg = config([`sha256:${hex(a)}`]);
+    const archive = await makeTar([
+      { name: 'l0/layer.tar', body: a },
+      { name: 'l1/layer.tar', type: 'link', linkname: 'l0/layer.tar' },
+      { name: `${hex(cfg)}.json`, body: cfg },
+      { name: `${hex(cfg)}.json`, type: 'link', linkname: `${hex(cfg)}.json` },
+      { name: 'manifest.json', body: JSON.stringify([{ Config: `${hex(cfg)}.json`, RepoTags: ['hl:1'], Layers: ['l1/layer.tar'] }]) },
+    ]);
+    const [rec] = await store.importArchive(Readable.from([archive]));
+    expect(rec!.id).toBe(`sha256:${hex(cfg)}`);
+    await store.close();
+  });
+
   it('refuses a layer that does not match its diff_id and keeps nothing of it', async () => {
     const { store, root } = await openStore();
     const a = await layerA();

@@ -168,11 +168,18 @@ export async function spoolArchive(source: Readable, dir: string, limits: SpoolL
           await once(out, 'close');
         }
         spool.addFile(name, { path, size, digest: `sha256:${hash.digest('hex')}`, head });
-      } else if (h.type === 'symlink' || h.type === 'link') {
+      } else if (h.type === 'link') {
         entry.resume();
+        // A hardlink names an earlier entry: the same content from now on, even if that name is
+        // replaced later. GNU tar writes a file named twice as a hardlink to itself.
+        const target = cleanArchiveName(h.linkname ?? '');
+        const file = target === undefined ? undefined : spool.resolve(target);
+        if (file) spool.addFile(name, file);
+      } else if (h.type === 'symlink') {
+        entry.resume();
+        // Relative to its own directory; resolved on use (it may point at a later entry).
         const raw = h.linkname ?? '';
-        // A symlink is relative to its own directory; a hardlink names an archive path.
-        const target = cleanArchiveName(h.type === 'symlink' && !raw.startsWith('/') ? posix.join(posix.dirname(name), raw) : raw);
+        const target = cleanArchiveName(raw.startsWith('/') ? raw : posix.join(posix.dirname(name), raw));
         if (target !== undefined) spool.addLink(name, target);
       } else {
         entry.resume();

@@ -29,7 +29,9 @@ make_image_archive() {
   mv "$work/config.json" "$work/$hex.json"
   printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":[%s]}]' "$hex" "$name" "$names" > "$work/manifest.json"
   # manifest.json last, as docker writes it: an importer must not depend on the order.
-  tar -C "$work" --owner=0 --group=0 --numeric-owner -cf "$out.tmp" $(cd "$work" && ls -d [0-9]*) "$hex.json" manifest.json
+  local dirs=() j
+  for ((j = 0; j < i; j++)); do dirs+=("$j"); done
+  tar -C "$work" --owner=0 --group=0 --numeric-owner -cf "$out.tmp" "${dirs[@]}" "$hex.json" manifest.json
   mv -f "$out.tmp" "$out"
   rm -rf "$work"
 }
