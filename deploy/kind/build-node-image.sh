@@ -94,6 +94,17 @@ fi
 KIND_SRC=$(cd /tmp && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/images/base/files
 [[ -f $KIND_SRC/usr/local/bin/entrypoint ]] || die "kind's base-image files not found in $KIND_SRC"
 
+# A node image built from exactly these inputs is reused (warm runs): this checkout's dist/ and
+# deploy/, the base, the tools and this script. BULKHEAD_KIND_REBUILD=1 forces a build.
+STAMP=$( { sha256sum "$0" "$BASE" >/dev/null 2>&1; echo "$BASE $K8S_VERSION ${COREDNS:-}";
+  ls -l --time-style=+%s "$K8S_BIN" "$CACHE/bin" "$CRICTL";
+  (cd "$REPO" && find dist deploy -type f -newermt @0 -printf '%p %s %T@\n' | sort) ; } | sha256sum | cut -c1-16)
+if [[ $ROOTFS_ONLY == 0 && ${BULKHEAD_KIND_REBUILD:-0} != 1 ]] \
+   && [[ $(docker image inspect -f '{{index .Config.Labels "bulkhead.inputs"}}' "$NODE_IMAGE" 2>/dev/null) == "$STAMP" ]]; then
+  log "$NODE_IMAGE is up to date (inputs $STAMP)"
+  exit 0
+fi
+
 # ---- 3. node rootfs
 R=$CACHE/work/rootfs
 rm -rf "$R" && mkdir -p "$R"
@@ -211,6 +222,6 @@ tar -C "$R" --numeric-owner --xattrs -cf - . | docker import \
   --change 'ENV container=docker' \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
   - "$NODE_IMAGE" >/dev/null
-printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$NODE_IMAGE" | DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >/dev/null \
+printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\nLABEL bulkhead.inputs=%s\n' "$NODE_IMAGE" "$STAMP" | DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >/dev/null \
   || log "warning: could not set STOPSIGNAL on $NODE_IMAGE"
 log "built $NODE_IMAGE ($(docker image inspect -f '{{.Size}}' "$NODE_IMAGE") bytes)"
