@@ -1,8 +1,7 @@
 // Where a cgroup lives on disk: one directory per v1 controller hierarchy, or one cgroup2 dir.
-import { lstatSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidArgument } from '../grpc/errors.js';
-import { CGROUP_ROOT, detectCgroupMode, isV2, type CgroupMode } from './detect.js';
+import { CGROUP_ROOT, detectCgroupMode, isV2, v1HierarchyNames, type CgroupMode } from './detect.js';
 
 export interface CgroupFsOptions {
   /** cgroupfs mount root; tests point it at testdata */
@@ -24,44 +23,13 @@ export function cgroupSegments(path: string): string[] {
   return parts;
 }
 
-/** statfs f_type of a cgroup v1 hierarchy (CGROUP_SUPER_MAGIC). */
-const CGROUP_SUPER_MAGIC = 0x27e0eb;
-
-function fsType(dir: string): number | undefined {
-  try {
-    return statfsSync(dir).type;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * v1: every controller hierarchy mounted under root (real directories; co-mount aliases such as
- * "cpu" → "cpu,cpuacct" symlinks are skipped), plus named ones like "systemd". "unified" (the
- * empty cgroup2 of hybrid hosts) is not a controller hierarchy.
- *
- * When any entry is a cgroup mount, entries that are not are skipped: a kind node on a host with
- * cpu and cpuacct mounted apart also has an empty plain "cpu,cpuacct" dir (and "perf_event",
- * "hugetlb" ...) in its /sys/fs/cgroup tmpfs, and creating pod cgroups there failed with ENOENT.
- * Test roots (plain directories, no cgroup mount at all) keep every directory.
+ * "cpu" → "cpu,cpuacct" symlinks are skipped), plus named ones like "systemd"; not "unified", and
+ * not plain directories beside real cgroup mounts (see v1HierarchyNames).
  */
 export function v1Hierarchies(root: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return [];
-  }
-  const dirs = names.filter((n) => {
-    if (n === 'unified') return false;
-    try {
-      return lstatSync(join(root, n)).isDirectory();
-    } catch {
-      return false;
-    }
-  });
-  const mounted = dirs.filter((n) => fsType(join(root, n)) === CGROUP_SUPER_MAGIC);
-  return mounted.length > 0 ? mounted : dirs;
+  return v1HierarchyNames(root);
 }
 
 /** The hierarchy dir holding a v1 controller ("cpuacct" may be mounted as "cpu,cpuacct"). */
