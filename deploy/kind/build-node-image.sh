@@ -96,7 +96,7 @@ KIND_SRC=$(cd /tmp && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | s
 
 # A node image built from exactly these inputs is reused (warm runs): this checkout's dist/ and
 # deploy/, the base, the tools and this script. BULKHEAD_KIND_REBUILD=1 forces a build.
-STAMP=$( { sha256sum "$0" "$BASE" >/dev/null 2>&1; echo "$BASE $K8S_VERSION ${COREDNS:-}";
+STAMP=$( { echo "$BASE $K8S_VERSION ${COREDNS:-}";
   ls -l --time-style=+%s "$K8S_BIN" "$CACHE/bin" "$CRICTL";
   (cd "$REPO" && find dist deploy -type f -newermt @0 -printf '%p %s %T@\n' | sort) ; } | sha256sum | cut -c1-16)
 if [[ $ROOTFS_ONLY == 0 && ${BULKHEAD_KIND_REBUILD:-0} != 1 ]] \
