@@ -6,7 +6,8 @@
 set -euo pipefail
 CLUSTER=${1:-bulkhead}
 KUBECTL=${KUBECTL:-kubectl}
-mapfile -t nodes < <(kind get nodes --name "$CLUSTER")
+KIND=${KIND:-kind}
+mapfile -t nodes < <("$KIND" get nodes --name "$CLUSTER")
 ((${#nodes[@]} > 0)) || { echo "cni-setup: cluster $CLUSTER has no nodes" >&2; exit 1; }
 declare -A cidr ip
 for n in "${nodes[@]}"; do

@@ -71,7 +71,7 @@ t0=$SECONDS
 "$KIND" delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
 "$KIND" create cluster --name "$CLUSTER" --config "$REPO/deploy/kind/kind-config.yaml" --image "$NODE_IMAGE" --retain
 log "kind create cluster: $((SECONDS - t0))s"
-KUBECTL=$KUBECTL bash "$REPO/deploy/kind/cni-setup.sh" "$CLUSTER"
+KIND=$KIND KUBECTL=$KUBECTL bash "$REPO/deploy/kind/cni-setup.sh" "$CLUSTER"
 check "nodes Ready" k wait --for=condition=Ready node --all --timeout=180s
 log "nodes Ready at $((SECONDS - t0))s after create"
 k get nodes -o wide | tee "$WORK/nodes.txt"
