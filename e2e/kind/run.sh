@@ -61,7 +61,7 @@ log "node image ready in $((SECONDS - t0))s"
 . "$REPO/deploy/kind/lib/image-archive.sh"
 mkdir -p "$WORK/bb/bin" "$WORK/bb/www"
 cp /bin/busybox "$WORK/bb/bin/busybox"
-for a in sh wget httpd hostname sleep cat echo; do ln -sf busybox "$WORK/bb/bin/$a"; done
+for a in sh nc httpd hostname sleep cat echo printf; do ln -sf busybox "$WORK/bb/bin/$a"; done
 tar -C "$WORK/bb" --owner=0 --group=0 --numeric-owner -cf "$WORK/bb.layer.tar" .
 make_image_archive "$WORK/bb.tar" "$TEST_IMAGE" '{"Env":["PATH=/bin"],"Cmd":["/bin/sh"]}' "$WORK/bb.layer.tar"
 docker load -i "$WORK/bb.tar" >/dev/null
@@ -102,7 +102,8 @@ done
 check "a pod on each node runs" k wait --for=condition=Ready pod -l app=kind-e2e --timeout=120s
 k get pods -o wide
 ip1=$(k get pod web-1 -o jsonpath='{.status.podIP}')
-check "pod-to-pod across nodes (web-0 → web-1 $ip1)" bash -c "'$KUBECTL' exec web-0 -- wget -qO- -T 5 http://$ip1:8080/ | grep -q served-by-web-1"
+# nc, not wget: busybox-static 1.35's wget segfaults (on the host too).
+check "pod-to-pod across nodes (web-0 → web-1 $ip1)" bash -c "'$KUBECTL' exec web-0 -- sh -c \"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 $ip1 8080\" | grep -q served-by-web-1"
 check "kubectl logs" bash -c "'$KUBECTL' logs web-0 | grep -q 'web-0 up'"
 check "kubectl exec" bash -c "[[ \$('$KUBECTL' exec web-1 -- cat /www/index.html) == served-by-web-1 ]]"
 
