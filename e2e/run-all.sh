@@ -21,6 +21,8 @@
 #                      results in .e2e-work/bench/, never over the committed bench/results/
 #   8 kubelet          e2e/kubelet/run.sh: kubelet + kube-apiserver + etcd against Bulkhead
 #                      (runc and microvm RuntimeClasses; BULKHEAD_SKIP_KUBELET=1 skips it)
+#     kind             only with BULKHEAD_E2E_KIND=1: e2e/kind/run.sh, a 2-node kind cluster on Bulkhead
+#                      (Docker engine, offline node image; cold it builds kubeadm & co. for a long while)
 #   9 stop             daemon and registry (also on failure or interrupt)
 # and ends with one line "N passed, N failed, N skipped" summing vitest and critest.
 # Exits non-zero when anything failed.
@@ -126,6 +128,8 @@ if [ "${RC[setup]}" = 0 ]; then
   if [ "${RC[images]}" = 0 ] && [ "${BULKHEAD_SKIP_KUBELET:-0}" != 1 ]; then
     step kubelet env BULKHEAD_KUBELET_E2E_VM="${BULKHEAD_KUBELET_E2E_VM:-1}" bash "$E2E/kubelet/run.sh"
   fi
+  # Opt-in: it needs a Docker engine (set up by the script) and, cold, ~20 min of Go builds.
+  if [ "${BULKHEAD_E2E_KIND:-0}" = 1 ]; then step kind bash "$E2E/kind/run.sh"; fi
 fi
 printf '\n==== stop ==== (%s)\n' "$(date -u +%T)"
 cleanup

@@ -4,12 +4,15 @@
 //   bulkhead config check FILE [--json]
 //   bulkhead version [--json]
 //   bulkhead loglevel [LEVEL] [--socket SOCK] [--config FILE]
+//   bulkhead images import FILE|- [--json]   bulkhead images tag SOURCE TARGET
+import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../../pkg/config/load.js';
 import { CRI_API_VERSION, RUNTIME_VERSION } from '../../pkg/cri/runtime-info.js';
 import { buildStatusReport, formatStatus } from '../../pkg/ops/status-report.js';
 import { checkConfigFile } from '../../pkg/ops/config-check.js';
 import { debugRequest, debugSocketPath } from '../../pkg/ops/debug-client.js';
+import { importArchive, tagImage, type AdminResult } from '../../pkg/ops/image-admin-client.js';
 
 const HELP = `Usage: bulkhead <command> [options]
 
@@ -19,6 +22,11 @@ Commands:
   config check FILE   validate a config file; prints every error with its key path (exit 1 on errors)
   loglevel [LEVEL]    print the daemon's log level, or set it until the next reload/restart
                       (through the root-only debug socket, <state>/debug.sock)
+  images import FILE|-
+                      load the images of an archive (docker save / OCI layout tar, maybe gzip'd;
+                      - reads stdin) into the running daemon's store, checked like a pull
+  images tag SOURCE TARGET
+                      give an image (reference or id) another tag, moved from any other image
   version             print the version
 
 Options:
@@ -74,6 +82,27 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`bulkhead: debug socket ${socket}: ${(e as Error).message}\n`);
         return 1;
       }
+    }
+    case 'images': {
+      const [sub, ...args] = rest;
+      const socket = values.socket ?? debugSocketPath(values.config);
+      let result: AdminResult;
+      try {
+        if (sub === 'import' && args.length === 1) {
+          result = await importArchive(socket, args[0] === '-' ? process.stdin : createReadStream(args[0]!));
+        } else if (sub === 'tag' && args.length === 2) {
+          result = await tagImage(socket, args[0]!, args[1]!);
+        } else {
+          process.stderr.write('usage: bulkhead images import FILE|- | bulkhead images tag SOURCE TARGET\n');
+          return 2;
+        }
+      } catch (e) {
+        process.stderr.write(`bulkhead: images ${sub}: ${(e as Error).message}\n`);
+        return 1;
+      }
+      if (json) print(result);
+      else for (const i of result.images) process.stdout.write(`${sub === 'tag' ? 'tagged' : 'imported'} ${[...i.repoTags, ...(i.repoTags.length ? [] : ['<untagged>'])].join(' ')} ${i.id}\n`);
+      return 0;
     }
     case 'config': {
       if (rest[0] !== 'check' || rest.length !== 2) {

@@ -10,15 +10,19 @@
 # API server talks to the etcd it was tested with; Debian's etcd 3.4 is older than Kubernetes supports.
 #
 # Output: $BULKHEAD_TOOLS_CACHE/k8s-<ver>/{kubelet,kube-apiserver,etcd,kubectl}; skipped when present.
-# Usage: e2e/cluster/build.sh [--print-dir]
+# With --kind also kubeadm, kube-scheduler, kube-controller-manager and kube-proxy (the rest of a
+# kubeadm control plane, for deploy/kind/build-node-image.sh), from the same module graph.
+# Usage: e2e/cluster/build.sh [--print-dir] [--kind]
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 CACHE_ROOT="${BULKHEAD_TOOLS_CACHE:-/var/cache/bulkhead-tools}"
 OUT="$CACHE_ROOT/k8s-$K8S_VERSION"
 BINS=(kubelet kube-apiserver etcd kubectl)
+KIND_BINS=(kubeadm kube-scheduler kube-controller-manager kube-proxy)
 
 if [[ "${1:-}" == "--print-dir" ]]; then echo "$OUT"; exit 0; fi
+if [[ "${1:-}" == "--kind" ]]; then BINS+=("${KIND_BINS[@]}"); fi
 
 missing=()
 for b in "${BINS[@]}"; do [[ -x "$OUT/$b" ]] || missing+=("$b"); done
@@ -69,6 +73,10 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kubeadm"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
 
@@ -96,6 +104,13 @@ build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ldflags_k8s"
 build etcd go.etcd.io/etcd/server/v3 "-s -w"
 # kubectl at the cluster's version, so a fresh machine needs no packaged kubectl.
 build kubectl k8s.io/kubernetes/cmd/kubectl "$ldflags_k8s"
+if [[ " ${BINS[*]} " == *" kubeadm "* ]]; then
+  # kube-proxy first: the smallest, and the one a failed later build would not hold back.
+  build kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$ldflags_k8s"
+  build kubeadm k8s.io/kubernetes/cmd/kubeadm "$ldflags_k8s"
+  build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$ldflags_k8s"
+  build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$ldflags_k8s"
+fi
 "$OUT/kubelet" --version
 "$OUT/kube-apiserver" --version
 # sed reads to the end: head could SIGPIPE the printer (exit 141 under pipefail after a good build)

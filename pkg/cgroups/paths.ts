@@ -1,8 +1,7 @@
 // Where a cgroup lives on disk: one directory per v1 controller hierarchy, or one cgroup2 dir.
-import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidArgument } from '../grpc/errors.js';
-import { CGROUP_ROOT, detectCgroupMode, isV2, type CgroupMode } from './detect.js';
+import { CGROUP_ROOT, detectCgroupMode, isV2, v1HierarchyNames, type CgroupMode } from './detect.js';
 
 export interface CgroupFsOptions {
   /** cgroupfs mount root; tests point it at testdata */
@@ -26,24 +25,11 @@ export function cgroupSegments(path: string): string[] {
 
 /**
  * v1: every controller hierarchy mounted under root (real directories; co-mount aliases such as
- * "cpu" → "cpu,cpuacct" symlinks are skipped), plus named ones like "systemd". "unified" (the
- * empty cgroup2 of hybrid hosts) is not a controller hierarchy.
+ * "cpu" → "cpu,cpuacct" symlinks are skipped), plus named ones like "systemd"; not "unified", and
+ * not plain directories beside real cgroup mounts (see v1HierarchyNames).
  */
 export function v1Hierarchies(root: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => {
-    if (n === 'unified') return false;
-    try {
-      return lstatSync(join(root, n)).isDirectory();
-    } catch {
-      return false;
-    }
-  });
+  return v1HierarchyNames(root);
 }
 
 /** The hierarchy dir holding a v1 controller ("cpuacct" may be mounted as "cpu,cpuacct"). */

@@ -17,6 +17,7 @@ import { registerPodCounter, podCensus } from '../metrics/registry.js';
 import { ImageStore } from '../image/image-store.js';
 import { imageServiceHandlers } from '../cri/image-service.js';
 import { buildStreaming } from './streaming-wiring.js';
+import { imageAdminRoutes } from './image-admin.js';
 
 export interface Daemon {
   start(): Promise<void>;
@@ -74,6 +75,8 @@ export async function buildDaemon(config: Config, log: Logger, opts: DaemonOptio
   };
   const image: Partial<ImageHandlers> = { ...imageServiceHandlers(images, { pinnedImages: config.registry.pinned_images, handlers: Object.keys(config.runtime_handlers) }) };
 
+  // `bulkhead images import|tag` reach the store through the root-only debug socket.
+  ops.adminRoutes.push(...imageAdminRoutes(images, log.child({ subsystem: 'image' })));
   // SIGHUP (ops reload) re-reads the registry hosts (certs.d) without a restart.
   ops.reload.register({ name: 'registry-hosts', keys: [], always: true, apply: () => images.reloadRegistryConfig() });
   const server = new CriServer({ address: config.address, log, runtime, image, observer: ops.observer });

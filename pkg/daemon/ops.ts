@@ -8,12 +8,15 @@ import type { StatusSource } from '../cri/runtime-info.js';
 import { metrics } from '../metrics/registry.js';
 import { startOpsHttp, type OpsHttpServer } from '../metrics/http.js';
 import { DEBUG_SOCKET_NAME, startDebugSocket, type DebugSocket } from '../metrics/debug-socket.js';
+import type { AdminRoute } from '../metrics/debug-handlers.js';
 import { join } from 'node:path';
 import { ReloadRegistry, Reloader, type ReloadResult } from './reload.js';
 
 export interface Ops {
   /** Subsystems declare their live-reloadable keys here (see pkg/daemon/reload.ts). */
   reload: ReloadRegistry;
+  /** Extra routes on the root-only debug socket; add them before start(). */
+  adminRoutes: AdminRoute[];
   /** Pass to CriServer's `observer`. */
   observer: RpcObserver;
   /** Status verbose info: the config in effect and the last reload's outcome. */
@@ -32,13 +35,15 @@ export function buildOps(deps: { config: Config; log: Logger; loadConfig?: () =>
   const reloader = new Reloader({ registry: reload, log, load: deps.loadConfig ?? (() => config), initial: config });
   let http: OpsHttpServer | undefined;
   let debug: DebugSocket | undefined;
+  const adminRoutes: AdminRoute[] = [];
   return {
     reload,
+    adminRoutes,
     observer: metrics.rpcObserver(),
     status: reloader.statusSource(),
     async start() {
-      // Optional like the metrics listener: without it only runtime log-level changes are lost.
-      debug = await startDebugSocket({ path: join(config.state, DEBUG_SOCKET_NAME), log }).catch((e: unknown) => {
+      // Optional like the metrics listener: without it runtime log-level changes and image imports are lost.
+      debug = await startDebugSocket({ path: join(config.state, DEBUG_SOCKET_NAME), log, routes: adminRoutes }).catch((e: unknown) => {
         log.warn({ err: e }, 'debug socket unavailable');
         return undefined;
       });

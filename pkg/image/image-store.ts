@@ -8,18 +8,23 @@ import { metrics } from '../metrics/registry.js';
 import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readdir, rm, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument, notFound } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument, isCriError, notFound } from '../grpc/errors.js';
 import { readJsonSync, writeJsonAtomic } from '../store/atomic-file.js';
 import { ContentStore } from './content-store.js';
 import { HostsConfig } from './hosts-config.js';
 import type { OciImageConfigFile } from './image-config.js';
-import { pullError, pullImage, Semaphore } from './puller.js';
+import { pullError, pullImage, Semaphore, type PulledImage } from './puller.js';
+import { readArchiveImages, unpackArchiveImage } from './archive-import.js';
+import { ArchiveError, spoolArchive, type ArchiveSpool } from './archive-spool.js';
+import { DigestMismatchError } from './verify-stream.js';
 import { familiarName, formatReference, parseReference, tryNormalizeReference } from './reference.js';
 import { credentialsFromCri, RegistryClient } from './registry-client.js';
 import { SnapshotStore } from './snapshots.js';
-import { DEFAULT_UNPACK_LIMITS, type UnpackLimits } from './unpack.js';
+import { DEFAULT_UNPACK_LIMITS, UnpackError, type UnpackLimits } from './unpack.js';
 
 export type { OciImageConfigFile } from './image-config.js';
 
@@ -64,7 +69,10 @@ export class ImageStore {
   private readonly images = new Map<string, StoredImage>();
   private readonly leases = new Map<string, Lease>();
   private readonly pulls = new Map<string, { promise: Promise<ImageRecord>; chainIds: Set<string>; waiters: number; ac: AbortController }>();
+  /** Chain ids of imports in flight (GC keeps them). */
+  private readonly imports = new Set<Set<string>>();
   private readonly imagesDir: string;
+  private readonly spoolRoot: string;
   private readonly leasesDir: string;
   private readonly hosts: HostsConfig;
   private readonly registry: RegistryClient;
@@ -81,6 +89,7 @@ export class ImageStore {
   ) {
     this.imagesDir = join(opts.root, 'images');
     this.leasesDir = join(opts.root, 'leases');
+    this.spoolRoot = join(opts.root, 'import-spool');
     this.hosts = new HostsConfig(opts.registryConfigDir, opts.log);
     this.registry = new RegistryClient({ hosts: this.hosts, log: opts.log, progressTimeoutMs: opts.progressTimeoutMs });
     this.downloads = new Semaphore(opts.maxConcurrentDownloads);
@@ -101,6 +110,8 @@ export class ImageStore {
   private load(): void {
     mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
     mkdirSync(this.leasesDir, { recursive: true, mode: 0o700 });
+    // Spools of imports a previous run did not finish.
+    rmSync(this.spoolRoot, { recursive: true, force: true });
     for (const name of readdirSync(this.imagesDir)) {
       const file = join(this.imagesDir, name);
       if (!/^[a-f0-9]{64}\.json$/.test(name)) {
@@ -202,24 +213,29 @@ export class ImageStore {
       throw pullError(name, e);
     }
     metrics.observePull(pulled.size, (performance.now() - started) / 1000, true);
+    return this.commit(pulled, ref.tag ? [name] : [], [`${familiarName(ref)}@${pulled.topDigest}`]);
+  }
+
+  /**
+   * Records an image whose layers and blobs are in place, giving it `tags` and `repoDigests`,
+   * each moved away from any other image that had it.
+   */
+  private commit(pulled: PulledImage, tags: string[], repoDigests: string[]): Promise<ImageRecord> {
     return this.locked(async () => {
-      const tag = ref.tag ? name : undefined;
-      const repoDigest = `${familiarName(ref)}@${pulled.topDigest}`;
-      // Move the tag / digest away from any other image.
       for (const other of this.images.values()) {
         if (other.record.id === pulled.configDigest) continue;
-        const tags = other.record.repoTags.filter((t) => t !== tag);
-        const digests = other.record.repoDigests.filter((d) => d !== repoDigest);
-        if (tags.length !== other.record.repoTags.length || digests.length !== other.record.repoDigests.length) {
-          other.record = { ...other.record, repoTags: tags, repoDigests: digests };
+        const keptTags = other.record.repoTags.filter((t) => !tags.includes(t));
+        const keptDigests = other.record.repoDigests.filter((d) => !repoDigests.includes(d));
+        if (keptTags.length !== other.record.repoTags.length || keptDigests.length !== other.record.repoDigests.length) {
+          other.record = { ...other.record, repoTags: keptTags, repoDigests: keptDigests };
           await writeJsonAtomic(this.recordFile(other.record.id), other);
         }
       }
       const existing = this.images.get(pulled.configDigest);
       const record: ImageRecord = {
         id: pulled.configDigest,
-        repoTags: [...new Set([...(existing?.record.repoTags ?? []), ...(tag ? [tag] : [])])],
-        repoDigests: [...new Set([...(existing?.record.repoDigests ?? []), repoDigest])],
+        repoTags: [...new Set([...(existing?.record.repoTags ?? []), ...tags])],
+        repoDigests: [...new Set([...(existing?.record.repoDigests ?? []), ...repoDigests])],
         size: pulled.size,
         config: pulled.config,
         chainIds: pulled.chainIds,
@@ -231,6 +247,67 @@ export class ImageStore {
       this.fsInfoCache = undefined;
       return record;
     });
+  }
+
+  /**
+   * Imports every image of an archive (`docker save` output or an OCI-layout tar, maybe gzip'd)
+   * with a pull's checks (archive-import.ts). The archive is spooled under <root>/import-spool
+   * first, on the store's own filesystem. Images are committed one by one: when a later one
+   * fails, the earlier ones stay imported (as `docker load` does) and the error names the failure.
+   */
+  async importArchive(source: Readable): Promise<ImageRecord[]> {
+    const pin = new Set<string>();
+    this.imports.add(pin);
+    const spoolDir = join(this.spoolRoot, randomBytes(6).toString('hex'));
+    const started = performance.now();
+    let spool: ArchiveSpool | undefined;
+    try {
+      spool = await spoolArchive(source, spoolDir);
+      const found = await readArchiveImages(spool);
+      const out: ImageRecord[] = [];
+      for (const img of found) {
+        const pulled = await unpackArchiveImage(
+          {
+            content: this.content,
+            snapshots: this.snapshots,
+            log: this.opts.log,
+            allowDevices: process.getuid?.() === 0,
+            limits: this.opts.unpackLimits ?? DEFAULT_UNPACK_LIMITS,
+            pin,
+          },
+          img,
+          this.opts.log,
+        );
+        const record = await this.commit(pulled, img.tags, img.repoDigests);
+        this.opts.log.info({ id: record.id, tags: record.repoTags, layers: record.chainIds.length, bytes: record.size, ms: Math.round(performance.now() - started) }, 'image imported');
+        out.push(record);
+      }
+      return out;
+    } catch (e) {
+      throw importError(e);
+    } finally {
+      spool?.remove();
+      rmSync(spoolDir, { recursive: true, force: true });
+      this.imports.delete(pin);
+      // Whatever a failed import unpacked but no image uses goes again.
+      await this.gc().catch((ge: unknown) => this.opts.log.warn({ err: ge }, 'gc after import'));
+    }
+  }
+
+  /** Gives the image `source` (reference or id) the tag `target`, moving it from any other image. */
+  async tag(source: string, target: string): Promise<ImageRecord> {
+    const ref = parseReference(target);
+    if (!ref.tag) throw invalidArgument(`"${target}" is not a tag reference`);
+    const img = this.resolve(source);
+    if (!img) throw notFound(`image "${source}" not found`);
+    const stored = this.images.get(img.id)!;
+    const record = await this.commit(
+      { topDigest: '', manifestDigest: '', configDigest: img.id, config: img.config, chainIds: img.chainIds, size: img.size, contentDigests: stored.contentDigests },
+      [formatReference(ref)],
+      [],
+    );
+    this.opts.log.info({ id: record.id, tag: formatReference(ref) }, 'image tagged');
+    return record;
   }
 
   /** By name (normalised; tag or digest), by full id (with or without sha256:), or by unique id prefix. */
@@ -281,13 +358,14 @@ export class ImageStore {
       for (const i of this.images.values()) for (const c of i.record.chainIds) usedChains.add(c);
       for (const l of this.leases.values()) for (const c of l.chainIds) usedChains.add(c);
       for (const p of this.pulls.values()) for (const c of p.chainIds) usedChains.add(c);
+      for (const pin of this.imports) for (const c of pin) usedChains.add(c);
       for (const s of this.snapshots.list()) {
         if (!usedChains.has(s.chainId)) await this.snapshots.remove(s.chainId);
       }
       const usedBlobs = new Set<string>();
       for (const i of this.images.values()) for (const d of i.contentDigests) usedBlobs.add(d);
-      // Blobs are written at the very end of a pull, under no lock: keep those of pulls in flight.
-      if (this.pulls.size === 0) {
+      // Blobs are written at the very end of a pull or import, under no lock: keep those of ones in flight.
+      if (this.pulls.size === 0 && this.imports.size === 0) {
         for (const d of this.content.list()) if (!usedBlobs.has(d)) await this.content.delete(d);
       }
       this.fsInfoCache = undefined;
@@ -390,4 +468,14 @@ async function diskUsage(dir: string): Promise<{ bytes: number; inodes: number }
   };
   await walk(dir);
   return { bytes, inodes };
+}
+
+/** What can go wrong in an import, as the gRPC-coded errors the rest of the store throws. */
+function importError(e: unknown): Error {
+  if (isCriError(e)) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof ArchiveError) return invalidArgument(`importing: ${msg}`, e);
+  if (e instanceof DigestMismatchError) return failedPrecondition(`importing: content verification failed: ${msg}`, e);
+  if (e instanceof UnpackError) return failedPrecondition(`importing: refusing layer content: ${msg}`, e);
+  return e instanceof Error ? e : new Error(msg);
 }

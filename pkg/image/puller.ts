@@ -105,7 +105,7 @@ function parseJson<T>(b: Buffer, what: string): T {
   }
 }
 
-function selectPlatform(index: ImageIndex, ref: string): Descriptor {
+export function selectPlatform(index: ImageIndex, ref: string): Descriptor {
   const ok = (d: Descriptor) => d.platform?.os === HOST_PLATFORM.os && d.platform.architecture === HOST_PLATFORM.architecture;
   const found = index.manifests.find((d) => ok(d) && (!d.platform?.variant || HOST_PLATFORM.architecture !== 'arm64' || d.platform.variant === 'v8'));
   if (!found) {
@@ -116,7 +116,7 @@ function selectPlatform(index: ImageIndex, ref: string): Descriptor {
 }
 
 /** The lower-layer lookup for hardlinks: waits for the lower snapshots, then searches them safely. */
-function lowerLookupFor(deps: PullDeps, chainIds: string[], i: number) {
+export function lowerLookupFor(deps: Pick<PullDeps, 'snapshots'>, chainIds: string[], i: number) {
   return async (rel: string): Promise<string | undefined> => {
     const dirs: string[] = [];
     for (let j = i - 1; j >= 0; j--) {

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { chmod, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { handleDebugRequest } from './debug-handlers.js';
+import { handleDebugRequest, type AdminRoute } from './debug-handlers.js';
 import { send } from './http-util.js';
 
 export const DEBUG_SOCKET_NAME = 'debug.sock';
@@ -21,15 +21,18 @@ export interface DebugSocket {
   close(): Promise<void>;
 }
 
-export async function startDebugSocket(opts: { path: string; log: Logger }): Promise<DebugSocket> {
+export async function startDebugSocket(opts: { path: string; log: Logger; routes?: readonly AdminRoute[] }): Promise<DebugSocket> {
   const { path, log } = opts;
   const server: Server = createServer((req, res) => {
-    handleDebugRequest(req, res, log).catch((e: unknown) => {
+    handleDebugRequest(req, res, log, opts.routes).catch((e: unknown) => {
       log.warn({ err: e, url: req.url }, 'debug socket request failed');
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
     });
   });
+  // An image import streams a multi-GB body: node's default 5-minute request timeout would cut
+  // it. Only root can connect, so there is no slow-client attack to guard against here.
+  server.requestTimeout = 0;
   // Short names: a unix socket path has 107 bytes, and the staging path is what gets bound.
   const staging = await mkdtemp(join(dirname(path), '.dbg-'));
   try {

@@ -21,7 +21,7 @@ export function debugSocketPath(configPath: string | undefined): string {
   return join(state, DEBUG_SOCKET_NAME);
 }
 
-export function debugRequest(socketPath: string, method: 'GET' | 'PUT', path: string, body = '', timeoutMs = 3000): Promise<DebugReply> {
+export function debugRequest(socketPath: string, method: 'GET' | 'PUT' | 'POST', path: string, body = '', timeoutMs = 3000): Promise<DebugReply> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path, timeout: timeoutMs, headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
