@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 export const REGISTRY = '127.0.0.1:5000';
-const MIRRORED = ['docker.io', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io', 'public.ecr.aws', 'quay.io'];
+export const MIRRORED = ['docker.io', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io', 'public.ecr.aws', 'quay.io'];
 
 export interface BenchEnv {
   readonly repo: string;

@@ -1,5 +1,8 @@
-// npm run bench [-- --quick] [--runtimes bulkhead,containerd] [--scenarios a,b] [--cpu-prof DIR] [--node-args ARGS] [--out-dir DIR]
-// [--strace FILE [--strace-mode count|exec]]: Bulkhead and containerd side by side in one run, interleaved.
+// npm run bench [-- --quick] [--runtimes bulkhead,containerd2,crio,containerd1] [--no-build] [--scenarios a,b]
+// [--cpu-prof DIR] [--node-args ARGS] [--out-dir DIR] [--strace FILE [--strace-mode count|exec]]:
+// Bulkhead, containerd 2.x, CRI-O and containerd 1.6 side by side in one run, interleaved.
+// The full run builds containerd 2.x and CRI-O (bench/setup/build-peers.sh, cached); --quick and
+// --no-build only use them when already cached and report them missing otherwise.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -11,8 +14,10 @@ import { createEnv } from './env.js';
 import { BUSYBOX } from './pods.js';
 import { BulkheadRuntime } from './runtimes/bulkhead.js';
 import { ContainerdRuntime } from './runtimes/containerd.js';
-import type { RuntimeUnderTest } from './runtimes/runtime.js';
-import { machineInfo, renderMarkdown, renderTable, resultsJson } from './report.js';
+import { CrioRuntime } from './runtimes/crio.js';
+import { buildPeers, peerBuilt, CONTAINERD2_VERSION, CRIO_VERSION, type BuiltPeer } from './runtimes/peers.js';
+import type { RuntimeName, RuntimeUnderTest } from './runtimes/runtime.js';
+import { machineInfo, renderMarkdown, renderTable, resultsJson, primaryPeer, type Column } from './report.js';
 import type { Metric } from './stats.js';
 import type { BenchContext, Scenario } from './scenarios/context.js';
 import { podLifecycle } from './scenarios/pod-lifecycle.js';
@@ -34,12 +39,17 @@ const SCENARIOS: Record<string, Scenario> = {
 // dist/bench/main.js → repo root two levels up.
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const KNOWN: RuntimeName[] = ['bulkhead', 'containerd2', 'crio', 'containerd1'];
+const BUILT_LABEL: Record<BuiltPeer, string> = { containerd2: `containerd ${CONTAINERD2_VERSION}`, crio: `CRI-O ${CRIO_VERSION}` };
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
-      runtimes: { type: 'string', default: 'bulkhead,containerd' },
+      /** containerd1 = Debian's 1.6.20 ('containerd' is accepted for it), containerd2 and crio are built. */
+      runtimes: { type: 'string', default: 'bulkhead,containerd2,crio,containerd1' },
+      /** Never build peers (CI's smoke): containerd2/crio run only if bench/setup/build-peers.sh cached them. */
+      'no-build': { type: 'boolean', default: false },
       scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
       'cpu-prof': { type: 'string' },
       /** Extra node flags for bulkheadd (space separated), e.g. "--max-semi-space-size=2". */
@@ -54,7 +64,8 @@ async function main(): Promise<number> {
       'out-dir': { type: 'string', default: 'bench/results' },
     },
   });
-  const wanted = values.runtimes.split(',').filter(Boolean);
+  const wanted = [...new Set(values.runtimes.split(',').filter(Boolean).map((r) => (r === 'containerd' ? 'containerd1' : r)))];
+  for (const r of wanted) if (!KNOWN.includes(r as RuntimeName)) throw new Error(`unknown runtime ${r} (known: ${KNOWN.join(', ')})`);
   const scenarios = values.scenarios.split(',').filter(Boolean);
   for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
 
@@ -83,16 +94,47 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
   const metrics: Metric[] = [];
+  const columns: Column[] = [];
+  const versions: Record<string, string> = {};
   try {
-    if (wanted.includes('bulkhead')) {
-      const nodeArgs = values['node-args'].split(' ').filter(Boolean);
-      if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`);
-      runtimes.push(new BulkheadRuntime(env, { nodeArgs, logLevel: values['log-level'] }));
-    }
-    if (wanted.includes('containerd')) runtimes.push(new ContainerdRuntime(env));
-    for (const rt of runtimes) {
-      await rt.start();
-      log(`${rt.name} up (pid ${rt.daemonPid()}): ${await rt.version()}`);
+    // Peers that cannot build or start are columns marked missing, never silently dropped.
+    const builtWanted = (['containerd2', 'crio'] as const).filter((p) => wanted.includes(p));
+    const missing =
+      values.quick || values['no-build']
+        ? new Map(builtWanted.filter((p) => !peerBuilt(p)).map((p) => [p, 'not built (--quick/--no-build never builds: run bench/setup/build-peers.sh)'] as const))
+        : buildPeers(REPO, builtWanted, log);
+    const logLevel = values['log-level'];
+    for (const name of KNOWN.filter((r) => wanted.includes(r))) {
+      if (name === 'containerd2' || name === 'crio') {
+        const why = missing.get(name);
+        if (why) {
+          columns.push({ name, label: BUILT_LABEL[name], missing: why });
+          continue;
+        }
+      }
+      let rt: RuntimeUnderTest;
+      if (name === 'bulkhead') {
+        const nodeArgs = values['node-args'].split(' ').filter(Boolean);
+        if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`);
+        rt = new BulkheadRuntime(env, { nodeArgs, logLevel });
+      } else if (name === 'crio') rt = new CrioRuntime(env, logLevel);
+      else rt = new ContainerdRuntime(env, name === 'containerd2' ? 2 : 1, logLevel);
+      try {
+        await rt.start();
+        versions[rt.label] = await rt.version();
+        log(`${rt.label} up (pid ${rt.daemonPid()}): ${versions[rt.label]}`);
+        for (const image of [BUSYBOX, rt.sandboxImage].filter(Boolean)) {
+          await rt.client.image.PullImage({ image: { image } }, 300_000);
+        }
+        runtimes.push(rt);
+        columns.push({ name, label: rt.label });
+      } catch (e) {
+        if (name === 'bulkhead') throw e;
+        const why = `did not start: ${(e instanceof Error ? e.message : String(e)).split('\n').slice(0, 3).join(' / ').slice(0, 300)}`;
+        log(`${rt.label} ${why}`);
+        columns.push({ name, label: rt.label, missing: why });
+        await rt.stop().catch(() => undefined);
+      }
     }
     if (values.strace) {
       const b = runtimes.find((r) => r.name === 'bulkhead');
@@ -100,11 +142,6 @@ async function main(): Promise<number> {
         const mode = values['strace-mode'] === 'exec' ? ['-e', 'trace=execve', '-s', '120', '-tt'] : ['-c'];
         strace = spawn('strace', [...mode, '-f', '-o', resolve(values.strace), '-p', String(b.daemonPid())], { stdio: 'ignore' });
         await sleep(300); // attached before the first measured RPC
-      }
-    }
-    for (const rt of runtimes) {
-      for (const image of [BUSYBOX, rt.sandboxImage].filter(Boolean)) {
-        await rt.client.image.PullImage({ image: { image } }, 300_000);
       }
     }
     log(`images pulled; network ${env.networkName} (${env.subnet}); scenarios: ${scenarios.join(', ')}${values.quick ? ' (quick)' : ''}`);
@@ -119,16 +156,17 @@ async function main(): Promise<number> {
     await cleanup();
   }
 
-  const machine = machineInfo(REPO, loadAtStart);
+  const machine = machineInfo(REPO, loadAtStart, versions);
+  const primary = primaryPeer(columns);
   process.stdout.write(
-    `\nBulkhead vs containerd — ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}, ${machine.containerd}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
+    `\nBulkhead vs ${columns.filter((c) => c.name !== 'bulkhead').map((c) => c.label + (c.missing ? ' (missing)' : '')).join(', ')} — ratios B/peer of medians, targets vs ${primary?.label ?? 'no peer'}; ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
   );
-  process.stdout.write(renderTable(metrics) + '\n');
+  process.stdout.write(renderTable(metrics, columns) + '\n');
   const resultsDir = resolve(REPO, values['out-dir']);
   mkdirSync(resultsDir, { recursive: true });
   const args = { quick: values.quick, runtimes: wanted, scenarios };
-  writeFileSync(join(resultsDir, 'latest.json'), resultsJson(machine, metrics, args) + '\n');
-  writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(metrics) + '\n');
+  writeFileSync(join(resultsDir, 'latest.json'), resultsJson(machine, metrics, columns, args) + '\n');
+  writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(metrics, columns) + '\n');
   log(`wrote ${join(resultsDir, 'latest.json')} and latest.md`);
   return 0;
 }

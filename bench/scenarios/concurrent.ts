@@ -28,14 +28,14 @@ export async function concurrentPods(ctx: BenchContext): Promise<Metric[]> {
         addSample(rss, rt.name, rssBytes(rt.daemonPid()) / MiB);
         const helpers = rt.perPodHelperPids(WORKLOAD_COMMS);
         addSample(perPod, rt.name, sumPss(helpers) / MiB / CONCURRENT_PODS);
-        if (i === 0) note(perPod, `${rt.name}: ${helpers.length} helper processes for ${CONCURRENT_PODS} pods`);
+        if (i === 0) note(perPod, `${rt.label}: ${helpers.length} helper processes for ${CONCURRENT_PODS} pods`);
         const t1 = performance.now();
         await Promise.all(pods.map((p) => stopPod(rt, p.podId)));
         addSample(stop, rt.name, performance.now() - t1);
       } catch (e) {
         failed.add(rt.name);
-        for (const m of [start, stop, rss, perPod]) note(m, `${rt.name} failed: ${errorText(e)}`);
-        ctx.log(`concurrent: ${rt.name} failed: ${errorText(e)}`);
+        for (const m of [start, stop, rss, perPod]) note(m, `${rt.label} failed: ${errorText(e)}`);
+        ctx.log(`concurrent: ${rt.label} failed: ${errorText(e)}`);
         await removeAllPods(rt.client).catch(() => 0);
       }
     }

@@ -23,8 +23,8 @@ export async function density(ctx: BenchContext): Promise<Metric[]> {
       addSample(mem, rt.name, added / MiB);
       await pool(started, 10, (p) => stopPod(rt, p.podId));
     } catch (e) {
-      for (const m of [time, mem]) note(m, `${rt.name} failed: ${errorText(e)}`);
-      ctx.log(`density: ${rt.name} failed: ${errorText(e)}`);
+      for (const m of [time, mem]) note(m, `${rt.label} failed: ${errorText(e)}`);
+      ctx.log(`density: ${rt.label} failed: ${errorText(e)}`);
       await removeAllPods(rt.client).catch(() => 0);
     }
   }

@@ -25,8 +25,8 @@ export async function podLifecycle(ctx: BenchContext): Promise<Metric[]> {
         addSample(teardown, rt.name, stopMs);
       } catch (e) {
         failed.add(rt.name);
-        for (const m of [sandbox, container, whole, teardown]) note(m, `${rt.name} failed: ${errorText(e)}`);
-        ctx.log(`pod lifecycle: ${rt.name} failed: ${errorText(e)}`);
+        for (const m of [sandbox, container, whole, teardown]) note(m, `${rt.label} failed: ${errorText(e)}`);
+        ctx.log(`pod lifecycle: ${rt.label} failed: ${errorText(e)}`);
       }
     }
   }
