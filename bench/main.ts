@@ -26,6 +26,7 @@ import { idleMemory } from './scenarios/idle-memory.js';
 import { pullUnpack } from './scenarios/pull.js';
 import { density } from './scenarios/density.js';
 import { microVm } from './scenarios/microvm.js';
+import { crictlLoop } from './scenarios/crictl-loop.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   lifecycle: podLifecycle,
@@ -34,6 +35,8 @@ const SCENARIOS: Record<string, Scenario> = {
   pull: pullUnpack,
   density,
   microvm: microVm,
+  /** Diagnostic (issue #18): the lifecycle through crictl processes, next to the in-process one. */
+  crictl: crictlLoop,
 };
 
 // dist/bench/main.js → repo root two levels up.

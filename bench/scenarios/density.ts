@@ -21,7 +21,7 @@ export async function density(ctx: BenchContext): Promise<Metric[]> {
       await sleep(1000);
       const added = rssBytes(rt.daemonPid()) - rss0 + sumPss(rt.perPodHelperPids(WORKLOAD_COMMS));
       addSample(mem, rt.name, added / MiB);
-      await pool(started, 10, (p) => stopPod(rt, p.podId));
+      await pool(started, 10, (p) => stopPod(rt, p.podId, p.containerId));
     } catch (e) {
       for (const m of [time, mem]) note(m, `${rt.label} failed: ${errorText(e)}`);
       ctx.log(`density: ${rt.label} failed: ${errorText(e)}`);
