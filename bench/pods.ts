@@ -68,14 +68,17 @@ export function podConfig(rt: RuntimeUnderTest, ctx: PodCtx): KubeletPod {
   };
 }
 
-export function containerConfig(pod: KubeletPod): ContainerConfig {
+/** imageRef: the image's id from ImageStatus, which kubelet passes with the name the pod spec used. */
+export function containerConfig(pod: KubeletPod, imageRef = BUSYBOX): ContainerConfig {
   const hosts = join(pod.dir, 'etc-hosts');
   const termination = join(pod.dir, 'termination-log');
   writeFileSync(hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost\n`);
   writeFileSync(termination, '');
+  // kubelet creates the container's log dir (<pod log dir>/<container name>/); CRI-O relies on it.
+  mkdirSync(join(pod.dir, 'sleeper'), { recursive: true });
   return {
     metadata: { name: 'sleeper', attempt: 0 },
-    image: { image: BUSYBOX },
+    image: { image: imageRef, user_specified_image: BUSYBOX },
     command: WORKLOAD,
     // The service environment kubelet injects into every container.
     envs: [
@@ -124,8 +127,9 @@ export async function startPod(rt: RuntimeUnderTest, ctx: PodCtx): Promise<PodTi
   const { pod_sandbox_id } = await api.RunPodSandbox(req);
   await api.PodSandboxStatus({ pod_sandbox_id, verbose: false });
   const t1 = performance.now();
-  await rt.client.image.ImageStatus({ image: { image: BUSYBOX } });
-  const { container_id } = await api.CreateContainer({ pod_sandbox_id, config: containerConfig(pod), sandbox_config: pod.config });
+  const img = await rt.client.image.ImageStatus({ image: { image: BUSYBOX } });
+  const imageRef = img.image?.id || BUSYBOX;
+  const { container_id } = await api.CreateContainer({ pod_sandbox_id, config: containerConfig(pod, imageRef), sandbox_config: pod.config });
   await api.StartContainer({ container_id });
   const st = await api.ContainerStatus({ container_id, verbose: false });
   const t2 = performance.now();
