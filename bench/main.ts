@@ -171,6 +171,12 @@ async function main(): Promise<number> {
   writeFileSync(join(resultsDir, 'latest.json'), resultsJson(machine, metrics, columns, args) + '\n');
   writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(metrics, columns) + '\n');
   log(`wrote ${join(resultsDir, 'latest.json')} and latest.md`);
+  // Peers may fail (they are reported); Bulkhead failing a scenario fails the run (CI's smoke).
+  const ours = metrics.flatMap((m) => m.notes ?? []).filter((n) => n.startsWith('Bulkhead failed'));
+  if (ours.length) {
+    log(`Bulkhead failed: ${ours[0]}`);
+    return 1;
+  }
   return 0;
 }
 

@@ -2,13 +2,15 @@
 // busybox container), and the CRI sequences kubelet runs for them, timed the way kubelet sees them:
 // one persistent gRPC connection, SyncPod's calls in SyncPod's order.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RunPodSandboxRequest } from '../api/gen/cri/runtime/v1/RunPodSandboxRequest.js';
 import type { PodSandboxConfig } from '../api/gen/cri/runtime/v1/PodSandboxConfig.js';
 import type { ContainerConfig } from '../api/gen/cri/runtime/v1/ContainerConfig.js';
 import type { RuntimeUnderTest } from './runtimes/runtime.js';
+import { listProcesses } from './proc.js';
 
 export const BUSYBOX = 'docker.io/library/busybox:latest';
 /** The workload's processes (sh as PID 1, its sleep): excluded from the runtime's per-pod overhead. */
@@ -16,9 +18,10 @@ export const WORKLOAD_COMMS = ['sleep', 'sh'];
 /**
  * PID 1 of the container: it must exit on SIGTERM like a real workload, or StopContainer waits the
  * whole grace period (a bare `sleep` as PID 1 ignores SIGTERM). `wait` returns on the trapped
- * signal at once; the background sleep dies with the PID namespace.
+ * signal at once; the background sleep dies with the PID namespace. The pod uid in the script
+ * (a comment) lets the bench find it in /proc and wait until the trap is set (workloadReady).
  */
-const WORKLOAD = ['sh', '-c', 'trap "exit 0" TERM; sleep 86400 & wait'];
+const workload = (uid: string) => ['sh', '-c', `trap "exit 0" TERM; sleep 86400 & wait # ${uid}`];
 /** kubelet's terminationGracePeriodSeconds default. */
 const GRACE_SECONDS = 30;
 
@@ -79,7 +82,7 @@ export function containerConfig(pod: KubeletPod, imageRef = BUSYBOX): ContainerC
   return {
     metadata: { name: 'sleeper', attempt: 0 },
     image: { image: imageRef, user_specified_image: BUSYBOX },
-    command: WORKLOAD,
+    command: workload(pod.config.metadata?.uid ?? ''),
     // The service environment kubelet injects into every container.
     envs: [
       ['KUBERNETES_SERVICE_HOST', '10.96.0.1'], ['KUBERNETES_SERVICE_PORT', '443'], ['KUBERNETES_SERVICE_PORT_HTTPS', '443'],
@@ -108,6 +111,7 @@ export function containerConfig(pod: KubeletPod, imageRef = BUSYBOX): ContainerC
 export interface PodTiming {
   podId: string;
   containerId: string;
+  uid: string;
   sandboxMs: number;
   containerMs: number;
   wholeMs: number;
@@ -134,7 +138,34 @@ export async function startPod(rt: RuntimeUnderTest, ctx: PodCtx): Promise<PodTi
   const st = await api.ContainerStatus({ container_id, verbose: false });
   const t2 = performance.now();
   if (st.status?.state !== 'CONTAINER_RUNNING') throw new Error(`container ${container_id} is ${String(st.status?.state)} after StartContainer`);
-  return { podId: pod_sandbox_id, containerId: container_id, sandboxMs: t1 - t0, containerMs: t2 - t1, wholeMs: t2 - t0 };
+  return { podId: pod_sandbox_id, containerId: container_id, uid: pod.config.metadata?.uid ?? '', sandboxMs: t1 - t0, containerMs: t2 - t1, wholeMs: t2 - t0 };
+}
+
+/**
+ * Waits (untimed) until the workload's shell handles SIGTERM: a StopContainer sent before its
+ * `trap` ran is ignored by PID 1 and waits the whole 30 s grace period (seen under load 20).
+ * Real pods run for a while before kubelet stops them. Host /proc, so it works for every runtime
+ * with runc (not inside a micro-VM: there it returns after timeoutMs).
+ */
+export async function workloadReady(uids: string | string[], timeoutMs = 3000): Promise<boolean> {
+  const SIGTERM_BIT = 1n << 14n; // signal 15, SigCgt is a mask of (1 << (signo - 1))
+  const waiting = new Set(typeof uids === 'string' ? [uids] : uids);
+  const deadline = Date.now() + timeoutMs;
+  while (waiting.size && Date.now() < deadline) {
+    for (const p of listProcesses()) {
+      if (p.comm !== 'sh') continue;
+      const uid = [...waiting].find((u) => p.cmdline.includes(u));
+      if (!uid) continue;
+      try {
+        const caught = /^SigCgt:\s*([0-9a-f]+)/m.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1];
+        if (caught && (BigInt(`0x${caught}`) & SIGTERM_BIT) !== 0n) waiting.delete(uid);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    if (waiting.size) await sleep(5);
+  }
+  return waiting.size === 0;
 }
 
 /**

@@ -1,7 +1,7 @@
 // 20 pods started at once (wall time), the host memory they cost, then removed at once.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPod, stopPod, WORKLOAD_COMMS } from '../pods.js';
+import { startPod, stopPod, WORKLOAD_COMMS, workloadReady } from '../pods.js';
 import { rssBytes, sumPss } from '../proc.js';
 import { removeAllPods } from '../runtimes/runtime.js';
 import { addSample, metric, note, MiB, type Metric } from '../stats.js';
@@ -30,6 +30,7 @@ export async function concurrentPods(ctx: BenchContext): Promise<Metric[]> {
         addSample(perPod, rt.name, sumPss(helpers) / MiB / CONCURRENT_PODS);
         if (i === 0) note(perPod, `${rt.label}: ${helpers.length} helper processes for ${CONCURRENT_PODS} pods`);
         const t1 = performance.now();
+        await workloadReady(pods.map((p) => p.uid));
         await Promise.all(pods.map((p) => stopPod(rt, p.podId, p.containerId)));
         addSample(stop, rt.name, performance.now() - t1);
       } catch (e) {

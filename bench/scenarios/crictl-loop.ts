@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { containerConfig, podConfig, startPod, stopPod, type PodCtx } from '../pods.js';
+import { containerConfig, podConfig, startPod, stopPod, type PodCtx, workloadReady } from '../pods.js';
 import type { RuntimeUnderTest } from '../runtimes/runtime.js';
 import { addSample, metric, note, type Metric } from '../stats.js';
 import { errorText, order, type BenchContext } from './context.js';
@@ -51,6 +51,7 @@ async function crictlPod(crictl: string, rt: RuntimeUnderTest, ctx: PodCtx): Pro
   const runp = await timed(crictl, rt, ['runp', podJson]);
   const create = await timed(crictl, rt, ['create', runp.out, ctrJson, podJson]);
   const start = await timed(crictl, rt, ['start', create.out]);
+  await workloadReady(pod.config.metadata?.uid ?? '');
   let teardown = 0;
   for (const args of [['stop', create.out], ['stopp', runp.out], ['rm', create.out], ['rmp', runp.out]]) teardown += (await timed(crictl, rt, args)).ms;
   return { version, runp: runp.ms, whole: runp.ms + create.ms + start.ms, teardown };
@@ -79,6 +80,7 @@ export async function crictlLoop(ctx: BenchContext): Promise<Metric[]> {
         const l = await crictlPod(crictl, rt, { logRoot: ctx.logRoot });
         const shared = await crictlPod(crictl, rt, { logRoot: ctx.logRoot, sharedPid: true });
         const t = await startPod(rt, { logRoot: ctx.logRoot, sharedPid: true });
+        await workloadReady(t.uid);
         await stopPod(rt, t.podId, t.containerId);
         if (i < warmup) continue;
         addSample(version, rt.name, l.version);

@@ -91,7 +91,7 @@ async function measure(ctx: BenchContext, rt: RuntimeUnderTest): Promise<Metric[
           note(mem, `qemu's largest mappings: ${top.join('; ')}`);
         }
       }
-      await stopPod(rt, t.podId, t.containerId);
+      await stopPod(rt, t.podId);
     }
   } catch (e) {
     const reason = `microvm: not available (${errorText(e)})`;
@@ -108,7 +108,7 @@ async function measure(ctx: BenchContext, rt: RuntimeUnderTest): Promise<Metric[
       if (!(await waitPoolReady(rt, VM_HANDLERS.warm, 120_000))) throw new Error('warm pool never became ready');
       const t = await startPod(rt, { logRoot: ctx.logRoot, handler: VM_HANDLERS.warm });
       addSample(warm, rt.name, t.wholeMs);
-      await stopPod(rt, t.podId, t.containerId);
+      await stopPod(rt, t.podId);
     }
   } catch (e) {
     note(warm, `warm pool: ${errorText(e)}`);

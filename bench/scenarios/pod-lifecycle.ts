@@ -1,6 +1,6 @@
 // Sequential pod lifecycle as kubelet drives it (bench/pods.ts): sandbox ready, container
 // create+start, whole pod, stop+remove. Targets are issue #18's, against containerd 2.x.
-import { startPod, stopPod } from '../pods.js';
+import { startPod, stopPod, workloadReady } from '../pods.js';
 import { addSample, metric, note, type Metric } from '../stats.js';
 import { errorText, order, type BenchContext } from './context.js';
 
@@ -18,6 +18,7 @@ export async function podLifecycle(ctx: BenchContext): Promise<Metric[]> {
       if (failed.has(rt.name)) continue;
       try {
         const t = await startPod(rt, { logRoot: ctx.logRoot });
+        await workloadReady(t.uid);
         const stopMs = await stopPod(rt, t.podId, t.containerId);
         if (i < warmup) continue;
         addSample(sandbox, rt.name, t.sandboxMs);
