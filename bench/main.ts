@@ -11,11 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEnv } from './env.js';
-import { BUSYBOX } from './pods.js';
-import { BulkheadRuntime } from './runtimes/bulkhead.js';
-import { ContainerdRuntime } from './runtimes/containerd.js';
-import { CrioRuntime } from './runtimes/crio.js';
-import { buildPeers, peerBuilt, CONTAINERD2_VERSION, CRIO_VERSION, type BuiltPeer } from './runtimes/peers.js';
+import { KNOWN_RUNTIMES, startRuntimes } from './runtimes/start.js';
 import type { RuntimeName, RuntimeUnderTest } from './runtimes/runtime.js';
 import { machineInfo, renderMarkdown, renderTable, resultsJson, primaryPeer, type Column } from './report.js';
 import type { Metric } from './stats.js';
@@ -42,8 +38,6 @@ const SCENARIOS: Record<string, Scenario> = {
 // dist/bench/main.js → repo root two levels up.
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const KNOWN: RuntimeName[] = ['bulkhead', 'containerd2', 'crio', 'containerd1'];
-const BUILT_LABEL: Record<BuiltPeer, string> = { containerd2: `containerd ${CONTAINERD2_VERSION}`, crio: `CRI-O ${CRIO_VERSION}` };
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -68,7 +62,7 @@ async function main(): Promise<number> {
     },
   });
   const wanted = [...new Set(values.runtimes.split(',').filter(Boolean).map((r) => (r === 'containerd' ? 'containerd1' : r)))];
-  for (const r of wanted) if (!KNOWN.includes(r as RuntimeName)) throw new Error(`unknown runtime ${r} (known: ${KNOWN.join(', ')})`);
+  for (const r of wanted) if (!KNOWN_RUNTIMES.includes(r as RuntimeName)) throw new Error(`unknown runtime ${r} (known: ${KNOWN_RUNTIMES.join(', ')})`);
   const scenarios = values.scenarios.split(',').filter(Boolean);
   for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
 
@@ -100,45 +94,10 @@ async function main(): Promise<number> {
   const columns: Column[] = [];
   const versions: Record<string, string> = {};
   try {
-    // Peers that cannot build or start are columns marked missing, never silently dropped.
-    const builtWanted = (['containerd2', 'crio'] as const).filter((p) => wanted.includes(p));
-    const missing =
-      values.quick || values['no-build']
-        ? new Map(builtWanted.filter((p) => !peerBuilt(p)).map((p) => [p, 'not built (--quick/--no-build never builds: run bench/setup/build-peers.sh)'] as const))
-        : buildPeers(REPO, builtWanted, log);
-    const logLevel = values['log-level'];
-    for (const name of KNOWN.filter((r) => wanted.includes(r))) {
-      if (name === 'containerd2' || name === 'crio') {
-        const why = missing.get(name);
-        if (why) {
-          columns.push({ name, label: BUILT_LABEL[name], missing: why });
-          continue;
-        }
-      }
-      let rt: RuntimeUnderTest;
-      if (name === 'bulkhead') {
-        const nodeArgs = values['node-args'].split(' ').filter(Boolean);
-        if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`);
-        rt = new BulkheadRuntime(env, { nodeArgs, logLevel });
-      } else if (name === 'crio') rt = new CrioRuntime(env, logLevel);
-      else rt = new ContainerdRuntime(env, name === 'containerd2' ? 2 : 1, logLevel);
-      try {
-        await rt.start();
-        versions[rt.label] = await rt.version();
-        log(`${rt.label} up (pid ${rt.daemonPid()}): ${versions[rt.label]}`);
-        for (const image of [BUSYBOX, rt.sandboxImage].filter(Boolean)) {
-          await rt.client.image.PullImage({ image: { image } }, 300_000);
-        }
-        runtimes.push(rt);
-        columns.push({ name, label: rt.label });
-      } catch (e) {
-        if (name === 'bulkhead') throw e;
-        const why = `did not start: ${(e instanceof Error ? e.message : String(e)).split('\n').slice(0, 3).join(' / ').slice(0, 300)}`;
-        log(`${rt.label} ${why}`);
-        columns.push({ name, label: rt.label, missing: why });
-        await rt.stop().catch(() => undefined);
-      }
-    }
+    const nodeArgs = values['node-args'].split(' ').filter(Boolean);
+    if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`);
+    const build = !(values.quick || values['no-build']);
+    await startRuntimes({ repo: REPO, env, wanted, build, logLevel: values['log-level'], nodeArgs, log }, runtimes, columns, versions);
     if (values.strace) {
       const b = runtimes.find((r) => r.name === 'bulkhead');
       if (b) {
