@@ -17,7 +17,7 @@ const CRICTL_CANDIDATES = [process.env.CRICTL ?? '', '/usr/local/bin/crictl', '/
 
 /** crictl parses configs with Go's encoding/json: enums and int64s as numbers, not proto3-JSON strings. */
 const NS_MODE: Record<string, number> = { POD: 0, CONTAINER: 1, NODE: 2, TARGET: 3 };
-function forCrictl(v: unknown, key = ''): unknown {
+export function forCrictl(v: unknown, key = ''): unknown {
   if (Buffer.isBuffer(v)) return v.toString(); // KeyValue.value: string in k8s.io/cri-api
   if (Array.isArray(v)) return v.map((x) => forCrictl(x));
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, forCrictl(x, k)]));
