@@ -121,7 +121,7 @@ async function main(): Promise<number> {
   const machine = machineInfo(REPO, loadAtStart, versions);
   const primary = primaryPeer(columns);
   process.stdout.write(
-    `\nBulkhead vs ${columns.filter((c) => c.name !== 'bulkhead').map((c) => c.label + (c.missing ? ' (missing)' : '')).join(', ')} — ratios B/peer of medians, targets vs ${primary?.label ?? 'no peer'}; ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
+    `\nBulkhead vs ${columns.filter((c) => c.name !== 'bulkhead').map((c) => c.label + (c.missing ? ' (missing)' : '')).join(', ') || 'no peer'} — ratios B/peer of medians, targets vs ${primary?.label ?? 'no peer'}; ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
   );
   process.stdout.write(renderTable(metrics, columns) + '\n');
   const resultsDir = resolve(REPO, values['out-dir']);
