@@ -3,10 +3,11 @@
 // both handed to both runtimes so they differ only in themselves.
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 export const REGISTRY = '127.0.0.1:5000';
-const MIRRORED = ['docker.io', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io', 'public.ecr.aws', 'quay.io'];
+export const MIRRORED = ['docker.io', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io', 'public.ecr.aws', 'quay.io'];
 
 export interface BenchEnv {
   readonly repo: string;
@@ -61,6 +62,14 @@ export function createEnv(repo: string): BenchEnv {
     }
   }
   writeFileSync(join(cniConfDir, '10-bench.conflist'), JSON.stringify(conf, null, 2));
+
+  // The bridge exists before the first pod, with a MAC set by hand: a Linux bridge otherwise takes
+  // the lowest MAC of its ports, which changes as pods come and go, and CRI-O's CNI CHECK after ADD
+  // (bridge plugin 1.1.1 compares the bridge MAC with ADD's result) then fails with 10–20 pods in
+  // flight ("Bridge interface … Mac doesn't match"). Same bridge for every runtime.
+  const mac = `02:b4:${[...randomBytes(4)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+  execFileSync('ip', ['link', 'add', 'name', bridge, 'address', mac, 'type', 'bridge']);
+  execFileSync('ip', ['link', 'set', bridge, 'up']);
 
   const certsDir = join(dir, 'certs.d');
   for (const host of [...MIRRORED, REGISTRY]) {

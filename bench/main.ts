@@ -1,5 +1,8 @@
-// npm run bench [-- --quick] [--runtimes bulkhead,containerd] [--scenarios a,b] [--cpu-prof DIR] [--node-args ARGS] [--out-dir DIR]
-// [--strace FILE [--strace-mode count|exec]]: Bulkhead and containerd side by side in one run, interleaved.
+// npm run bench [-- --quick] [--runtimes bulkhead,containerd2,crio,containerd1] [--no-build] [--scenarios a,b]
+// [--cpu-prof DIR] [--node-args ARGS] [--out-dir DIR] [--strace FILE [--strace-mode count|exec]]:
+// Bulkhead, containerd 2.x, CRI-O and containerd 1.6 side by side in one run, interleaved.
+// The full run builds containerd 2.x and CRI-O (bench/setup/build-peers.sh, cached); --quick and
+// --no-build only use them when already cached and report them missing otherwise.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -8,11 +11,9 @@ import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEnv } from './env.js';
-import { BUSYBOX } from './pods.js';
-import { BulkheadRuntime } from './runtimes/bulkhead.js';
-import { ContainerdRuntime } from './runtimes/containerd.js';
-import type { RuntimeUnderTest } from './runtimes/runtime.js';
-import { machineInfo, renderMarkdown, renderTable, resultsJson } from './report.js';
+import { KNOWN_RUNTIMES, startRuntimes } from './runtimes/start.js';
+import type { RuntimeName, RuntimeUnderTest } from './runtimes/runtime.js';
+import { machineInfo, renderMarkdown, renderTable, resultsJson, primaryPeer, type Column } from './report.js';
 import type { Metric } from './stats.js';
 import type { BenchContext, Scenario } from './scenarios/context.js';
 import { podLifecycle } from './scenarios/pod-lifecycle.js';
@@ -21,6 +22,7 @@ import { idleMemory } from './scenarios/idle-memory.js';
 import { pullUnpack } from './scenarios/pull.js';
 import { density } from './scenarios/density.js';
 import { microVm } from './scenarios/microvm.js';
+import { crictlLoop } from './scenarios/crictl-loop.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   lifecycle: podLifecycle,
@@ -29,6 +31,8 @@ const SCENARIOS: Record<string, Scenario> = {
   pull: pullUnpack,
   density,
   microvm: microVm,
+  /** Diagnostic (issue #18): the lifecycle through crictl processes, next to the in-process one. */
+  crictl: crictlLoop,
 };
 
 // dist/bench/main.js → repo root two levels up.
@@ -39,7 +43,10 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
-      runtimes: { type: 'string', default: 'bulkhead,containerd' },
+      /** containerd1 = Debian's 1.6.20 ('containerd' is accepted for it), containerd2 and crio are built. */
+      runtimes: { type: 'string', default: 'bulkhead,containerd2,crio,containerd1' },
+      /** Never build peers (CI's smoke): containerd2/crio run only if bench/setup/build-peers.sh cached them. */
+      'no-build': { type: 'boolean', default: false },
       scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
       'cpu-prof': { type: 'string' },
       /** Extra node flags for bulkheadd (space separated), e.g. "--max-semi-space-size=2". */
@@ -54,7 +61,8 @@ async function main(): Promise<number> {
       'out-dir': { type: 'string', default: 'bench/results' },
     },
   });
-  const wanted = values.runtimes.split(',').filter(Boolean);
+  const wanted = [...new Set(values.runtimes.split(',').filter(Boolean).map((r) => (r === 'containerd' ? 'containerd1' : r)))];
+  for (const r of wanted) if (!KNOWN_RUNTIMES.includes(r as RuntimeName)) throw new Error(`unknown runtime ${r} (known: ${KNOWN_RUNTIMES.join(', ')})`);
   const scenarios = values.scenarios.split(',').filter(Boolean);
   for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
 
@@ -83,28 +91,19 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
   const metrics: Metric[] = [];
+  const columns: Column[] = [];
+  const versions: Record<string, string> = {};
   try {
-    if (wanted.includes('bulkhead')) {
-      const nodeArgs = values['node-args'].split(' ').filter(Boolean);
-      if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`);
-      runtimes.push(new BulkheadRuntime(env, { nodeArgs, logLevel: values['log-level'] }));
-    }
-    if (wanted.includes('containerd')) runtimes.push(new ContainerdRuntime(env));
-    for (const rt of runtimes) {
-      await rt.start();
-      log(`${rt.name} up (pid ${rt.daemonPid()}): ${await rt.version()}`);
-    }
+    const nodeArgs = values['node-args'].split(' ').filter(Boolean);
+    if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`);
+    const build = !(values.quick || values['no-build']);
+    await startRuntimes({ repo: REPO, env, wanted, build, logLevel: values['log-level'], nodeArgs, log }, runtimes, columns, versions);
     if (values.strace) {
       const b = runtimes.find((r) => r.name === 'bulkhead');
       if (b) {
         const mode = values['strace-mode'] === 'exec' ? ['-e', 'trace=execve', '-s', '120', '-tt'] : ['-c'];
         strace = spawn('strace', [...mode, '-f', '-o', resolve(values.strace), '-p', String(b.daemonPid())], { stdio: 'ignore' });
         await sleep(300); // attached before the first measured RPC
-      }
-    }
-    for (const rt of runtimes) {
-      for (const image of [BUSYBOX, rt.sandboxImage].filter(Boolean)) {
-        await rt.client.image.PullImage({ image: { image } }, 300_000);
       }
     }
     log(`images pulled; network ${env.networkName} (${env.subnet}); scenarios: ${scenarios.join(', ')}${values.quick ? ' (quick)' : ''}`);
@@ -119,17 +118,24 @@ async function main(): Promise<number> {
     await cleanup();
   }
 
-  const machine = machineInfo(REPO, loadAtStart);
+  const machine = machineInfo(REPO, loadAtStart, versions);
+  const primary = primaryPeer(columns);
   process.stdout.write(
-    `\nBulkhead vs containerd — ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}, ${machine.containerd}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
+    `\nBulkhead vs ${columns.filter((c) => c.name !== 'bulkhead').map((c) => c.label + (c.missing ? ' (missing)' : '')).join(', ') || 'no peer'} — ratios B/peer of medians, targets vs ${primary?.label ?? 'no peer'}; ${machine.cores} cores, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, ${machine.runc.split(' ').slice(0, 3).join(' ')}; load average ${machine.loadAvg.start.toFixed(1)} → ${machine.loadAvg.end.toFixed(1)}\n\n`,
   );
-  process.stdout.write(renderTable(metrics) + '\n');
+  process.stdout.write(renderTable(metrics, columns) + '\n');
   const resultsDir = resolve(REPO, values['out-dir']);
   mkdirSync(resultsDir, { recursive: true });
   const args = { quick: values.quick, runtimes: wanted, scenarios };
-  writeFileSync(join(resultsDir, 'latest.json'), resultsJson(machine, metrics, args) + '\n');
-  writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(metrics) + '\n');
+  writeFileSync(join(resultsDir, 'latest.json'), resultsJson(machine, metrics, columns, args) + '\n');
+  writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(metrics, columns) + '\n');
   log(`wrote ${join(resultsDir, 'latest.json')} and latest.md`);
+  // Peers may fail (they are reported); Bulkhead failing a scenario fails the run (CI's smoke).
+  const ours = metrics.flatMap((m) => m.notes ?? []).filter((n) => n.startsWith('Bulkhead failed'));
+  if (ours.length) {
+    log(`Bulkhead failed: ${ours[0]}`);
+    return 1;
+  }
   return 0;
 }
 

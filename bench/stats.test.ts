@@ -17,24 +17,31 @@ describe('ratios and targets', () => {
   it('compares medians, lower-is-better and higher-is-better', () => {
     const lat = metric('x', 'x', 'ms', { op: '<=', ratio: 0.5 });
     for (const v of [10, 20, 30]) addSample(lat, 'bulkhead', v);
-    for (const v of [50, 40, 60]) addSample(lat, 'containerd', v);
-    expect(ratioOf(lat)).toBeCloseTo(0.4);
-    expect(targetMet(lat)).toBe(true);
+    for (const v of [50, 40, 60]) addSample(lat, 'containerd2', v);
+    expect(ratioOf(lat, 'containerd2')).toBeCloseTo(0.4);
+    expect(targetMet(lat, 'containerd2')).toBe(true);
     const tput = metric('t', 't', 'MB/s', { op: '>=', ratio: 1.5 });
     addSample(tput, 'bulkhead', 10);
-    addSample(tput, 'containerd', 10);
-    expect(targetMet(tput)).toBe(false);
+    addSample(tput, 'containerd2', 10);
+    expect(targetMet(tput, 'containerd2')).toBe(false);
   });
 
   it('has no ratio when a side has no samples, and the table says n/a', () => {
     const m = metric('y', 'only containerd', 'ms', { op: '<=', ratio: 0.7 });
-    addSample(m, 'containerd', 100);
-    expect(ratioOf(m)).toBeUndefined();
-    expect(targetMet(m)).toBeUndefined();
-    const table = renderTable([m]);
+    addSample(m, 'containerd2', 100);
+    expect(ratioOf(m, 'containerd2')).toBeUndefined();
+    expect(targetMet(m, 'containerd2')).toBeUndefined();
+    const cols = [
+      { name: 'bulkhead' as const, label: 'Bulkhead' },
+      { name: 'containerd2' as const, label: 'containerd 2.4.2' },
+      { name: 'crio' as const, label: 'CRI-O 1.34.0', missing: 'build failed' },
+    ];
+    const table = renderTable([m], cols);
     expect(table).toContain('n/a');
     expect(table).toContain('100 / 100 / 100');
-    expect(renderMarkdown([m])).toContain('| only containerd | ms | n/a | 100 / 100 / 100 | - |');
+    expect(table).toContain('B/containerd 2.4.2');
+    expect(table).toContain('CRI-O 1.34.0: missing: build failed');
+    expect(renderMarkdown([m], cols)).toContain('| only containerd | ms | n/a | 100 / 100 / 100 | missing | - | <= 0.7× |');
   });
 });
 

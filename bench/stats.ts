@@ -1,5 +1,5 @@
 // Sample summaries and the result model shared by scenarios, the table and the JSON file.
-import type { RuntimeName } from './runtimes/runtime.js';
+import type { PeerName, RuntimeName } from './runtimes/runtime.js';
 
 export interface Summary {
   n: number;
@@ -19,7 +19,7 @@ export function summarize(samples: number[]): Summary | undefined {
 }
 
 export interface Target {
-  /** bulkhead/containerd ratio of medians must be <= (lower is better) or >= (higher is better). */
+  /** bulkhead/primary-peer ratio of medians must be <= (lower is better) or >= (higher is better). */
   op: '<=' | '>=';
   ratio: number;
 }
@@ -46,15 +46,16 @@ export function note(m: Metric, text: string): void {
   (m.notes ??= []).push(text);
 }
 
-export function ratioOf(m: Metric): number | undefined {
+/** Bulkhead's median over the peer's median. */
+export function ratioOf(m: Metric, peer: PeerName): number | undefined {
   const b = summarize(m.samples.bulkhead ?? []);
-  const c = summarize(m.samples.containerd ?? []);
+  const c = summarize(m.samples[peer] ?? []);
   if (!b || !c || c.median === 0) return undefined;
   return b.median / c.median;
 }
 
-export function targetMet(m: Metric): boolean | undefined {
-  const r = ratioOf(m);
+export function targetMet(m: Metric, peer: PeerName): boolean | undefined {
+  const r = ratioOf(m, peer);
   if (r === undefined || !m.target) return undefined;
   return m.target.op === '<=' ? r <= m.target.ratio : r >= m.target.ratio;
 }

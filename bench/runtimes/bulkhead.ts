@@ -62,6 +62,7 @@ ${handlersToml(vm)}`;
 
 export class BulkheadRuntime implements RuntimeUnderTest {
   readonly name = 'bulkhead' as const;
+  readonly label = 'Bulkhead';
   readonly sandboxImage = '';
   readonly base: string;
   readonly rootDir: string;

@@ -1,5 +1,6 @@
-// containerd 1.6 (Debian) with its CRI plugin, private to the bench: temp root/state/socket,
-// the bench CNI network and registry mirrors, runc v2 shim with cgroupfs.
+// containerd with its CRI plugin, private to the bench: temp root/state/socket, the bench CNI
+// network and registry mirrors. Two of them run side by side: Debian's 1.6.20 and 2.x built by
+// bench/setup/build-peers.sh (its shim is found on PATH, so the peer dir goes first on it).
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,85 +10,67 @@ import { DaemonProcess } from './daemon-process.js';
 import { killTreesMatching, removeDir } from './cleanup.js';
 import { descendants, listProcesses } from '../proc.js';
 import { removeAllPods, type RuntimeUnderTest } from './runtime.js';
+import { containerd16Config, containerd2Config, PAUSE_16, PAUSE_2 } from './containerd-config.js';
+import { CONTAINERD2_VERSION, peerDir } from './peers.js';
 
 export const CONTAINERD_BIN = '/usr/bin/containerd';
-const PAUSE_IMAGE = 'registry.k8s.io/pause:3.6';
-
-function renderConfig(base: string, env: BenchEnv): string {
-  return `version = 2
-root = "${base}/root"
-state = "${base}/state"
-
-[grpc]
-  address = "${base}/containerd.sock"
-
-[ttrpc]
-  address = "${base}/containerd.sock.ttrpc"
-
-[debug]
-  address = ""
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${PAUSE_IMAGE}"
-  # Root lacks CAP_SYS_RESOURCE here: a negative oom_score_adj makes sandbox start fail.
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${env.cniBinDir}"
-    conf_dir = "${env.cniConfDir}"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "${env.certsDir}"
-`;
-}
 
 export function ensureContainerdInstalled(): void {
   if (existsSync(CONTAINERD_BIN)) return;
   execFileSync('apt-get', ['install', '-y', 'containerd'], { stdio: 'inherit' });
 }
 
+function debianVersion(): string {
+  try {
+    // "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
+    const v = execFileSync(CONTAINERD_BIN, ['--version'], { encoding: 'utf8' }).split(' ')[2] ?? '';
+    return v.replace(/~.*$/, '');
+  } catch {
+    return '1.6';
+  }
+}
+
 export class ContainerdRuntime implements RuntimeUnderTest {
-  readonly name = 'containerd' as const;
-  readonly sandboxImage = PAUSE_IMAGE;
+  readonly name: 'containerd1' | 'containerd2';
+  readonly label: string;
+  readonly sandboxImage: string;
   readonly base: string;
   readonly rootDir: string;
   readonly logFile: string;
   readonly socket: string;
   private readonly daemon: DaemonProcess;
+  private readonly v2: boolean;
   private cri: CriClient | undefined;
 
-  constructor(env: BenchEnv) {
-    this.base = join(env.dir, 'containerd');
+  constructor(env: BenchEnv, major: 1 | 2, logLevel = 'warn') {
+    this.v2 = major === 2;
+    this.name = this.v2 ? 'containerd2' : 'containerd1';
+    this.label = `containerd ${this.v2 ? CONTAINERD2_VERSION : existsSync(CONTAINERD_BIN) ? debianVersion() : '1.6'}`;
+    this.sandboxImage = this.v2 ? PAUSE_2 : PAUSE_16;
+    this.base = join(env.dir, this.name);
     this.rootDir = join(this.base, 'root');
     this.logFile = join(this.base, 'containerd.log');
     this.socket = join(this.base, 'containerd.sock');
     mkdirSync(this.base, { recursive: true });
     const configPath = join(this.base, 'config.toml');
-    writeFileSync(configPath, renderConfig(this.base, env));
+    writeFileSync(configPath, this.v2 ? containerd2Config(this.base, env) : containerd16Config(this.base, env));
+    const bin = this.v2 ? join(peerDir('containerd2'), 'containerd') : CONTAINERD_BIN;
     this.daemon = new DaemonProcess({
-      command: CONTAINERD_BIN,
-      args: ['--config', configPath, '--log-level', 'warn'],
+      command: bin,
+      args: ['--config', configPath, '--log-level', logLevel],
       logFile: this.logFile,
       socket: this.socket,
+      ...(this.v2 ? { env: { ...process.env, PATH: `${peerDir('containerd2')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` } } : {}),
     });
   }
 
   get client(): CriClient {
-    if (!this.cri) throw new Error('containerd not started');
+    if (!this.cri) throw new Error(`${this.label} not started`);
     return this.cri;
   }
 
   async start(): Promise<void> {
-    ensureContainerdInstalled();
+    if (!this.v2) ensureContainerdInstalled();
     this.cri = await this.daemon.start();
   }
 
@@ -95,7 +78,7 @@ export class ContainerdRuntime implements RuntimeUnderTest {
     return this.daemon.pid;
   }
 
-  /** The shims this containerd started (one per pod in 1.6) plus their pause processes. */
+  /** The shims this containerd started (one per pod) plus their pause processes. */
   perPodHelperPids(workloadComms: string[]): number[] {
     const procs = listProcesses();
     const shims = procs.filter((p) => p.comm.startsWith('containerd-shim') && p.cmdline.includes(`-address ${this.socket}`));

@@ -2,10 +2,15 @@
 // processes it adds per pod (for the memory figures).
 import type { CriClient } from '../cri-client.js';
 
-export type RuntimeName = 'bulkhead' | 'containerd';
+/** containerd1 is Debian's 1.6.20; containerd2 and crio are built by bench/setup/build-peers.sh. */
+export type RuntimeName = 'bulkhead' | 'containerd1' | 'containerd2' | 'crio';
+export const PEER_NAMES = ['containerd2', 'crio', 'containerd1'] as const satisfies readonly RuntimeName[];
+export type PeerName = (typeof PEER_NAMES)[number];
 
 export interface RuntimeUnderTest {
   readonly name: RuntimeName;
+  /** What the table calls it, with its version ("containerd 2.4.2"). */
+  readonly label: string;
   readonly client: CriClient;
   /** Image the pod infra needs pulled before the first pod ('' when the runtime needs none). */
   readonly sandboxImage: string;

@@ -19,6 +19,8 @@ export function order(runtimes: RuntimeUnderTest[], iteration: number): RuntimeU
   return iteration % 2 ? [...runtimes].reverse() : runtimes;
 }
 
+/** The first line, its start and its end when long: CRI errors wrap the cause at the end. */
 export function errorText(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
+  const line = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+  return line.length <= 300 ? line : `${line.slice(0, 120)} … ${line.slice(-170)}`;
 }

@@ -2,7 +2,7 @@
 // the host memory the runtime adds for them (daemon RSS growth + PSS of its per-pod helpers).
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pool, startPod, stopPod, WORKLOAD_COMMS } from '../pods.js';
+import { pool, startPod, stopPod, WORKLOAD_COMMS, workloadReady } from '../pods.js';
 import { rssBytes, sumPss } from '../proc.js';
 import { removeAllPods } from '../runtimes/runtime.js';
 import { addSample, metric, note, MiB, type Metric } from '../stats.js';
@@ -21,10 +21,11 @@ export async function density(ctx: BenchContext): Promise<Metric[]> {
       await sleep(1000);
       const added = rssBytes(rt.daemonPid()) - rss0 + sumPss(rt.perPodHelperPids(WORKLOAD_COMMS));
       addSample(mem, rt.name, added / MiB);
-      await pool(started, 10, (p) => stopPod(rt, p.podId));
+      await workloadReady(started.map((p) => p.uid), 10_000);
+      await pool(started, 10, (p) => stopPod(rt, p.podId, p.containerId));
     } catch (e) {
-      for (const m of [time, mem]) note(m, `${rt.name} failed: ${errorText(e)}`);
-      ctx.log(`density: ${rt.name} failed: ${errorText(e)}`);
+      for (const m of [time, mem]) note(m, `${rt.label} failed: ${errorText(e)}`);
+      ctx.log(`density: ${rt.label} failed: ${errorText(e)}`);
       await removeAllPods(rt.client).catch(() => 0);
     }
   }

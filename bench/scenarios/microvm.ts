@@ -114,6 +114,6 @@ async function measure(ctx: BenchContext, rt: RuntimeUnderTest): Promise<Metric[
     note(warm, `warm pool: ${errorText(e)}`);
     await removeAllPods(rt.client).catch(() => 0);
   }
-  note(ready, 'VM pod ready = RunPodSandbox + CreateContainer + StartContainer of the busybox sleeper');
+  note(ready, 'VM pod ready = kubelet SyncPod calls (RunPodSandbox, PodSandboxStatus, ImageStatus, CreateContainer, StartContainer, ContainerStatus) for the busybox workload');
   return [ready, warm, mem];
 }

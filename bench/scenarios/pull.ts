@@ -44,7 +44,7 @@ export async function pullUnpack(ctx: BenchContext): Promise<Metric[]> {
       if (failed.has(rt.name)) continue;
       try {
         await rt.client.image.RemoveImage({ image: { image: BIG_IMAGE } }).catch(() => undefined);
-        if (i === 1) note(time, `${rt.name}: root dir after RemoveImage: ${diskMB(rt.rootDir)} MB (a cold pull needs it back near its pre-pull size)`);
+        if (i === 1) note(time, `${rt.label}: root dir after RemoveImage: ${diskMB(rt.rootDir)} MB (a cold pull needs it back near its pre-pull size)`);
         const t0 = performance.now();
         const pulling = rt.client.image.PullImage({ image: { image: BIG_IMAGE } }, 600_000);
         let done = false;
@@ -65,12 +65,12 @@ export async function pullUnpack(ctx: BenchContext): Promise<Metric[]> {
         addSample(tput, rt.name, bytes / 1e6 / (ms / 1000));
         if (i === 0) {
           const st = await rt.client.image.ImageStatus({ image: { image: BIG_IMAGE } });
-          note(time, `${rt.name}: root dir after pull: ${diskMB(rt.rootDir)} MB; image size reported ${((Number(st.image?.size ?? 0)) / 1e6).toFixed(0)} MB`);
+          note(time, `${rt.label}: root dir after pull: ${diskMB(rt.rootDir)} MB; image size reported ${((Number(st.image?.size ?? 0)) / 1e6).toFixed(0)} MB`);
         }
       } catch (e) {
         failed.add(rt.name);
-        for (const m of [time, tput, stall]) note(m, `${rt.name} failed: ${errorText(e)}`);
-        ctx.log(`pull: ${rt.name} failed: ${errorText(e)}`);
+        for (const m of [time, tput, stall]) note(m, `${rt.label} failed: ${errorText(e)}`);
+        ctx.log(`pull: ${rt.label} failed: ${errorText(e)}`);
       }
     }
   }
