@@ -27,8 +27,6 @@ cp "$HERE/check.sh" "$STAGE/e2e/systemd-node/"
 truncate -s 1G "$WORK/bulkhead.ext4"
 mkfs.ext4 -q -F -d "$STAGE" "$WORK/bulkhead.ext4"
 rm -rf "$STAGE"
-# Runs never change the cached image: a copy-on-write overlay.
-qemu-img create -q -f qcow2 -b "$IMG/node.ext4" -F raw "$WORK/node.qcow2"
 
 accel=tcg
 if [ -w /dev/kvm ] && grep -qE 'vmx|svm' /proc/cpuinfo && ! dmesg 2>/dev/null | grep -q kvm-pvm; then accel=kvm; fi
@@ -38,9 +36,9 @@ cmdline="root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 tsc_e
 log "booting ($accel, ${MEM:-2048} MiB, ${SMP:-2} vCPUs): serial log $WORK/serial.log"
 start=$(date +%s)
 qemu-system-x86_64 -accel "$accel" -cpu max -machine q35 -smp "${SMP:-2}" -m "${MEM:-2048}" \
-  -nographic -nodefaults -no-reboot -serial "file:$WORK/serial.log" \
+  -nographic -nodefaults -no-reboot -monitor none -serial "file:$WORK/serial.log" \
   -kernel "$IMG/vmlinuz" -initrd "$IMG/initrd.img" -append "$cmdline" \
-  -drive "file=$WORK/node.qcow2,if=virtio,format=qcow2" \
+  -drive "file=$IMG/node.ext4,if=virtio,format=raw,snapshot=on" \
   -drive "file=$WORK/bulkhead.ext4,if=virtio,format=raw,readonly=on" \
   -netdev user,id=n0 -device virtio-net-pci,netdev=n0 &
 QPID=$!
