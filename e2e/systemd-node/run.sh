@@ -20,9 +20,11 @@ trap cleanup EXIT
 
 # The checkout's build (dist, node_modules, deploy files, the check) as a read-only second disk.
 STAGE=$WORK/stage
+mkdir -p "$STAGE"
+# What deploy/install.sh installs: dist, the CRI proto, production node_modules, deploy files.
+tar -C "$REPO" -chf - dist api package.json package-lock.json node_modules deploy | tar -C "$STAGE" -xf -
+(cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 mkdir -p "$STAGE/e2e/systemd-node"
-cp -a "$REPO/dist" "$REPO/package.json" "$REPO/deploy" "$STAGE/"
-cp -aL "$REPO/node_modules" "$STAGE/node_modules"
 cp "$HERE/check.sh" "$STAGE/e2e/systemd-node/"
 truncate -s 1G "$WORK/bulkhead.ext4"
 mkfs.ext4 -q -F -d "$STAGE" "$WORK/bulkhead.ext4"

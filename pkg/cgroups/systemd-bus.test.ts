@@ -24,6 +24,16 @@ describe('SystemdClient', () => {
     expect(String(fake.members('AddMatch')[0]!.body![0])).toContain("member='JobRemoved'");
   });
 
+  it('subscribes again after a reconnection', async () => {
+    const fake = new FakeSystemd();
+    const c = new SystemdClient(fake);
+    await c.startTransientUnit('a.slice', []);
+    fake.generation++;
+    await c.startTransientUnit('b.slice', []);
+    expect(fake.members('Subscribe')).toHaveLength(2);
+    expect(fake.members('AddMatch')).toHaveLength(2);
+  });
+
   it('a JobRemoved that arrives before the reply is not lost', async () => {
     const fake = new FakeSystemd({ signalFirst: true });
     const c = new SystemdClient(fake, { jobTimeoutMs: 500 });

@@ -40,6 +40,8 @@ export class DbusCallError extends Error {
 }
 
 export interface DbusTransport {
+  /** Bumped on every (re)connection: match rules and subscriptions belong to one connection. */
+  readonly generation?: number;
   call(msg: DbusCall): Promise<unknown[]>;
   onSignal(handler: (s: DbusSignal) => void): void;
   close(): void;
@@ -48,21 +50,40 @@ export interface DbusTransport {
 /** A D-Bus variant as dbus-next marshals it ("v" values). */
 export const variant = (signature: string, value: unknown) => new dbus.Variant(signature, value);
 
-/** The system bus through dbus-next (DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket). */
+/**
+ * The system bus through dbus-next (DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket). A
+ * dropped connection fails the calls in flight (through their timeouts) and the next call
+ * reconnects; SystemdClient then subscribes again (a new connection has no match rules).
+ */
 export function systemBusTransport(): DbusTransport {
-  const bus = dbus.systemBus();
-  let lastError: Error | undefined;
-  // dbus-next reports a refused or dropped connection as an 'error' event; unhandled, it would
-  // crash the daemon. Calls in flight fail through their own timeout.
-  bus.on('error', (e: unknown) => {
-    lastError = e instanceof Error ? e : new Error(String(e));
-  });
+  const handlers: ((s: DbusSignal) => void)[] = [];
+  let bus: dbus.MessageBus | undefined;
+  let generation = 0;
+  const connect = (): dbus.MessageBus => {
+    if (bus) return bus;
+    const b = dbus.systemBus();
+    generation++;
+    // dbus-next reports a refused or dropped connection as an 'error' event; unhandled, it would crash the daemon.
+    b.on('error', () => {
+      if (bus === b) bus = undefined;
+      b.disconnect();
+    });
+    b.on('message', (msg: dbus.Message) => {
+      if (msg.type !== dbus.MessageType.SIGNAL) return;
+      for (const h of handlers) h({ path: msg.path, interface: msg.interface, member: msg.member, body: msg.body as unknown[] });
+    });
+    bus = b;
+    return b;
+  };
+  connect();
   return {
+    get generation() {
+      return generation;
+    },
     async call(m) {
-      if (lastError) throw new DbusCallError('org.freedesktop.DBus.Error.Disconnected', `system bus: ${lastError.message}`);
       const msg = new dbus.Message({ destination: m.destination, path: m.path, interface: m.interface, member: m.member, signature: m.signature ?? '', body: m.body ?? [] });
       try {
-        const reply = await bus.call(msg);
+        const reply = await connect().call(msg);
         return (reply?.body ?? []) as unknown[];
       } catch (e) {
         if (e instanceof dbus.DBusError) throw new DbusCallError(e.type, e.text || e.type);
@@ -70,11 +91,12 @@ export function systemBusTransport(): DbusTransport {
       }
     },
     onSignal(handler) {
-      bus.on('message', (msg: dbus.Message) => {
-        if (msg.type === dbus.MessageType.SIGNAL) handler({ path: msg.path, interface: msg.interface, member: msg.member, body: msg.body as unknown[] });
-      });
+      handlers.push(handler);
     },
-    close: () => bus.disconnect(),
+    close() {
+      bus?.disconnect();
+      bus = undefined;
+    },
   };
 }
 
@@ -114,6 +136,7 @@ export class SystemdClient {
   private readonly waiters = new Map<string, (r: JobResult) => void>();
   private readonly early = new Map<string, JobResult>();
   private subscribed: Promise<void> | undefined;
+  private subscribedGeneration: number | undefined;
   private readonly callTimeoutMs: number;
   private readonly jobTimeoutMs: number;
 
@@ -148,6 +171,8 @@ export class SystemdClient {
 
   /** JobRemoved is only sent to subscribers, and the bus routes it only to a matching rule. */
   private subscribe(): Promise<void> {
+    if (this.subscribedGeneration !== this.bus.generation) this.subscribed = undefined;
+    this.subscribedGeneration = this.bus.generation;
     this.subscribed ??= (async () => {
       const rule = `type='signal',sender='${SYSTEMD_BUS_NAME}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='JobRemoved'`;
       await withTimeout(

@@ -25,6 +25,8 @@ export class FakeSystemd implements DbusTransport {
   private handlers: ((s: DbusSignal) => void)[] = [];
   private jobs = 0;
   closed = false;
+  /** Bump to play a reconnection (a new connection has no match rules or subscription). */
+  generation = 1;
 
   constructor(private readonly opts: FakeSystemdOptions = {}) {}
 
