@@ -36,7 +36,7 @@ ln -sf /opt/bulkhead/dist/cmd/bulkheadd/main.js /usr/local/lib/bulkheadd.js
 printf '#!/bin/sh\nexec /usr/local/bin/node /opt/bulkhead/dist/cmd/bulkheadd/main.js "$@"\n' > /usr/local/bin/bulkheadd
 printf '#!/bin/sh\nexec /usr/local/bin/node /opt/bulkhead/dist/cmd/bulkhead/main.js "$@"\n' > /usr/local/bin/bulkhead
 chmod +x /usr/local/bin/bulkheadd /usr/local/bin/bulkhead
-mkdir -p /etc/bulkhead/certs.d/docker.io /etc/cni/net.d
+mkdir -p /etc/bulkhead/certs.d /etc/cni/net.d
 cat > /etc/bulkhead/config.toml <<'TOML'
 cgroup_driver = "systemd"
 log_level = "info"
@@ -44,8 +44,10 @@ default_runtime_handler = "runc"
 [runtime_handlers.runc]
 kind = "oci"
 TOML
-# The host's loopback test registry (e2e/images) through QEMU's user network.
-printf 'server = "https://docker.io"\n[host."http://10.0.2.2:5000"]\n  capabilities = ["pull", "resolve"]\n' > /etc/bulkhead/certs.d/docker.io/hosts.toml
+# The host's loopback test registry (e2e/images: every test image critest pulls) through QEMU's
+# user network: e2e/certs.d with the host's loopback address replaced by the user-net gateway.
+cp -r /opt/bulkhead/e2e/certs.d/. /etc/bulkhead/certs.d/
+sed -i 's|127.0.0.1:5000|10.0.2.2:5000|' /etc/bulkhead/certs.d/*/hosts.toml
 install -m 0644 /opt/bulkhead/deploy/cni/10-bulkhead.conflist /etc/cni/net.d/
 install -m 0644 /opt/bulkhead/deploy/systemd/bulkhead.service /etc/systemd/system/bulkhead.service
 printf 'runtime-endpoint: unix:///run/bulkhead/bulkhead.sock\nimage-endpoint: unix:///run/bulkhead/bulkhead.sock\ntimeout: 120\n' > /etc/crictl.yaml
@@ -126,3 +128,15 @@ crictl rmp -f "$pod" >/dev/null || bad "rmp"
 expect_eq "container scope after rmp" "$(systemctl is-active "$scope")" inactive
 expect_eq "pod slice after rmp" "$(systemctl is-active "$slice")" inactive
 expect_eq "pod slice dir after rmp" "$(test -e "$sdir" && echo present || echo gone)" gone
+
+# --- critest's cgroup, resource, stats, OOM and lifecycle specs (when run.sh staged critest) ---
+if [ -x /opt/bulkhead/critest ]; then
+  focus='Container runtime should support basic operations|Container OOM|PodSandbox runtime should support basic operations|NamespaceOption runtime should support PodPID'
+  say "critest focus: $focus"
+  t=$(cut -d' ' -f1 /proc/uptime)
+  (cd /tmp && /opt/bulkhead/critest --runtime-endpoint unix:///run/bulkhead/bulkhead.sock --image-endpoint unix:///run/bulkhead/bulkhead.sock \
+     --ginkgo.no-color --ginkgo.focus "$focus" > /tmp/critest.log 2>&1)
+  rc=$?
+  grep -E '^\[FAIL\]|^Ran [0-9]+ of|^(SUCCESS|FAIL)! ' /tmp/critest.log | sort -u | sed 's/^/[critest] /'
+  if [ "$rc" = 0 ]; then ok "critest ($(awk -v t="$t" '{printf "%.0f", $1 - t}' /proc/uptime) s)"; else bad "critest exit $rc"; fi
+fi

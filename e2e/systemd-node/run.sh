@@ -3,7 +3,8 @@
 # when usable, TCG otherwise: expect minutes) with this checkout's build on a second disk, and
 # waits for check.sh's verdict on the serial console. Not part of run-all.sh (too slow under
 # TCG); run it by hand after `npm run build`:  bash e2e/systemd-node/run.sh
-# Env: TIMEOUT (s, default 2400), MEM (MiB, 2048), SMP (2), KEEP=1 keeps the work dir.
+# Env: TIMEOUT (s, default 2400), MEM (MiB, 2048), SMP (2), KEEP=1 keeps the work dir, CRITEST=0
+# skips the critest specs, CRITEST_BIN (default: e2e/setup.sh's cri-tools v1.36.0 build).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -26,6 +27,10 @@ tar -C "$REPO" -chf - dist api package.json package-lock.json node_modules deplo
 (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 mkdir -p "$STAGE/e2e/systemd-node"
 cp "$HERE/check.sh" "$STAGE/e2e/systemd-node/"
+cp -r "$REPO/e2e/certs.d" "$STAGE/e2e/"
+# critest's cgroup/resource/stats/OOM/lifecycle specs too, unless CRITEST=0 (they add minutes under TCG)
+CRITEST_BIN=${CRITEST_BIN:-/var/cache/bulkhead-tools/v1.36.0/critest}
+if [ "${CRITEST:-1}" = 1 ] && [ -x "$CRITEST_BIN" ]; then cp "$CRITEST_BIN" "$STAGE/critest"; fi
 truncate -s 1G "$WORK/bulkhead.ext4"
 mkfs.ext4 -q -F -d "$STAGE" "$WORK/bulkhead.ext4"
 rm -rf "$STAGE"
@@ -51,7 +56,7 @@ while kill -0 "$QPID" 2>/dev/null; do
   [ -n "$result" ] && break
   sleep 5
 done
-grep -a '^\[check\|^\[status\]\|^\[bulkheadd\]' "$WORK/serial.log" || true
+grep -a '^\[check\|^\[status\]\|^\[critest\]\|^\[bulkheadd\]' "$WORK/serial.log" || true
 log "wall time: $(( $(date +%s) - start )) s ($accel)"
 for _ in $(seq 1 60); do kill -0 "$QPID" 2>/dev/null || break; sleep 1; done
 case "$result" in
