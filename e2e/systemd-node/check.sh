@@ -138,5 +138,6 @@ if [ -x /opt/bulkhead/critest ]; then
      --ginkgo.no-color --ginkgo.focus "$focus" > /tmp/critest.log 2>&1)
   rc=$?
   grep -E '^\[FAIL\]|^Ran [0-9]+ of|^(SUCCESS|FAIL)! ' /tmp/critest.log | sort -u | sed 's/^/[critest] /'
+  grep -E -A4 '^\s*\[FAILED\]' /tmp/critest.log | head -40 | sed 's/^/[critest] /'
   if [ "$rc" = 0 ]; then ok "critest ($(awk -v t="$t" '{printf "%.0f", $1 - t}' /proc/uptime) s)"; else bad "critest exit $rc"; fi
 fi

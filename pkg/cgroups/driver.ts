@@ -17,8 +17,11 @@ export interface CgroupDriver {
   readonly name: CgroupDriverName;
   /** The pod cgroup Bulkhead picks when kubelet names none. */
   ownedPodParent(podId: string): string;
-  /** Refuses a cgroup_parent this driver cannot place pods in (a request error: InvalidArgument). */
-  checkPodParent(parent: string): void;
+  /**
+   * The pod cgroup to record for kubelet's cgroup_parent; refuses one this driver cannot place
+   * pods in (a request error: InvalidArgument).
+   */
+  podParent(cgroupParent: string): string;
   /** The linux.cgroupsPath of a container (or the pod's infra process) in the pod cgroup. */
   containerCgroupsPath(podParent: string, id: string): string;
   /** Makes the pod cgroup exist; `resources` only when it is ours (`owned`): kubelet sizes its own. */
@@ -48,10 +51,11 @@ export class CgroupfsDriver implements CgroupDriver {
     return `/bulkhead/pod-${podId.slice(0, 16)}`;
   }
 
-  checkPodParent(parent: string): void {
+  podParent(parent: string): string {
     // kubelet with cgroupDriver: systemd talking to a cgroupfs runtime: say which side to change.
     if (isSliceName(parent)) throw invalidArgument(`cgroup_parent ${JSON.stringify(parent)} is a systemd slice, but cgroup_driver is "cgroupfs": kubelet's cgroupDriver and Bulkhead's cgroup_driver must match`);
     cgroupSegments(parent);
+    return parent;
   }
 
   containerCgroupsPath(podParent: string, id: string): string {
@@ -102,13 +106,17 @@ export class SystemdDriver implements CgroupDriver {
     return ownedPodSlice(podId);
   }
 
-  checkPodParent(parent: string): void {
+  podParent(cgroupParent: string): string {
+    // A path ending in a slice ("/test.slice" from critest, "/kubepods.slice/kubepods-pod1.slice")
+    // names that slice: containerd and CRI-O take its last element too.
+    const parent = cgroupParent.replace(/\/+$/, '').split('/').pop() ?? '';
     if (!isSliceName(parent)) {
       throw invalidArgument(
-        `cgroup_parent ${JSON.stringify(parent)} is not a systemd slice ("<name>.slice"), but cgroup_driver is "systemd": kubelet's cgroupDriver and Bulkhead's cgroup_driver must match`,
+        `cgroup_parent ${JSON.stringify(cgroupParent)} is not a systemd slice ("<name>.slice"), but cgroup_driver is "systemd": kubelet's cgroupDriver and Bulkhead's cgroup_driver must match`,
       );
     }
     expandSlice(parent);
+    return parent;
   }
 
   containerCgroupsPath(podParent: string, id: string): string {
@@ -117,7 +125,7 @@ export class SystemdDriver implements CgroupDriver {
   }
 
   async ensurePod(parent: string, resources: CgroupResources, owned: boolean): Promise<void> {
-    this.checkPodParent(parent);
+    if (this.podParent(parent) !== parent) throw invalidArgument(`pod cgroup ${JSON.stringify(parent)} is not a slice name`);
     const r = owned ? resources : {};
     try {
       await this.client.startTransientUnit(parent, sliceProperties(`Bulkhead pod slice ${parent}`, r, this.mode));

@@ -121,7 +121,7 @@ export class SandboxManager {
     const runtime = this.runtimeFor(handler);
     const started = performance.now();
     // kubelet's cgroup_parent in the other driver's form is refused before anything is made.
-    if (config.linux?.cgroup_parent) this.cgroups.checkPodParent(config.linux.cgroup_parent);
+    const podCgroup = config.linux?.cgroup_parent ? this.cgroups.podParent(config.linux.cgroup_parent) : undefined;
     const existing = this.names.get(nameKey);
     if (existing) throw alreadyExists(`pod sandbox with name "${nameKey}" already exists: ${existing}`);
     const id = newId();
@@ -141,7 +141,7 @@ export class SandboxManager {
       dir: this.store.dirOf(id),
       stateDir: join(this.config.state, 'pods', id),
       namespaces: {},
-      cgroupParent: config.linux?.cgroup_parent || this.cgroups.ownedPodParent(id),
+      cgroupParent: podCgroup ?? this.cgroups.ownedPodParent(id),
       cgroupOwned,
       files: {},
       // Set in the intent record already (instead of a second save just before CNI ADD): a
