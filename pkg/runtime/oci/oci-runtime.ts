@@ -331,10 +331,9 @@ export class OciSandboxRuntime implements SandboxRuntime {
         const onDeadline = (): void => {
           log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
           // Kill the exec'd process itself (runc exec only waits for it), then runc.
-          void readFile(pidFile, 'utf8')
-            .then((p) => process.kill(Number(p.trim()), 'SIGKILL'))
-            .catch(() => undefined)
-            .finally(() => setTimeout(() => child.kill('SIGKILL'), 1000).unref());
+          void killExecProcess(pidFile, () => child.exitCode !== null || child.signalCode !== null).finally(() =>
+            setTimeout(() => child.kill('SIGKILL'), 1000).unref(),
+          );
         };
         if (req.deadline.aborted) onDeadline();
         else req.deadline.addEventListener('abort', onDeadline, { once: true });
@@ -407,6 +406,28 @@ export class OciSandboxRuntime implements SandboxRuntime {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * SIGKILL to an exec'd process once runc has written its pid file. A deadline can come before
+ * that: runc exec took over a second to start the process in the TCG systemd test node, and
+ * killing only runc then left critest's "execSync with timeout" sleep running. So wait for the
+ * file while runc lives (bounded: 200 × 50 ms).
+ */
+async function killExecProcess(pidFile: string, runcGone: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const pid = await readFile(pidFile, 'utf8').then((p) => Number(p.trim()), () => 0);
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      return;
+    }
+    if (runcGone()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function oomKills(cgroupPath: string): number {
