@@ -69,17 +69,6 @@ describe('SystemdDriver', () => {
     expect(driver.monitorArgs).toEqual(['--systemd-cgroup']);
   });
 
-  it('an OOM-killed scope is told by its unit Result (its cgroup is already gone)', async () => {
-    const { fake, driver } = systemd();
-    fake.units.set('bulkhead-c1.scope', []);
-    fake.results.set('/org/freedesktop/systemd1/unit/bulkhead-c1.scope', 'oom-kill');
-    expect(await driver.oomKilled('kubepods-pod1.slice:bulkhead:c1')).toBe(true);
-    fake.units.set('bulkhead-c2.scope', []);
-    expect(await driver.oomKilled('kubepods-pod1.slice:bulkhead:c2')).toBe(false);
-    expect(await driver.oomKilled('kubepods-pod1.slice:bulkhead:gone')).toBe(false);
-    expect(await driver.oomKilled('/kubepods/pod1/c1')).toBe(false);
-  });
-
   it('refuses cgroupfs parents from kubelet (drivers must match)', () => {
     const { driver } = systemd();
     expect(() => driver.podParent('/kubepods/burstable/pod1')).toThrow(/not a systemd slice.*must match/);

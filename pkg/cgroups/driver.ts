@@ -7,7 +7,7 @@ import { detectCgroupMode } from './detect.js';
 import { invalidArgument } from '../grpc/errors.js';
 import { applyResources, ensureCgroup, killCgroup, removeCgroup, type CgroupResources } from './pod-cgroup.js';
 import { cgroupSegments } from './paths.js';
-import { containerCgroupsPath, expandSlice, isSliceName, ownedPodSlice, parseSystemdCgroupsPath, SCOPE_PREFIX, unitOf } from './systemd-names.js';
+import { containerCgroupsPath, expandSlice, isSliceName, ownedPodSlice, SCOPE_PREFIX } from './systemd-names.js';
 import { resourceProperties, scopeProperties, sliceProperties } from './systemd-properties.js';
 import { SystemdClient, SystemdError, systemBusTransport, systemdHostProblem } from './systemd-bus.js';
 
@@ -35,12 +35,6 @@ export interface CgroupDriver {
    * cgroupfs: nothing (they stay in the daemon's cgroup, as before the systemd driver).
    */
   adopt(podParent: string, name: string, pids: number[]): Promise<void>;
-  /**
-   * Whether the container's cgroup saw an OOM kill, by what outlives the cgroup itself. systemd
-   * removes an emptied scope's cgroup at once (memory.events with it), but marks the unit
-   * Result=oom-kill until runc delete resets it. cgroupfs: false (memory.events is still there).
-   */
-  oomKilled(cgroupsPath: string): Promise<boolean>;
   /** Global flags for every OCI runtime (runc/crun) call. */
   readonly runtimeArgs: readonly string[];
   /** Flags for conmon. */
@@ -82,10 +76,6 @@ export class CgroupfsDriver implements CgroupDriver {
   }
 
   async adopt(): Promise<void> {}
-
-  async oomKilled(): Promise<boolean> {
-    return false;
-  }
 
   close(): void {}
 }
@@ -168,12 +158,6 @@ export class SystemdDriver implements CgroupDriver {
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw invalidArgument(`invalid unit name part ${JSON.stringify(name)}`);
     const unit = `${SCOPE_PREFIX}-${name}.scope`;
     await this.client.startTransientUnit(unit, scopeProperties(`Bulkhead ${name}`, podParent, pids));
-  }
-
-  async oomKilled(cgroupsPath: string): Promise<boolean> {
-    const p = parseSystemdCgroupsPath(cgroupsPath);
-    if (!p) return false;
-    return (await this.client.unitResult(unitOf(p)).catch(() => undefined)) === 'oom-kill';
   }
 
   /** systemd has no cpuset properties on cgroup v1: runc writes those to cgroupfs too. */

@@ -244,27 +244,6 @@ export class SystemdClient {
     await this.waitJob(String(body[0]), `stop ${name}`);
   }
 
-  /**
-   * A loaded unit's Result ("success", "oom-kill", ...) on its type's interface (Scope, Service);
-   * undefined when the unit is not loaded.
-   */
-  async unitResult(name: string, iface: 'Scope' | 'Service' = 'Scope'): Promise<string | undefined> {
-    let path: string;
-    try {
-      path = String((await this.manager('GetUnit', 's', [name]))[0]);
-    } catch (e) {
-      if (e instanceof SystemdError && e.code === 'org.freedesktop.systemd1.NoSuchUnit') return undefined;
-      throw e;
-    }
-    const body = await withTimeout(
-      this.bus.call({ destination: SYSTEMD_BUS_NAME, path, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [`org.freedesktop.systemd1.${iface}`, 'Result'] }),
-      this.callTimeoutMs,
-      'Result',
-    );
-    const v = body[0] as { value?: unknown } | undefined;
-    return v?.value === undefined ? undefined : String(v.value);
-  }
-
   /** SetUnitProperties(runtime=true): the change lasts until the unit goes away. */
   async setUnitProperties(name: string, props: UnitProperty[]): Promise<void> {
     await this.manager('SetUnitProperties', 'sba(sv)', [name, true, props.map((p) => [p.name, variant(p.signature, p.value)])]);

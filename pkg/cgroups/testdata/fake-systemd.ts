@@ -22,8 +22,6 @@ export interface RecordedProperty {
 export class FakeSystemd implements DbusTransport {
   readonly calls: DbusCall[] = [];
   readonly units = new Map<string, RecordedProperty[]>();
-  /** Result property per unit object path (default "success"). */
-  readonly results = new Map<string, string>();
   private handlers: ((s: DbusSignal) => void)[] = [];
   private jobs = 0;
   closed = false;
@@ -67,13 +65,7 @@ export class FakeSystemd implements DbusTransport {
       case 'Subscribe':
         return [];
       case 'Get':
-        if (body[1] === 'Result') return [{ signature: 's', value: this.results.get(m.path) ?? 'success' }];
         return [{ signature: 's', value: this.opts.version ?? '252.39-1~deb12u1' }];
-      case 'GetUnit': {
-        const name = body[0] as string;
-        if (!this.units.has(name)) throw new DbusCallError('org.freedesktop.systemd1.NoSuchUnit', `Unit ${name} not loaded.`);
-        return [`/org/freedesktop/systemd1/unit/${name}`];
-      }
       case 'StartTransientUnit': {
         const name = body[0] as string;
         if (this.units.has(name)) throw new DbusCallError('org.freedesktop.systemd1.UnitExists', `Unit ${name} was already loaded or has a fragment file.`);

@@ -301,8 +301,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
   async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
     const exit = await this.exits.read(c.id);
     if (exit) {
-      const oom =
-        (await stat(join(c.bundleDir, 'oom')).then(() => true, () => false)) || oomKills(c.cgroupsPath) > 0 || (exit.exitCode === 137 && (await this.cgroups.oomKilled(c.cgroupsPath)));
+      const oom = (await stat(join(c.bundleDir, 'oom')).then(() => true, () => false)) || oomKills(c.cgroupsPath) > 0;
       return { status: 'exited', pid: c.pid, exitCode: exit.exitCode, finishedAt: msToNs(exit.finishedAtMs), oomKilled: oom };
     }
     if (c.pid > 0 && isSameProcessAlive(c.pid, c.pidStartTime)) return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'running', pid: c.pid };
