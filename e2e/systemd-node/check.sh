@@ -102,6 +102,10 @@ cat > /tmp/oom.json <<'JSON'
 JSON
 oom=$(crictl create "$pod" /tmp/oom.json /tmp/pod.json) && crictl start "$oom" >/dev/null || bad "create/start oom container"
 for _ in $(seq 1 120); do [ "$(crictl inspect -o go-template --template '{{.status.state}}' "$oom")" = CONTAINER_EXITED ] && break; sleep 1; done
+# Known gap (systemd driver): on a fast node systemd removes the emptied scope, memory.events with
+# it, before conmon or Bulkhead read the OOM kill; the unit's Result stays "success". Slow (busy
+# TCG) runs pass. The scope state is printed to tell the two apart.
+say "OOM scope after exit: $(systemctl show -P ActiveState "bulkhead-$oom.scope") result=$(systemctl show -P Result "bulkhead-$oom.scope")"
 expect_eq "OOM container reason" "$(crictl inspect -o go-template --template '{{.status.reason}}' "$oom")" OOMKilled
 
 # --- a cgroupfs-style parent is refused (kubelet and runtime drivers must match) ---
