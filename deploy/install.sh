@@ -8,7 +8,9 @@
 #      and $PREFIX/bin/bulkhead (status/config CLI); crictl on the PATH when absent (built from the
 #      Go module proxy when Go is installed, otherwise a one-line hint)
 #   4. /etc/bulkhead/config.toml (all defaults, commented) and /etc/crictl.yaml if absent;
-#      a CNI network config if /etc/cni/net.d has none
+#      a CNI network config if /etc/cni/net.d has none. The cgroup driver matches the host:
+#      "systemd" when systemd is PID 1 (then kubelet needs cgroupDriver: systemd), else "cgroupfs";
+#      BULKHEAD_CGROUP_DRIVER=systemd|cgroupfs overrides it. An existing config keeps its driver.
 #   5. start: systemd unit when PID 1 is systemd, else setsid in the background
 #      (log /var/log/bulkhead.log, pid file /run/bulkheadd.pid)
 set -euo pipefail
@@ -33,6 +35,8 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(runc crun conmon catatonit containernetworking-plugins qemu-system-x86
   iproute2 iptables util-linux mount e2fsprogs erofs-utils kmod ca-certificates
   busybox-static lz4 binutils)
+# The systemd cgroup driver talks to systemd over the D-Bus system bus.
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then PACKAGES+=(dbus); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -105,12 +109,24 @@ bash "$LIB/deploy/guest/build-guest.sh" /var/lib/bulkhead >/dev/null || log "gue
 # 4. configuration (never overwrites what is there)
 mkdir -p "$ETC" "$ETC/certs.d"
 if [ ! -e "$ETC/config.toml" ]; then
+  # The driver that fits the host: on a systemd node, systemd owns the cgroup tree (and kubelet's
+  # default cgroupDriver there is systemd); without systemd as init only cgroupfs can work.
+  driver=${BULKHEAD_CGROUP_DRIVER:-}
+  if [ -z "$driver" ]; then
+    if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ -d /run/systemd/system ]; then driver=systemd; else driver=cgroupfs; fi
+  fi
+  case "$driver" in systemd|cgroupfs) ;; *) die "BULKHEAD_CGROUP_DRIVER must be systemd or cgroupfs, not $driver" ;; esac
   sed -E 's/^([^#[:space:]])/# \1/' "$SRC/deploy/config.example.toml" > "$ETC/config.toml"
-  log "wrote $ETC/config.toml (every key commented out = embedded defaults)"
+  if [ "$driver" = systemd ]; then sed -i 's/^# cgroup_driver = "cgroupfs"$/cgroup_driver = "systemd"/' "$ETC/config.toml"; fi
+  log "wrote $ETC/config.toml (every key commented out = embedded defaults, except cgroup_driver = \"$driver\")"
 fi
 sock=$(node -e '
   import(process.argv[1]).then(({ loadConfig }) => console.log(loadConfig(process.argv[2]).address))' \
   "$LIB/dist/pkg/config/load.js" "$ETC/config.toml") || die "$ETC/config.toml is not valid (see above)"
+driver=$(node -e '
+  import(process.argv[1]).then(({ loadConfig }) => console.log(loadConfig(process.argv[2]).cgroup_driver))' \
+  "$LIB/dist/pkg/config/load.js" "$ETC/config.toml")
+log "cgroup driver: $driver (kubelet: --cgroup-driver=$driver, or cgroupDriver: $driver in its KubeletConfiguration)"
 if [ ! -e "$CRICTL_YAML" ]; then
   printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "$sock" "$sock" > "$CRICTL_YAML"
   log "wrote $CRICTL_YAML (crictl talks to Bulkhead)"

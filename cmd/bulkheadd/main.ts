@@ -81,7 +81,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof ConfigError) {
+  // A config that does not fit the host (cgroup_driver "systemd" without systemd): no stack to read.
+  if (e instanceof ConfigError || (e instanceof Error && e.name === 'CgroupDriverError')) {
     process.stderr.write(`bulkheadd: ${e.message}\n`);
     process.exit(2);
   }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isV2 } from './detect.js';
 import { controllerDir, resolveMode, type CgroupFsOptions } from './paths.js';
+import { cgroupFsPath } from './systemd-names.js';
 
 export interface CgroupCpuStats {
   usageNs: bigint;
@@ -180,10 +181,12 @@ function readV2(dir: string): Omit<CgroupStats, 'timestampNs'> {
   return out;
 }
 
-/** Statistics of the cgroup at a cgroupfs path ("/kubepods/pod1/ctr"); parts the host lacks are left out. */
-export function readCgroupStats(path: string, opts: CgroupFsOptions = {}, now: () => bigint = () => BigInt(Date.now()) * 1_000_000n): CgroupStats {
+/** Statistics of the cgroup at a cgroupfs path ("/kubepods/pod1/ctr") or systemd name; parts the host lacks are left out. */
+export function readCgroupStats(recorded: string, opts: CgroupFsOptions = {}, now: () => bigint = () => BigInt(Date.now()) * 1_000_000n): CgroupStats {
   const { root, mode } = resolveMode(opts);
   const timestampNs = now();
+  // systemd driver records: "kubepods-pod1.slice", "kubepods-pod1.slice:bulkhead:<id>"
+  const path = cgroupFsPath(recorded);
   const body = isV2(mode) ? readV2(controllerDir(path, 'cpu', { root, mode }) as string) : readV1(path, { root, mode });
   return { timestampNs, ...body };
 }

@@ -107,8 +107,11 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    /** cgroup driver: only cgroupfs is supported (no systemd assumed). */
-    cgroup_driver: z.enum(['cgroupfs']).default('cgroupfs'),
+    /**
+     * Who makes pod and container cgroups: "cgroupfs" (Bulkhead and runc write the tree) or
+     * "systemd" (slices and scopes over D-Bus; systemd must be init). Must match kubelet's cgroupDriver.
+     */
+    cgroup_driver: z.enum(['cgroupfs', 'systemd']).default('cgroupfs'),
     /** Handler used when the pod names none (empty RuntimeClass handler). */
     default_runtime_handler: z.string().min(1).default('runc'),
     runtime_handlers: z

@@ -172,7 +172,7 @@ export class ContainerManager implements PodContainers {
       dir,
       bundleDir: dir,
       rootfs: join(dir, 'rootfs'),
-      cgroupsPath: `${sb.cgroupParent}/${id}`,
+      cgroupsPath: this.deps.sandboxes.cgroups.containerCgroupsPath(sb.cgroupParent, id),
       logPath,
       leaseId: `container-${id}`,
       stopSignal,

@@ -9,6 +9,7 @@ import { ContainerManager, type ContainerManagerDeps } from './container-manager
 import { containerConfig, podConfig } from '../oci/test-fixtures.js';
 import { notFound } from '../grpc/errors.js';
 import type { Config } from '../config/schema.js';
+import { CgroupfsDriver } from '../cgroups/driver.js';
 
 const log = pino({ level: 'silent' });
 
@@ -24,6 +25,7 @@ function fakePods() {
     sandboxes: {
       runtimes: new Map([['runc', runtime]]),
       runtimeFor: () => runtime,
+      cgroups: new CgroupfsDriver(),
       get: () => {
         if (!present) throw notFound('pod sandbox pod1 not found');
         return sb;

@@ -62,7 +62,8 @@ export function runtimeInfoHandlers(deps: {
     },
 
     async RuntimeConfig() {
-      return { linux: { cgroup_driver: 'CGROUPFS' } };
+      // kubelet (KubeletCgroupDriverFromCRI) takes its cgroupDriver from this answer.
+      return { linux: { cgroup_driver: deps.config.cgroup_driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' } };
     },
 
     async UpdateRuntimeConfig(req) {

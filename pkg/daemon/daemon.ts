@@ -18,6 +18,7 @@ import { ImageStore } from '../image/image-store.js';
 import { imageServiceHandlers } from '../cri/image-service.js';
 import { buildStreaming } from './streaming-wiring.js';
 import { imageAdminRoutes } from './image-admin.js';
+import { openCgroupDriver } from '../cgroups/driver.js';
 
 export interface Daemon {
   start(): Promise<void>;
@@ -41,6 +42,9 @@ export async function buildDaemon(config: Config, log: Logger, opts: DaemonOptio
   mkdirSync(config.state, { recursive: true, mode: 0o711 });
 
   const closeables: Closeable[] = [];
+  // Before anything else: cgroup_driver = "systemd" on a host without systemd stops the start here.
+  const cgroups = await openCgroupDriver(config.cgroup_driver);
+  closeables.push({ close: async () => cgroups.close() });
   // Metrics, /metrics listener, SIGHUP reload. Subsystems: ops.reload.register({...}) for live keys.
   const ops = buildOps({ config, log, loadConfig: opts.loadConfig });
   const network = new CniNetwork({
@@ -58,7 +62,7 @@ export async function buildDaemon(config: Config, log: Logger, opts: DaemonOptio
     unpackLimits: { maxBytes: config.registry.max_layer_unpack_bytes, maxEntries: config.registry.max_layer_entries },
   });
   closeables.push(images);
-  const pods = await buildPodsSubsystem({ config, log: log.child({ subsystem: 'pods' }), network, images });
+  const pods = await buildPodsSubsystem({ config, log: log.child({ subsystem: 'pods' }), network, images, cgroups });
   closeables.push(pods);
   registerPodCounter(() => podCensus(pods.sandboxes.all(), pods.containers.all()));
   const streaming = buildStreaming(config, pods, log.child({ subsystem: 'streaming' }));

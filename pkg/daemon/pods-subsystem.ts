@@ -14,6 +14,7 @@ import { OciSandboxRuntime } from '../runtime/oci/oci-runtime.js';
 import { VmSandboxRuntime } from '../runtime/vm/vm-runtime.js';
 import { ExitWatcher } from '../runtime/oci/exit-watcher.js';
 import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
+import { CgroupfsDriver, type CgroupDriver } from '../cgroups/driver.js';
 import { SandboxManager, type PodNetwork } from '../sandbox/sandbox-manager.js';
 import { ContainerManager } from '../container/container-manager.js';
 import type { ImageSource } from '../container/image-source.js';
@@ -55,6 +56,8 @@ export interface PodsSubsystemDeps {
   images: ImageSource;
   /** Runtimes of other pod kinds (e.g. the micro-VM one), keyed by their handler name. */
   extraRuntimes?: SandboxRuntime[];
+  /** The cgroup driver of config.cgroup_driver, opened (and checked) by the caller. Default: cgroupfs. */
+  cgroups?: CgroupDriver;
 }
 
 export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsSubsystem> {
@@ -62,11 +65,12 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   const exits = new ExitWatcher(join(config.state, 'exits'));
   await exits.start();
   const oomMin = hostOomScoreAdjMin();
+  const cgroups = deps.cgroups ?? new CgroupfsDriver();
   const runtimes = new Map<string, SandboxRuntime>();
   const oci = new Map<string, OciSandboxRuntime>();
   for (const [name, h] of Object.entries(config.runtime_handlers)) {
     if (h.kind !== 'oci') continue;
-    const rt = new OciSandboxRuntime({ handler: name, config: h, stateDir: config.state, exitWatcher: exits, hostOomScoreAdjMin: oomMin });
+    const rt = new OciSandboxRuntime({ handler: name, config: h, stateDir: config.state, exitWatcher: exits, hostOomScoreAdjMin: oomMin, cgroups });
     runtimes.set(name, rt);
     oci.set(name, rt);
   }
@@ -81,7 +85,7 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
     if (!rt.info().unavailable) rt.guestImage().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'guest image build failed'));
     rt.startPool().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'warm pool start failed'));
   }
-  const sandboxes = new SandboxManager(config, runtimes, deps.network);
+  const sandboxes = new SandboxManager(config, runtimes, deps.network, cgroups);
   const events = new ContainerEventBus();
   const apparmor = new SysAppArmor();
   const containers = new ContainerManager({ config, sandboxes, images: deps.images, events, hostOomScoreAdjMin: oomMin, log: log.child({ subsystem: 'containers' }), cdi: new CdiRegistry(config.cdi.spec_dirs), apparmor, selinuxEnabled: selinuxEnabled() });

@@ -6,6 +6,7 @@ import { hostname as osHostname } from 'node:os';
 import type * as cri from '../api/cri-types.js';
 import { invalidArgument, failedPrecondition } from '../grpc/errors.js';
 import { availableControllers, detectCgroupMode, isV2, type CgroupMode } from '../cgroups/detect.js';
+import { parseSystemdCgroupsPath } from '../cgroups/systemd-names.js';
 import { buildCapabilities } from './capabilities.js';
 import { devicesFromCri, hostDevices } from './devices.js';
 import { apparmorProfileFor, NO_APPARMOR, type AppArmorHost } from './apparmor.js';
@@ -44,7 +45,7 @@ export interface ContainerSpecInput {
   imageConfig: OciImageConfig;
   /** mounted overlay dir (already mounted by the caller) */
   rootfsPath: string;
-  /** full cgroupfs path for the container: `${cgroupParent}/${containerId-ish}` */
+  /** the container's cgroup: `${cgroupParent}/${id}` (cgroupfs) or `${slice}:bulkhead:${id}` (systemd) */
   cgroupsPath: string;
   /** lowest oom_score_adj the host allows */
   hostOomScoreAdjMin: number;
@@ -171,7 +172,10 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const { config, sandbox, imageConfig } = input;
   if (!input.containerId) throw invalidArgument('container id is empty');
   if (!config.metadata?.name) throw invalidArgument('container config has no metadata.name');
-  if (!input.cgroupsPath.startsWith('/')) throw invalidArgument(`cgroups path "${input.cgroupsPath}" must be absolute (cgroupfs form)`);
+  // cgroupfs driver: an absolute path; systemd driver: runc's "slice:prefix:name".
+  if (!input.cgroupsPath.startsWith('/') && !parseSystemdCgroupsPath(input.cgroupsPath)) {
+    throw invalidArgument(`cgroups path "${input.cgroupsPath}" must be absolute (cgroupfs) or "slice:prefix:name" (systemd)`);
+  }
   const sc = config.linux?.security_context ?? null;
   const privileged = sc?.privileged ?? false;
   if (privileged && !sandbox.config.linux?.security_context?.privileged) {
@@ -329,7 +333,7 @@ export interface InfraSpecInput {
   rootfsPath: string;
   /** e.g. ['/catatonit', '-P'] */
   args: string[];
-  /** full cgroupfs path of the infra process, under sandbox.cgroupParent */
+  /** the infra process's cgroup under sandbox.cgroupParent (either driver's form) */
   cgroupsPath: string;
   hostOomScoreAdjMin: number;
   /** extra binds, e.g. the infra binary from the host */

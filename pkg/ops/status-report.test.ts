@@ -37,4 +37,16 @@ describe('bulkhead status without a daemon', () => {
     expect(r.config.file_errors).toEqual(['log_levl: unknown key (did you mean "log_level"?)']);
     expect(formatStatus(r)).toContain(`✗ ${cfg}: log_levl: unknown key`);
   });
+
+  test('a systemd cgroup driver on a host without systemd is a blocker with its reason', async () => {
+    const cfg = join(dir, 'sd.toml');
+    writeFileSync(cfg, `root = "${dir}/root"\nstate = "${dir}/state"\naddress = "${dir}/none.sock"\ncgroup_driver = "systemd"\n`);
+    const r = await buildStatusReport({ configPath: cfg });
+    expect(r.host.cgroup_driver.name).toBe('systemd');
+    // This build host has no systemd as init (docs/machine.md); on a systemd host the driver is fine.
+    if (r.host.cgroup_driver.problem) {
+      expect(r.blockers).toContain(r.host.cgroup_driver.problem);
+      expect(formatStatus(r)).toMatch(/cgroup driver systemd\n\s+✗ cgroup_driver "systemd": /);
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG_PATH, loadConfig, ConfigError, validateConfig } from '..
 import { configSchema, type Config } from '../config/schema.js';
 import { CRI_API_VERSION, RUNTIME_VERSION } from '../cri/runtime-info.js';
 import { queryDaemon, type DaemonInfo } from './daemon-query.js';
+import { cgroupDriverProblem, type CgroupDriverName } from '../cgroups/driver.js';
 import { checkCni, checkHandler, hostFacts, type CgroupMode, type CniReport, type HandlerReport } from './host-checks.js';
 
 export interface StatusReport {
@@ -21,7 +22,12 @@ export interface StatusReport {
     pending_restart: string[];
     effective: Config;
   };
-  host: { kernel: string; cgroup_mode: CgroupMode };
+  host: {
+    kernel: string;
+    cgroup_mode: CgroupMode;
+    /** The configured cgroup driver and, when it cannot work here, why (the daemon refuses to start then). */
+    cgroup_driver: { name: CgroupDriverName; problem?: string };
+  };
   handlers: HandlerReport[];
   cni: CniReport;
   /** Everything needed to run the default handler's pods is in place. */
@@ -64,6 +70,7 @@ export async function buildStatusReport(opts: StatusOptions = {}): Promise<Statu
   const host = hostFacts();
   const handlers = Object.entries(effective.runtime_handlers).map(([name, h]) => checkHandler(name, h, effective, host));
   const cni = checkCni(effective);
+  const driverProblem = await cgroupDriverProblem(effective.cgroup_driver);
   const def = handlers.find((h) => h.default);
   const blockers: string[] = [];
   if (!daemon.reachable) blockers.push('daemon not reachable');
@@ -71,11 +78,12 @@ export async function buildStatusReport(opts: StatusOptions = {}): Promise<Statu
   if (!def) blockers.push(`default handler "${effective.default_runtime_handler}" not configured`);
   else if (!def.ok) blockers.push(`default handler "${def.name}": ${def.problems.join('; ')}`);
   if (!cni.ready) blockers.push('CNI not ready');
+  if (driverProblem) blockers.push(driverProblem);
   return {
     bulkhead: { version: RUNTIME_VERSION, cri_api: CRI_API_VERSION },
     daemon,
     config: { source, file, file_errors: fileErrors, pending_restart: pending, effective },
-    host: { kernel: host.kernel, cgroup_mode: host.cgroupMode },
+    host: { kernel: host.kernel, cgroup_mode: host.cgroupMode, cgroup_driver: { name: effective.cgroup_driver, ...(driverProblem ? { problem: driverProblem } : {}) } },
     handlers,
     cni,
     ok: blockers.length === 0,
@@ -110,7 +118,8 @@ export function formatStatus(r: StatusReport): string {
   for (const e of r.config.file_errors) out.push(`          ${BAD} ${r.config.file}: ${e}`);
   if (r.config.pending_restart.length) out.push(`          ! changed in the file, needs a restart: ${r.config.pending_restart.join(', ')}`);
 
-  line('Host', `kernel ${r.host.kernel || '?'}, cgroups ${r.host.cgroup_mode}`);
+  line('Host', `kernel ${r.host.kernel || '?'}, cgroups ${r.host.cgroup_mode}, cgroup driver ${r.host.cgroup_driver.name}`);
+  if (r.host.cgroup_driver.problem) out.push(`          ${BAD} ${r.host.cgroup_driver.problem}`);
 
   out.push('Handlers');
   const width = Math.max(...r.handlers.map((h) => h.name.length + (h.default ? 10 : 0)), 8);

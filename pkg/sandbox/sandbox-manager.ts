@@ -14,7 +14,8 @@ import { IdIndex, newId } from '../store/id-index.js';
 import { RecordStore, type SandboxRecord } from '../store/records.js';
 import { nowNs } from '../store/time.js';
 import { removePodFiles, writePodFiles } from './pod-files.js';
-import { ensurePodCgroup } from '../cgroups/pod-cgroup.js';
+import { resourcesFromCri } from '../cgroups/pod-cgroup.js';
+import { CgroupfsDriver, type CgroupDriver } from '../cgroups/driver.js';
 import { isSameProcessAlive } from '../sys/proc.js';
 import type { CniNetwork, PodNetworkRequest, PodNetworkStatus } from '../network/cni.js';
 
@@ -57,6 +58,8 @@ export class SandboxManager {
     private readonly config: Config,
     readonly runtimes: Map<string, SandboxRuntime>,
     private readonly network: PodNetwork | undefined,
+    /** Names pod cgroups and container cgroupsPaths (ContainerManager asks it too). */
+    readonly cgroups: CgroupDriver = new CgroupfsDriver(),
     private readonly vmUnavailable = 'micro-VM handler not available yet',
   ) {
     this.store = new RecordStore<SandboxRecord>(join(config.root, 'pods'), 'sandbox.json');
@@ -117,6 +120,8 @@ export class SandboxManager {
     const handler = handlerName || this.config.default_runtime_handler;
     const runtime = this.runtimeFor(handler);
     const started = performance.now();
+    // kubelet's cgroup_parent in the other driver's form is refused before anything is made.
+    const podCgroup = config.linux?.cgroup_parent ? this.cgroups.podParent(config.linux.cgroup_parent) : undefined;
     const existing = this.names.get(nameKey);
     if (existing) throw alreadyExists(`pod sandbox with name "${nameKey}" already exists: ${existing}`);
     const id = newId();
@@ -136,7 +141,7 @@ export class SandboxManager {
       dir: this.store.dirOf(id),
       stateDir: join(this.config.state, 'pods', id),
       namespaces: {},
-      cgroupParent: config.linux?.cgroup_parent || `/bulkhead/pod-${id.slice(0, 16)}`,
+      cgroupParent: podCgroup ?? this.cgroups.ownedPodParent(id),
       cgroupOwned,
       files: {},
       // Set in the intent record already (instead of a second save just before CNI ADD): a
@@ -288,7 +293,7 @@ export class SandboxManager {
       if (!sb.config.linux) throw failedPrecondition(`pod sandbox ${sb.id} has no Linux config`);
       sb.config.linux.resources = resources;
       sb.config.linux.overhead = overhead;
-      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY') ensurePodCgroup(sb.cgroupParent, resources, true);
+      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY') await this.cgroups.updatePod(sb.cgroupParent, resourcesFromCri(resources));
       await this.store.save(sb);
     });
   }

@@ -23,6 +23,8 @@ export interface ConmonStartOptions {
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /** The cgroup driver's conmon flags (`--systemd-cgroup`: conmon passes it to `runc create`). */
+  cgroupArgs?: readonly string[];
   timeoutMs?: number;
 }
 
@@ -56,6 +58,7 @@ export function conmonArgs(o: ConmonStartOptions): string[] {
     '--runtime-arg', `--root=${o.runtimeRoot}`,
     '--runtime-arg', `--log=${join(o.bundleDir, 'runtime.log')}`,
     '--runtime-arg', '--log-format=json',
+    ...(o.cgroupArgs ?? []),
   ];
   if (o.stdin) args.push('-i');
   if (o.tty) args.push('-t');

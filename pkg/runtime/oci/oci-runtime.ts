@@ -21,7 +21,8 @@ import { OciRuntimeCli, OciRuntimeError } from './runc.js';
 import { msToNs } from '../../store/time.js';
 import { buildInfraSpec } from '../../oci/spec-builder.js';
 import type { OciResources } from '../../oci/spec-types.js';
-import { ensurePodCgroup, killCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
+import { resourcesFromCri } from '../../cgroups/pod-cgroup.js';
+import { CgroupfsDriver, type CgroupDriver } from '../../cgroups/driver.js';
 import { readCgroupStats } from '../../cgroups/stats.js';
 
 export const CATATONIT_PATH = '/usr/bin/catatonit';
@@ -33,6 +34,8 @@ export interface OciRuntimeDeps {
   stateDir: string;
   exitWatcher: ExitWatcher;
   hostOomScoreAdjMin: number;
+  /** Default: cgroupfs. */
+  cgroups?: CgroupDriver;
 }
 
 export class OciSandboxRuntime implements SandboxRuntime {
@@ -44,13 +47,15 @@ export class OciSandboxRuntime implements SandboxRuntime {
   readonly cli: OciRuntimeCli;
   private readonly exits: ExitWatcher;
   readonly socketDir: string;
+  private readonly cgroups: CgroupDriver;
 
   constructor(private readonly deps: OciRuntimeDeps) {
     this.handler = deps.handler;
     this.runtimePath = which(deps.config.runtime_path) ?? deps.config.runtime_path;
     this.conmonPath = which(deps.config.monitor_path) ?? deps.config.monitor_path;
     this.runtimeRoot = deps.config.runtime_root ?? join(deps.stateDir, 'runtimes', deps.handler);
-    this.cli = new OciRuntimeCli(this.runtimePath, this.runtimeRoot);
+    this.cgroups = deps.cgroups ?? new CgroupfsDriver();
+    this.cli = new OciRuntimeCli(this.runtimePath, this.runtimeRoot, this.cgroups.runtimeArgs);
     this.exits = deps.exitWatcher;
     this.socketDir = join(deps.stateDir, 'attach');
   }
@@ -89,7 +94,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
     });
     sb.namespaces = { ...ns };
     // The pod cgroup; it carries LinuxPodSandboxConfig.resources only when it is ours (no cgroup_parent).
-    ensurePodCgroup(sb.cgroupParent, sb.config.linux?.resources, sb.cgroupOwned);
+    await this.cgroups.ensurePod(sb.cgroupParent, resourcesFromCri(sb.config.linux?.resources), sb.cgroupOwned);
     const infra = (opts?.pid ?? 'POD') === 'POD' ? this.startInfra(sb, log) : Promise.resolve();
     const net = withNamespaces ? withNamespaces() : Promise.resolve();
     const results = await Promise.allSettled([infra, net]);
@@ -114,7 +119,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
       },
       rootfsPath: rootfs,
       args: ['/catatonit', '-P'],
-      cgroupsPath: `${sb.cgroupParent}/${id}`,
+      cgroupsPath: this.cgroups.containerCgroupsPath(sb.cgroupParent, id),
       hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
       extraMounts: [{ destination: '/catatonit', type: 'bind', source: CATATONIT_PATH, options: ['rbind', 'ro'] }],
     });
@@ -174,8 +179,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
     await removePodNamespaces(pinned);
     // Only a pod cgroup we created is ours to empty: kubelet's cgroup_parent is trusted to be the
     // pod's own, but a misconfigured broad parent must never be mass-killed.
-    if (sb.cgroupOwned) await killCgroup(sb.cgroupParent).catch(() => undefined);
-    if (sb.cgroupOwned) await removeCgroup(sb.cgroupParent).catch((e: unknown) => log.warn({ err: e, podId: sb.id }, 'pod cgroup removal failed'));
+    if (sb.cgroupOwned) await this.cgroups.removePod(sb.cgroupParent).catch((e: unknown) => log.warn({ err: e, podId: sb.id }, 'pod cgroup removal failed'));
     if (detachAllUnder(sb.stateDir) > 0) log.warn({ podId: sb.id }, 'stray mounts under the pod state dir were detached');
     await rm(sb.stateDir, { recursive: true, force: true });
   }
@@ -197,6 +201,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
         tty,
         stdin,
         stdinOnce,
+        cgroupArgs: this.cgroups.monitorArgs,
       });
     } catch (e) {
       // Leave nothing behind: a half-created runc container blocks a retry with the same id.
@@ -219,12 +224,16 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  async createContainer(_sb: SandboxRecord, c: ContainerRecord, _log: Logger): Promise<void> {
+  async createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void> {
     this.checkAvailable();
     const started = await this.conmonCreate(c.id, c.config.metadata?.name ?? c.id, c.bundleDir, c.logPath, c.tty, c.stdin, c.stdinOnce);
     c.pid = started.pid;
     c.conmonPid = started.conmonPid;
     c.pidStartTime = procStartTime(started.pid);
+    // systemd driver: conmon leaves the daemon's unit for a scope in the pod slice (as CRI-O's
+    // crio-conmon-<id>.scope), so restarting bulkhead.service cannot take it down with the daemon.
+    // A failure costs only that, so the container stays.
+    await this.cgroups.adopt(sb.cgroupParent, `conmon-${c.id}`, [started.conmonPid]).catch((e: unknown) => log.warn({ err: e, containerId: c.id }, 'moving conmon into its scope failed'));
   }
 
   async startContainer(c: ContainerRecord, _log: Logger): Promise<void> {
@@ -322,10 +331,9 @@ export class OciSandboxRuntime implements SandboxRuntime {
         const onDeadline = (): void => {
           log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
           // Kill the exec'd process itself (runc exec only waits for it), then runc.
-          void readFile(pidFile, 'utf8')
-            .then((p) => process.kill(Number(p.trim()), 'SIGKILL'))
-            .catch(() => undefined)
-            .finally(() => setTimeout(() => child.kill('SIGKILL'), 1000).unref());
+          void killExecProcess(pidFile, () => child.exitCode !== null || child.signalCode !== null).finally(() =>
+            setTimeout(() => child.kill('SIGKILL'), 1000).unref(),
+          );
         };
         if (req.deadline.aborted) onDeadline();
         else req.deadline.addEventListener('abort', onDeadline, { once: true });
@@ -398,6 +406,28 @@ export class OciSandboxRuntime implements SandboxRuntime {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * SIGKILL to an exec'd process once runc has written its pid file. A deadline can come before
+ * that: runc exec took over a second to start the process in the TCG systemd test node, and
+ * killing only runc then left critest's "execSync with timeout" sleep running. So wait for the
+ * file while runc lives (bounded: 200 × 50 ms).
+ */
+async function killExecProcess(pidFile: string, runcGone: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const pid = await readFile(pidFile, 'utf8').then((p) => Number(p.trim()), () => 0);
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      return;
+    }
+    if (runcGone()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function oomKills(cgroupPath: string): number {

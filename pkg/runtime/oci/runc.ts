@@ -52,10 +52,12 @@ export class OciRuntimeCli {
   constructor(
     readonly path: string,
     readonly root: string,
+    /** Global flags of every call: the cgroup driver's (`--systemd-cgroup`). */
+    readonly globalArgs: readonly string[] = [],
   ) {}
 
   private async run(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
-    return execFileResult(this.path, ['--root', this.root, ...args], opts);
+    return execFileResult(this.path, ['--root', this.root, ...this.globalArgs, ...args], opts);
   }
 
   private async checked(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
@@ -86,7 +88,7 @@ export class OciRuntimeCli {
     // runc's errors from its JSON log instead.
     const logFile = join(bundle, 'runtime.log');
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(this.path, ['--root', this.root, '--log', logFile, '--log-format', 'json', 'run', '--detach', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: 'ignore' });
+      const child = spawn(this.path, ['--root', this.root, ...this.globalArgs, '--log', logFile, '--log-format', 'json', 'run', '--detach', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: 'ignore' });
       child.on('error', reject);
       child.on('exit', (c) => resolve(c));
     });
@@ -132,6 +134,7 @@ export class OciRuntimeCli {
     return [
       '--root',
       this.root,
+      ...this.globalArgs,
       'exec',
       '--process',
       processFile,

@@ -24,6 +24,7 @@ import type { OciResources } from '../../oci/spec-types.js';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
 import { cgroupDirs } from '../../cgroups/paths.js';
 import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
+import { cgroupFsPath } from '../../cgroups/systemd-names.js';
 import { failedPrecondition, internal, invalidArgument } from '../../grpc/errors.js';
 import type { GuestImage } from '../../vm/guest-image.js';
 import { vmProcessAlive } from '../../vm/micro-vm.js';
@@ -192,7 +193,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
    * own memory (guest RAM + QEMU) exceeds the containers' limits, which the guest enforces itself.
    */
   private podCgroupProcs(cgroupParent: string): string[] {
-    const path = `${cgroupParent}/vm`;
+    // A systemd slice name ("kubepods-pod1.slice") stands for its cgroupfs directory.
+    const path = `${cgroupFsPath(cgroupParent)}/vm`;
     ensureCgroup(path);
     return cgroupDirs(path).map((d) => join(d, 'cgroup.procs'));
   }
@@ -219,7 +221,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const pinned: { net?: string; ipc?: string; uts?: string } = sb.namespaces.net ? { net: sb.namespaces.net } : {};
     for (const kind of ['net', 'ipc', 'uts'] as const) if (existsSync(join(sb.stateDir, 'ns', kind))) pinned[kind] = join(sb.stateDir, 'ns', kind);
     if (Object.keys(pinned).length) await removePodNamespaces(pinned);
-    await removeCgroup(sb.cgroupOwned ? sb.cgroupParent : `${sb.cgroupParent}/vm`).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'pod cgroup removal failed'));
+    const podCgroup = cgroupFsPath(sb.cgroupParent);
+    await removeCgroup(sb.cgroupOwned ? podCgroup : `${podCgroup}/vm`).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'pod cgroup removal failed'));
     // A VM taken from the pool lives (with its netns, removed above) in a pool slot dir.
     if (!vmDir.startsWith(sb.stateDir + '/')) await rm(dirname(vmDir), { recursive: true, force: true });
     await rm(sb.stateDir, { recursive: true, force: true });

@@ -1,0 +1,65 @@
+#!/bin/bash
+# e2e/systemd-node/run.sh - boots the systemd + cgroup v2 test node (build.sh) under QEMU (KVM
+# when usable, TCG otherwise: expect minutes) with this checkout's build on a second disk, and
+# waits for check.sh's verdict on the serial console. Not part of run-all.sh (too slow under
+# TCG); run it by hand after `npm run build`:  bash e2e/systemd-node/run.sh
+# Env: TIMEOUT (s, default 2400), MEM (MiB, 2048), SMP (2), KEEP=1 keeps the work dir, CRITEST=0
+# skips the critest specs, CRITEST_BIN (default: e2e/setup.sh's cri-tools v1.36.0 build).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+TIMEOUT=${TIMEOUT:-2400}
+log() { printf '[systemd-node] %s\n' "$*"; }
+[ -f "$REPO/dist/cmd/bulkheadd/main.js" ] || { log "no dist/: run npm run build first"; exit 1; }
+IMG=$(bash "$HERE/build.sh")
+WORK=$(mktemp -d /var/tmp/systemd-node.XXXXXX)
+cleanup() {
+  [ -n "${QPID:-}" ] && kill "$QPID" 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] && log "kept $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The checkout's build (dist, node_modules, deploy files, the check) as a read-only second disk.
+STAGE=$WORK/stage
+mkdir -p "$STAGE"
+# What deploy/install.sh installs: dist, the CRI proto, production node_modules, deploy files.
+tar -C "$REPO" -chf - dist api package.json package-lock.json node_modules deploy | tar -C "$STAGE" -xf -
+(cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+mkdir -p "$STAGE/e2e/systemd-node"
+cp "$HERE/check.sh" "$STAGE/e2e/systemd-node/"
+cp -r "$REPO/e2e/certs.d" "$STAGE/e2e/"
+# critest's cgroup/resource/stats/OOM/lifecycle specs too, unless CRITEST=0 (they add minutes under TCG)
+CRITEST_BIN=${CRITEST_BIN:-/var/cache/bulkhead-tools/v1.36.0/critest}
+if [ "${CRITEST:-1}" = 1 ] && [ -x "$CRITEST_BIN" ]; then cp "$CRITEST_BIN" "$STAGE/critest"; fi
+truncate -s 1G "$WORK/bulkhead.ext4"
+mkfs.ext4 -q -F -d "$STAGE" "$WORK/bulkhead.ext4"
+rm -rf "$STAGE"
+
+accel=tcg
+if [ -w /dev/kvm ] && grep -qE 'vmx|svm' /proc/cpuinfo && ! dmesg 2>/dev/null | grep -q kvm-pvm; then accel=kvm; fi
+# TCG: without tsc_early_khz the guest cannot calibrate its TSC and may hang (docs/microvm.md).
+khz=$(awk -F: '/cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+cmdline="root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 tsc_early_khz=$khz mitigations=off random.trust_cpu=on"
+log "booting ($accel, ${MEM:-2048} MiB, ${SMP:-2} vCPUs): serial log $WORK/serial.log"
+start=$(date +%s)
+qemu-system-x86_64 -accel "$accel" -cpu max -machine q35 -smp "${SMP:-2}" -m "${MEM:-2048}" \
+  -nographic -nodefaults -no-reboot -monitor none -serial "file:$WORK/serial.log" \
+  -kernel "$IMG/vmlinuz" -initrd "$IMG/initrd.img" -append "$cmdline" \
+  -drive "file=$IMG/node.ext4,if=virtio,format=raw,snapshot=on" \
+  -drive "file=$WORK/bulkhead.ext4,if=virtio,format=raw,readonly=on" \
+  -netdev user,id=n0 -device virtio-net-pci,netdev=n0 &
+QPID=$!
+result=
+while kill -0 "$QPID" 2>/dev/null; do
+  if [ $(( $(date +%s) - start )) -gt "$TIMEOUT" ]; then log "timeout after $TIMEOUT s"; break; fi
+  result=$(grep -ao 'SYSTEMD-NODE-RESULT: .*' "$WORK/serial.log" 2>/dev/null | tail -1 || true)
+  [ -n "$result" ] && break
+  sleep 5
+done
+grep -a '^\[check\|^\[status\]\|^\[critest\]\|^\[bulkheadd\]' "$WORK/serial.log" || true
+log "wall time: $(( $(date +%s) - start )) s ($accel)"
+for _ in $(seq 1 60); do kill -0 "$QPID" 2>/dev/null || break; sleep 1; done
+case "$result" in
+  *PASS*) log "$result"; exit 0 ;;
+  *) log "${result:-no verdict}; last serial lines:"; tail -30 "$WORK/serial.log"; exit 1 ;;
+esac
