@@ -4,11 +4,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../config/load.js';
-import { runtimeInfoHandlers, RuntimeSettings } from './runtime-info.js';
+import { PodCidrSettings } from '../network/pod-cidr.js';
+import { runtimeInfoHandlers } from './runtime-info.js';
 
 async function driverReported(cgroupDriver: string): Promise<unknown> {
   const config = validateConfig({ root: mkdtempSync(join(tmpdir(), 'bh-rc-')), cgroup_driver: cgroupDriver });
-  const h = runtimeInfoHandlers({ config, settings: new RuntimeSettings(config), sources: [] });
+  const h = runtimeInfoHandlers({ config, podCidr: new PodCidrSettings({ root: config.root, confDir: join(config.root, 'cni') }), sources: [] });
   const r = (await (h.RuntimeConfig as (req: object) => Promise<{ linux: { cgroup_driver: string } }>)({})) ;
   return r.linux.cgroup_driver;
 }
