@@ -7,6 +7,9 @@
 # Inputs: linux-image-<ver>-cloud-amd64 (downloaded .deb, kernel + modules), busybox-static, crun,
 # conmon, catatonit, bsdutils (script), nodejs (installed host packages: binaries + their ldd libraries), the agent bundled by esbuild.
 set -euo pipefail
+# The daemon stops a build by signalling its process group; exiting through the EXIT traps below
+# removes the half-built work dir (an untrapped TERM would skip them).
+trap 'exit 143' TERM INT HUP
 export LC_ALL=C SOURCE_DATE_EPOCH=0
 root=${1:?usage: build-guest.sh <root-dir>}
 here=$(cd "$(dirname "$0")" && pwd)

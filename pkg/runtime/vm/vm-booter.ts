@@ -10,7 +10,7 @@ import type { VmHandlerConfig } from '../../config/schema.js';
 import { chooseAccelerator, type AccelChoice } from '../../vm/accelerator.js';
 import { pickVmRunAs, qemuDropOption } from '../../vm/qemu-privileges.js';
 import { hostTscKhz } from '../../vm/tsc.js';
-import { ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
+import { cancelGuestImageBuild, ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
 import { MicroVm } from '../../vm/micro-vm.js';
 import { startVirtiofsd, type Virtiofsd } from '../../vm/virtiofsd.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';
@@ -95,6 +95,11 @@ export class VmBooter {
       },
     );
     return this.guest;
+  }
+
+  /** Stops a guest image build still running, so nothing writes under the root after shutdown. */
+  close(): Promise<void> {
+    return cancelGuestImageBuild(this.rootDir);
   }
 
   /** Starts virtiofsd + QEMU in netns and waits for the agent; kills both on failure. */

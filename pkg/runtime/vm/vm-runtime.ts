@@ -373,6 +373,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 
   async close(): Promise<void> {
+    await this.booter.close(); // first: a warm-pool boot may be waiting on the build
     await this.pool.close();
     this.pods.closeChannels();
   }
