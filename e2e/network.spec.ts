@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
+import type { SpawnedProcess } from '../pkg/sys/spawn.js';
 import { createPodNamespaces, removePodNamespaces, listPinnedNamespaces, type PodNamespaces } from '../pkg/network/namespaces.js';
 import { spawnInNetns } from '../pkg/sys/netns-exec.js';
 import { execFileResult as execCapture } from '../pkg/sys/exec-file.js';
@@ -194,7 +194,7 @@ describe('CNI pod networking with the real plugins', () => {
     expect(ping.code, ping.stdout + ping.stderr).toBe(0);
 
     // hostPort → a listener inside the pod netns, reached through the bridge gateway address
-    const listener: ChildProcess = spawnInNetns(ns.net!, 'socat', ['TCP-LISTEN:8080,reuseaddr,fork', 'SYSTEM:echo hello-from-pod']);
+    const listener: SpawnedProcess = spawnInNetns(ns.net!, 'socat', ['TCP-LISTEN:8080,reuseaddr,fork', 'SYSTEM:echo hello-from-pod']);
     cleanups.push(async () => void listener.kill('SIGKILL'));
     expect((await natRulesFor(podId)).length).toBeGreaterThan(0);
     expect((await eventually(() => fetchGreeting(gateway, hostPort))).trim()).toBe('hello-from-pod');

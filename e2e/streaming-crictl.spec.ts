@@ -143,9 +143,18 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
 
   it('crictl port-forward: HTTP and 100 MB intact, concurrent connections', async () => {
     const local = await freeLocalPorts(1);
-    const pf = spawn(CRICTL, [...crictlEndpoints(d.sock), 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // crictl port-forward ends when a forwarded connection is refused inside the pod (the server
+    // there not up yet on a loaded machine): start it again until the page is served.
+    const forward = async () => {
+      const p = spawn(CRICTL, [...crictlEndpoints(d.sock), 'port-forward', podId, `${local}:8080`], { stdio: ['ignore', 'pipe', 'ignore'] });
+      await new Promise((r) => {
+        p.stdout.once('data', r);
+        p.once('exit', r);
+      });
+      return p;
+    };
+    let pf = await forward();
     try {
-      await new Promise((r) => pf.stdout.once('data', r));
       const get = (path: string) =>
         new Promise<{ body: Buffer; sha: string }>((resolve, reject) => {
           http
@@ -160,7 +169,10 @@ describe.skipIf(!isRoot)('streaming through crictl and critest', () => {
             })
             .on('error', reject);
         });
-      for (let i = 0; i < 50 && !(await get('/big.sha').then((r) => r.body.length > 0, () => false)); i++) await sleep(200);
+      for (let i = 0; i < 150 && !(await get('/big.sha').then((r) => r.body.length > 0, () => false)); i++) {
+        await sleep(200);
+        if (pf.exitCode !== null || pf.signalCode !== null) pf = await forward();
+      }
       const [big, sums, ...pages] = await Promise.all([get('/big'), get('/big.sha'), get('/index.html'), get('/index.html'), get('/index.html')]);
       expect(big.sha).toBe(sums.body.toString().split(' ')[0]);
       for (const p of pages) expect(p.body.toString()).toBe('hello-from-pod\n');

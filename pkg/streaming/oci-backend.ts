@@ -13,7 +13,7 @@
 // portForward: a TCP socket created inside the pod's network namespace (setns around socket(),
 //   see native.ts), wrapped as a net.Socket and connected to 127.0.0.1:<port> there: no helper
 //   process per connection, real half-close, and ECONNREFUSED as an ordinary error.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnProcess, type SpawnedProcess } from '../sys/spawn.js';
 import { closeSync, constants as fsc, openSync, writeSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -56,12 +56,12 @@ export class OciStreamingBackend implements StreamingBackend {
     const log = this.o.log.child({ containerId: t.id, podId: t.podId });
     const pidFile = join(t.bundleDir, `exec-stream-${randomBytes(6).toString('hex')}.pid`);
     const args = ['--root', t.runtimeRoot, 'exec', '--pid-file', pidFile, ...(opts.tty ? ['--tty'] : []), t.id, ...cmd];
-    let child: ChildProcess;
+    let child: SpawnedProcess;
     let stdio: Pick<ProcessStdio, 'stdin' | 'stdout' | 'stderr' | 'resize'>;
     if (opts.tty) {
       const pty = openPty();
       try {
-        child = spawn(t.runtimePath, args, { stdio: [pty.slaveFd, pty.slaveFd, pty.slaveFd], detached: true });
+        child = spawnProcess(t.runtimePath, args, { stdio: [pty.slaveFd, pty.slaveFd, pty.slaveFd], detached: true });
       } finally {
         closeSync(pty.slaveFd);
       }
@@ -85,7 +85,7 @@ export class OciStreamingBackend implements StreamingBackend {
         },
       };
     } else {
-      child = spawn(t.runtimePath, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      child = spawnProcess(t.runtimePath, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
       stdio = { stdin: child.stdin ?? undefined, stdout: child.stdout ?? undefined, stderr: child.stderr ?? undefined };
       child.stdin?.on('error', () => undefined);
     }
@@ -191,7 +191,7 @@ export class OciStreamingBackend implements StreamingBackend {
   }
 }
 
-async function killExec(child: ChildProcess, pidFile: string, log: Logger): Promise<void> {
+async function killExec(child: SpawnedProcess, pidFile: string, log: Logger): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (pid > 0) {

@@ -1,6 +1,7 @@
 // Runs a helper binary to completion and returns its output; the one place that spawns
-// short-lived tools (runc, unshare...), so timeouts and error text are handled alike.
-import { spawn } from 'node:child_process';
+// short-lived tools (runc, unshare, CNI plugins...), so timeouts and error text are handled alike.
+// Started with posix_spawn (spawn.ts): no fork of the daemon per tool.
+import { spawnProcess } from './spawn.js';
 
 export interface ExecResult {
   code: number | null;
@@ -21,24 +22,31 @@ export interface ExecOptions {
 
 export function execFileResult(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
+    if (opts.signal?.aborted) return reject(abortError(opts.signal));
+    const child = spawnProcess(file, args, {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       cwd: opts.cwd,
-      ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    const onAbort = (): void => {
+      child.kill('SIGTERM'); // what child_process does for its `signal` option
+      reject(abortError(opts.signal!));
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.on('error', (e) => {
+    child.on('error', (e: Error) => {
       if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       reject(e);
     });
-    child.on('close', (code, signal) => {
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
       if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
     if (opts.input !== undefined) {
@@ -47,6 +55,10 @@ export function execFileResult(file: string, args: string[], opts: ExecOptions =
       child.stdin!.end(opts.input);
     }
   });
+}
+
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: signal.reason as unknown }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
 /** Like execFileResult but rejects with the tool's stderr when it exits non-zero. */

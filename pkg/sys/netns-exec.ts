@@ -1,6 +1,6 @@
 // Runs commands inside a pinned network namespace through util-linux nsenter.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileResult, type ExecOptions, type ExecResult } from './exec-file.js';
+import { spawnProcess, type SpawnedProcess } from './spawn.js';
 
 /** Runs `cmd args` inside the network namespace pinned at netnsPath, capturing output. */
 export function execInNetns(netnsPath: string, cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -17,6 +17,6 @@ export async function execInNetnsOk(netnsPath: string, cmd: string, args: string
 }
 
 /** Starts a long-running command inside the netns (e.g. a listener); the caller owns the process. */
-export function spawnInNetns(netnsPath: string, cmd: string, args: string[]): ChildProcess {
-  return spawn('nsenter', [`--net=${netnsPath}`, '--', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnInNetns(netnsPath: string, cmd: string, args: string[]): SpawnedProcess {
+  return spawnProcess('nsenter', [`--net=${netnsPath}`, '--', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }

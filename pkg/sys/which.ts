@@ -2,12 +2,10 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-export function which(name: string, extraDirs: string[] = []): string | undefined {
+export function which(name: string, extraDirs: string[] = [], pathVar = process.env.PATH): string | undefined {
   const candidates = name.includes('/')
     ? [name]
-    : [...(process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter), ...extraDirs].map((d) =>
-        join(d, name),
-      );
+    : [...(pathVar ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter), ...extraDirs].map((d) => join(d, name));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);

@@ -3,7 +3,7 @@
 // outlives the daemon. conmon writes the CRI log (k8s-file), the exit code to
 // <exitDir>/<id> (and <persistDir>/exit, <persistDir>/oom), serves the attach socket and the
 // ctl FIFO. We learn the container pid (or runc's error) through conmon's sync pipe (fd 3).
-import { spawn } from 'node:child_process';
+import { spawnProcess } from '../../sys/spawn.js';
 import { openSync, closeSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -100,7 +100,7 @@ export async function startUnderConmon(o: ConmonStartOptions): Promise<ConmonSta
   const errFd = openSync(errFile, 'a');
   let child;
   try {
-    child = spawn(o.conmonPath, conmonArgs(o), {
+    child = spawnProcess(o.conmonPath, conmonArgs(o), {
       stdio: ['ignore', errFd, errFd, 'pipe'],
       detached: true,
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },

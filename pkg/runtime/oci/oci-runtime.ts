@@ -1,6 +1,6 @@
 // The namespace-pod runtime: pinned namespaces (no pause image), an optional catatonit infra
 // for pod-level PID namespaces, containers under runc supervised by conmon.
-import { spawn } from 'node:child_process';
+import { spawnProcess } from '../../sys/spawn.js';
 import { constants, existsSync, openSync, closeSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile, rmdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -325,9 +325,9 @@ export class OciSandboxRuntime implements SandboxRuntime {
     await writeFile(procFile, JSON.stringify(proc), { mode: 0o600 });
     try {
       return await new Promise<ExecSyncExit>((resolve, reject) => {
-        const child = spawn(this.runtimePath, this.cli.execArgs(c.id, procFile, pidFile), { stdio: ['ignore', 'pipe', 'pipe'] });
-        child.stdout.on('data', (b: Buffer) => req.stdout.push(b));
-        child.stderr.on('data', (b: Buffer) => req.stderr.push(b));
+        const child = spawnProcess(this.runtimePath, this.cli.execArgs(c.id, procFile, pidFile), { stdio: ['ignore', 'pipe', 'pipe'] });
+        child.stdout!.on('data', (b: Buffer) => req.stdout.push(b));
+        child.stderr!.on('data', (b: Buffer) => req.stderr.push(b));
         const onDeadline = (): void => {
           log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
           // Kill the exec'd process itself (runc exec only waits for it), then runc.

@@ -1,7 +1,7 @@
 // Thin wrapper over an OCI runtime CLI (runc; crun takes the same arguments). Each handler
 // gets its own --root so two handlers never see each other's containers. Errors carry the
 // runtime's own message (runc prints `level=error msg="..."` on stderr).
-import { spawn } from 'node:child_process';
+import { spawnProcess } from '../../sys/spawn.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileResult, type ExecResult } from '../../sys/exec-file.js';
@@ -88,7 +88,7 @@ export class OciRuntimeCli {
     // runc's errors from its JSON log instead.
     const logFile = join(bundle, 'runtime.log');
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(this.path, ['--root', this.root, ...this.globalArgs, '--log', logFile, '--log-format', 'json', 'run', '--detach', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: 'ignore' });
+      const child = spawnProcess(this.path, ['--root', this.root, ...this.globalArgs, '--log', logFile, '--log-format', 'json', 'run', '--detach', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: ['ignore', 'ignore', 'ignore'] });
       child.on('error', reject);
       child.on('exit', (c) => resolve(c));
     });
