@@ -3,11 +3,9 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchEnv } from '../env.js';
-import type { CriClient } from '../cri-client.js';
 import { DaemonProcess } from './daemon-process.js';
-import { killTreesMatching, removeDir } from './cleanup.js';
-import { descendants, listProcesses } from '../proc.js';
-import { removeAllPods, type RuntimeUnderTest } from './runtime.js';
+import type { ProcInfo } from '../proc.js';
+import { DaemonRuntime } from './daemon-runtime.js';
 import { configSchema } from '../../pkg/config/schema.js';
 
 /** Micro-VM handlers the bench adds when this build's schema knows them: cold, and with a warm pool of one. */
@@ -60,7 +58,7 @@ bin_dirs = ["${env.cniBinDir}"]
 ${handlersToml(vm)}`;
 }
 
-export class BulkheadRuntime implements RuntimeUnderTest {
+export class BulkheadRuntime extends DaemonRuntime {
   readonly name = 'bulkhead' as const;
   readonly label = 'Bulkhead';
   readonly sandboxImage = '';
@@ -68,10 +66,10 @@ export class BulkheadRuntime implements RuntimeUnderTest {
   readonly rootDir: string;
   readonly logFile: string;
   readonly socket: string;
-  private readonly daemon: DaemonProcess;
-  private cri: CriClient | undefined;
+  protected readonly daemon: DaemonProcess;
 
   constructor(env: BenchEnv, opts: BulkheadOptions = {}) {
+    super();
     this.base = join(env.dir, opts.instance ?? 'bulkhead');
     this.rootDir = join(this.base, 'root');
     this.logFile = join(this.base, 'bulkheadd.log');
@@ -89,44 +87,11 @@ export class BulkheadRuntime implements RuntimeUnderTest {
     });
   }
 
-  get client(): CriClient {
-    if (!this.cri) throw new Error('bulkhead not started');
-    return this.cri;
+  protected isMonitor(p: ProcInfo): boolean {
+    return p.comm === 'conmon' && p.cmdline.includes(`${this.base}/`); // conmon args name our state dir
   }
 
-  async start(): Promise<void> {
-    this.cri = await this.daemon.start();
-  }
-
-  daemonPid(): number {
-    return this.daemon.pid;
-  }
-
-  /** conmon monitors started for this daemon (their args name our state dir) and the pod infra under them. */
-  perPodHelperPids(workloadComms: string[]): number[] {
-    const procs = listProcesses();
-    const monitors = procs.filter((p) => p.comm === 'conmon' && p.cmdline.includes(`${this.base}/`));
-    return descendants(monitors.map((p) => p.pid), procs)
-      .filter((p) => !workloadComms.includes(p.comm))
-      .map((p) => p.pid);
-  }
-
-  async version(): Promise<string> {
-    const v = await this.client.runtime.Version({ version: 'v1' });
-    return `${v.runtime_name} ${v.runtime_version}`;
-  }
-
-  async stop(): Promise<void> {
-    if (this.cri) {
-      await removeAllPods(this.cri).catch(() => 0);
-      this.cri.close();
-    }
-    await this.daemon.stop();
-    killTreesMatching(`${this.base}/`);
-    removeDir(this.base);
-  }
-
-  logTail(): string {
-    return this.daemon.logTail();
+  protected leftoverPattern(): string {
+    return `${this.base}/`;
   }
 }

@@ -5,11 +5,9 @@ import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { BenchEnv } from '../env.js';
-import type { CriClient } from '../cri-client.js';
 import { DaemonProcess } from './daemon-process.js';
-import { killTreesMatching, removeDir } from './cleanup.js';
-import { descendants, listProcesses } from '../proc.js';
-import { removeAllPods, type RuntimeUnderTest } from './runtime.js';
+import type { ProcInfo } from '../proc.js';
+import { DaemonRuntime } from './daemon-runtime.js';
 import { containerd16Config, containerd2Config, PAUSE_16, PAUSE_2 } from './containerd-config.js';
 import { CONTAINERD2_VERSION, peerDir } from './peers.js';
 
@@ -30,7 +28,7 @@ function debianVersion(): string {
   }
 }
 
-export class ContainerdRuntime implements RuntimeUnderTest {
+export class ContainerdRuntime extends DaemonRuntime {
   readonly name: 'containerd1' | 'containerd2';
   readonly label: string;
   readonly sandboxImage: string;
@@ -38,11 +36,11 @@ export class ContainerdRuntime implements RuntimeUnderTest {
   readonly rootDir: string;
   readonly logFile: string;
   readonly socket: string;
-  private readonly daemon: DaemonProcess;
+  protected readonly daemon: DaemonProcess;
   private readonly v2: boolean;
-  private cri: CriClient | undefined;
 
   constructor(env: BenchEnv, major: 1 | 2, logLevel = 'warn') {
+    super();
     this.v2 = major === 2;
     this.name = this.v2 ? 'containerd2' : 'containerd1';
     this.label = `containerd ${this.v2 ? CONTAINERD2_VERSION : existsSync(CONTAINERD_BIN) ? debianVersion() : '1.6'}`;
@@ -64,46 +62,18 @@ export class ContainerdRuntime implements RuntimeUnderTest {
     });
   }
 
-  get client(): CriClient {
-    if (!this.cri) throw new Error(`${this.label} not started`);
-    return this.cri;
-  }
-
-  async start(): Promise<void> {
+  override async start(): Promise<void> {
     if (!this.v2) ensureContainerdInstalled();
-    this.cri = await this.daemon.start();
-  }
-
-  daemonPid(): number {
-    return this.daemon.pid;
+    await super.start();
   }
 
   /** The shims this containerd started (one per pod) plus their pause processes. */
-  perPodHelperPids(workloadComms: string[]): number[] {
-    const procs = listProcesses();
-    const shims = procs.filter((p) => p.comm.startsWith('containerd-shim') && p.cmdline.includes(`-address ${this.socket}`));
-    return descendants(shims.map((p) => p.pid), procs)
-      .filter((p) => !workloadComms.includes(p.comm))
-      .map((p) => p.pid);
+  protected isMonitor(p: ProcInfo): boolean {
+    return p.comm.startsWith('containerd-shim') && p.cmdline.includes(`-address ${this.socket}`);
   }
 
-  async version(): Promise<string> {
-    const v = await this.client.runtime.Version({ version: 'v1' });
-    return `${v.runtime_name} ${v.runtime_version}`;
-  }
-
-  async stop(): Promise<void> {
-    if (this.cri) {
-      await removeAllPods(this.cri).catch(() => 0);
-      this.cri.close();
-    }
-    await this.daemon.stop();
-    // Shims outlive containerd by design: they are ours when they name our socket.
-    killTreesMatching(`-address ${this.socket}`);
-    removeDir(this.base);
-  }
-
-  logTail(): string {
-    return this.daemon.logTail();
+  /** Shims outlive containerd by design: they are ours when they name our socket. */
+  protected leftoverPattern(): string {
+    return `-address ${this.socket}`;
   }
 }

@@ -3,15 +3,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchEnv } from '../env.js';
-import type { CriClient } from '../cri-client.js';
 import { DaemonProcess } from './daemon-process.js';
-import { killTreesMatching, removeDir } from './cleanup.js';
-import { descendants, listProcesses } from '../proc.js';
-import { removeAllPods, type RuntimeUnderTest } from './runtime.js';
+import type { ProcInfo } from '../proc.js';
+import { DaemonRuntime } from './daemon-runtime.js';
 import { CRIO_VERSION, peerDir } from './peers.js';
 import { CRIO_PAUSE, writeCrioFiles } from './crio-config.js';
 
-export class CrioRuntime implements RuntimeUnderTest {
+export class CrioRuntime extends DaemonRuntime {
   readonly name = 'crio' as const;
   readonly label = `CRI-O ${CRIO_VERSION}`;
   /** Pulled up front like the other runtimes' pause images (kubelet's node has it pre-pulled). */
@@ -20,10 +18,10 @@ export class CrioRuntime implements RuntimeUnderTest {
   readonly rootDir: string;
   readonly logFile: string;
   readonly socket: string;
-  private readonly daemon: DaemonProcess;
-  private cri: CriClient | undefined;
+  protected readonly daemon: DaemonProcess;
 
   constructor(env: BenchEnv, logLevel = 'warn') {
+    super();
     this.base = join(env.dir, 'crio');
     this.rootDir = join(this.base, 'storage');
     this.logFile = join(this.base, 'crio.log');
@@ -38,44 +36,12 @@ export class CrioRuntime implements RuntimeUnderTest {
     });
   }
 
-  get client(): CriClient {
-    if (!this.cri) throw new Error(`${this.label} not started`);
-    return this.cri;
-  }
-
-  async start(): Promise<void> {
-    this.cri = await this.daemon.start();
-  }
-
-  daemonPid(): number {
-    return this.daemon.pid;
-  }
-
   /** conmon monitors of this CRI-O (their args name our dirs) and the infra containers under them. */
-  perPodHelperPids(workloadComms: string[]): number[] {
-    const procs = listProcesses();
-    const monitors = procs.filter((p) => p.comm === 'conmon' && p.cmdline.includes(`${this.base}/`));
-    return descendants(monitors.map((p) => p.pid), procs)
-      .filter((p) => !workloadComms.includes(p.comm))
-      .map((p) => p.pid);
+  protected isMonitor(p: ProcInfo): boolean {
+    return p.comm === 'conmon' && p.cmdline.includes(`${this.base}/`);
   }
 
-  async version(): Promise<string> {
-    const v = await this.client.runtime.Version({ version: 'v1' });
-    return `${v.runtime_name} ${v.runtime_version}`;
-  }
-
-  async stop(): Promise<void> {
-    if (this.cri) {
-      await removeAllPods(this.cri).catch(() => 0);
-      this.cri.close();
-    }
-    await this.daemon.stop();
-    killTreesMatching(`${this.base}/`);
-    removeDir(this.base);
-  }
-
-  logTail(): string {
-    return this.daemon.logTail();
+  protected leftoverPattern(): string {
+    return `${this.base}/`;
   }
 }
