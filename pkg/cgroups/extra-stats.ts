@@ -6,7 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isV2 } from './detect.js';
 import { controllerDir, resolveMode, type CgroupFsOptions } from './paths.js';
-import { parseFlatKeyed } from './stats.js';
+import { parseFlatKeyed, type V2Files } from './stats.js';
+
+export type { V2Files };
 
 /** At most this many pids of cgroup.procs are returned (the fd walk costs a readdir per pid). */
 export const PROCS_CAP = 4096;
@@ -195,11 +197,6 @@ function readV1(path: string, opts: CgroupFsOptions): CgroupExtraStats {
 }
 
 /** A cgroup v2 directory's files, by name: the host's cgroupfs, or a micro-VM guest's copy. */
-export interface V2Files {
-  read(name: string): string | undefined;
-  /** undefined when unknown (a guest's copy has no directory listing) */
-  hasChildCgroup(): boolean | undefined;
-}
 
 export function v2Dir(dir: string): V2Files {
   return { read: (name) => readText(join(dir, name)), hasChildCgroup: () => hasChildCgroup(dir) };

@@ -36,7 +36,7 @@ export interface CgroupStats {
   cpu?: CgroupCpuStats;
   memory?: CgroupMemoryStats;
   pids?: { current: number; limit?: number };
-  /** micro-VM pods: the guest cgroup's v2 files as the agent sent them (pkg/cgroups/guest-stats.ts parses them) */
+  /** micro-VM pods: the guest cgroup's v2 files as the agent sent them (cgroupStatsV2 parses them) */
   guestFiles?: Record<string, string>;
 }
 
@@ -52,11 +52,18 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** A cgroup file's decimal value; undefined for "max", empty or anything else (a guest's copy is untrusted). */
+function numberOf(text: string | undefined): number | undefined {
+  const t = text?.trim();
+  return t && /^\d+$/.test(t) ? Number(t) : undefined;
+}
+
 function readNumber(path: string): number | undefined {
-  const t = readText(path)?.trim();
-  if (t === undefined || t === '' || t === 'max') return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : undefined;
+  return numberOf(readText(path));
+}
+
+function hostV2Files(dir: string): V2Files {
+  return { read: (name) => readText(join(dir, name)), hasChildCgroup: () => undefined };
 }
 
 function readBigInt(path: string): bigint | undefined {
@@ -144,41 +151,53 @@ function readPids(dir: string): CgroupStats['pids'] {
   return limit === undefined ? { current } : { current, limit };
 }
 
-function readV2(dir: string): Omit<CgroupStats, 'timestampNs'> {
+/** A cgroup v2 directory's files: read from the host's cgroupfs, or a copy a micro-VM guest sent. */
+export interface V2Files {
+  read(name: string): string | undefined;
+  /** undefined when unknown (a guest's copy has no directory listing) */
+  hasChildCgroup(): boolean | undefined;
+}
+
+function statsFromV2(f: V2Files): Omit<CgroupStats, 'timestampNs'> {
   const out: Omit<CgroupStats, 'timestampNs'> = {};
-  const cpuStat = readText(join(dir, 'cpu.stat'));
-  if (cpuStat !== undefined) {
-    const st = parseFlatKeyed(cpuStat);
-    const us = (k: string) => (st.has(k) ? BigInt(st.get(k) as string) * 1000n : undefined);
-    const usageNs = us('usage_usec');
-    if (usageNs !== undefined) {
-      const cpu: CgroupCpuStats = { usageNs };
-      const user = us('user_usec');
-      const sys = us('system_usec');
-      if (user !== undefined) cpu.userNs = user;
-      if (sys !== undefined) cpu.systemNs = sys;
-      out.cpu = cpu;
-    }
+  const st = parseFlatKeyed(f.read('cpu.stat'));
+  const us = (k: string) => (/^\d+$/.test(st.get(k) ?? '') ? BigInt(st.get(k) as string) * 1000n : undefined);
+  const usageNs = us('usage_usec');
+  if (usageNs !== undefined) {
+    const cpu: CgroupCpuStats = { usageNs };
+    const user = us('user_usec');
+    const sys = us('system_usec');
+    if (user !== undefined) cpu.userNs = user;
+    if (sys !== undefined) cpu.systemNs = sys;
+    out.cpu = cpu;
   }
-  const usage = readNumber(join(dir, 'memory.current'));
+  const usage = numberOf(f.read('memory.current'));
   if (usage !== undefined) {
-    const st = parseFlatKeyed(readText(join(dir, 'memory.stat')));
-    const ev = parseFlatKeyed(readText(join(dir, 'memory.events')));
+    const ms = parseFlatKeyed(f.read('memory.stat'));
+    const ev = parseFlatKeyed(f.read('memory.events'));
     out.memory = memoryStats(
       usage,
-      num(st, 'inactive_file'),
-      num(st, 'anon'),
-      num(st, 'file'),
-      num(st, 'pgfault'),
-      num(st, 'pgmajfault'),
-      limitOrUndefined(readNumber(join(dir, 'memory.max'))),
+      num(ms, 'inactive_file'),
+      num(ms, 'anon'),
+      num(ms, 'file'),
+      num(ms, 'pgfault'),
+      num(ms, 'pgmajfault'),
+      limitOrUndefined(numberOf(f.read('memory.max'))),
       num(ev, 'oom_kill'),
       num(ev, 'max'),
     );
   }
-  const pids = readPids(dir);
-  if (pids) out.pids = pids;
+  const current = numberOf(f.read('pids.current'));
+  if (current !== undefined) {
+    const limit = numberOf(f.read('pids.max'));
+    out.pids = limit === undefined ? { current } : { current, limit };
+  }
   return out;
+}
+
+/** CgroupStats from a copy of a cgroup v2 directory's files (a micro-VM guest's container cgroup, ContainerStats.cgroup_files). */
+export function cgroupStatsV2(f: V2Files, timestampNs: bigint): CgroupStats {
+  return { timestampNs, ...statsFromV2(f) };
 }
 
 /** Statistics of the cgroup at a cgroupfs path ("/kubepods/pod1/ctr") or systemd name; parts the host lacks are left out. */
@@ -187,7 +206,7 @@ export function readCgroupStats(recorded: string, opts: CgroupFsOptions = {}, no
   const timestampNs = now();
   // systemd driver records: "kubepods-pod1.slice", "kubepods-pod1.slice:bulkhead:<id>"
   const path = cgroupFsPath(recorded);
-  const body = isV2(mode) ? readV2(controllerDir(path, 'cpu', { root, mode }) as string) : readV1(path, { root, mode });
+  const body = isV2(mode) ? statsFromV2(hostV2Files(controllerDir(path, 'cpu', { root, mode }) as string)) : readV1(path, { root, mode });
   return { timestampNs, ...body };
 }
 

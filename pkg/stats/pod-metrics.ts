@@ -4,9 +4,8 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as cri from '../api/cri-types.js';
-import { readCgroupStats, type CgroupStats } from '../cgroups/stats.js';
+import { cgroupStatsV2, readCgroupStats, type CgroupStats } from '../cgroups/stats.js';
 import { extraStatsV2, PROCS_CAP, readCgroupExtraStats, v2FileMap, type CgroupExtraStats } from '../cgroups/extra-stats.js';
-import { cgroupStatsV2 } from '../cgroups/guest-stats.js';
 import { netnsInterfaceStats } from '../network/cni.js';
 import { nowNs } from '../store/time.js';
 import type { ContainerRecord, SandboxRecord } from '../store/records.js';
