@@ -6,7 +6,7 @@
 #   3. e2e/cluster/up.sh           etcd + kube-apiserver + kubelet, node Ready
 #      With BULKHEAD_KUBELET_E2E_VM=1 the micro-VM guest image is built (cached) first and
 #      the microvm RuntimeClass spec runs too (needs the vm handler in the build).
-#   4. vitest e2e/kubelet/*.spec.ts (BULKHEAD_KUBELET_E2E=1; JSON report in
+#   4. vitest e2e/kubelet/*.spec.ts, or the files named in KUBELET_E2E_SPECS (BULKHEAD_KUBELET_E2E=1; JSON report in
 #                                  .e2e-work/vitest-kubelet.json)
 #   5. e2e/cluster/down.sh + runtime.sh stop, always (also on failure/interrupt), then a leak
 #      check: no kubelet/apiserver/etcd/runtime process, mount or bridge of ours may remain.
@@ -60,7 +60,7 @@ log "cluster up in $((SECONDS - t1))s (runtime $KUBELET_E2E_RUNTIME)"
 . e2e/cluster/env.sh
 rc=0
 BULKHEAD_KUBELET_E2E=1 BULKHEAD_KUBECONFIG=$KUBECONFIG_ADMIN NODE_NAME=$NODE_NAME \
-  npx vitest run --project kubelet \
+  npx vitest run --project kubelet ${KUBELET_E2E_SPECS:-} \
   --reporter=default --reporter=json --outputFile=.e2e-work/vitest-kubelet.json || rc=$?
 
 cleanup
