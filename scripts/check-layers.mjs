@@ -27,11 +27,11 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const LAYERS = [
   ['cmd/bulkheadd', 'cmd/bulkhead', 'cmd/bulkhead-agent'], // entry points
   ['daemon', 'ops'], // composition: the only place that knows every subsystem
-  ['cri'], // CRI handlers: requests in, gRPC codes out
+  ['cri', 'grpc'], // the gRPC edge: CRI handlers and the server; error kinds become status codes here only
   ['container', 'sandbox', 'stats', 'streaming'], // pod and container orchestration, streaming sessions
   ['runtime'], // the runtimes behind one seam: OCI (runc + conmon) and micro-VM
   ['oci', 'cdi', 'vm', 'network', 'image', 'cgroups', 'agent', 'vmchannel'], // what the runtimes are built from
-  ['events', 'validation', 'status', 'metrics', 'config', 'store', 'grpc', 'api', 'log', 'sys'], // foundation
+  ['events', 'validation', 'status', 'metrics', 'config', 'store', 'errors', 'api', 'log', 'sys'], // foundation
 ];
 
 /** Edges that import upward (into a higher layer) and packages the table does not place. */

@@ -4,7 +4,7 @@
 // its back (a daemon-reload re-applies unit properties).
 import type { CgroupMode } from './detect.js';
 import { detectCgroupMode } from './detect.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import { applyResources, ensureCgroup, killCgroup, removeCgroup, type CgroupResources } from './pod-cgroup.js';
 import { cgroupSegments } from './paths.js';
 import { containerCgroupsPath, expandSlice, isSliceName, ownedPodSlice, SCOPE_PREFIX } from './systemd-names.js';

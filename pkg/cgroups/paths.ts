@@ -1,6 +1,6 @@
 // Where a cgroup lives on disk: one directory per v1 controller hierarchy, or one cgroup2 dir.
 import { join } from 'node:path';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import { CGROUP_ROOT, detectCgroupMode, isV2, v1HierarchyNames, type CgroupMode } from './detect.js';
 
 export interface CgroupFsOptions {

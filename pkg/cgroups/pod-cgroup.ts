@@ -5,10 +5,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as cri from '../api/cri-types.js';
-import { errnoCode, failedPrecondition, invalidArgument } from '../grpc/errors.js';
+import { errnoCode, failedPrecondition, invalidArgument } from '../errors/errors.js';
 import { isV2 } from './detect.js';
 import { cgroupDirs, cgroupSegments, controllerDir, resolveMode, v1ControllerDir, v1Hierarchies, type CgroupFsOptions } from './paths.js';
-import { criInt } from '../grpc/int64.js';
+import { criInt } from '../validation/int64.js';
 
 export interface CgroupResources {
   cpuShares?: number;

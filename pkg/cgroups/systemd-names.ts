@@ -1,7 +1,7 @@
 // Names of the systemd cgroup driver: slice names as kubelet writes them
 // ("kubepods-burstable-pod<uid>.slice"), runc's "slice:prefix:name" cgroupsPath form, and the
 // cgroupfs directory each one stands for. Pure string work: no D-Bus, no filesystem.
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 
 /** runc's, CRI-O's and containerd's prefix for container scopes ("crio", "cri-containerd"); ours. */
 export const SCOPE_PREFIX = 'bulkhead';

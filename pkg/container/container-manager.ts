@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type * as cri from '../api/cri-types.js';
 import type { Config } from '../config/schema.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
 import { buildContainerSpec } from '../oci/spec-builder.js';
 import { applyCdiEdits } from '../cdi/apply.js';
 import type { CdiRegistry } from '../cdi/registry.js';

@@ -4,10 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { status } from '@grpc/grpc-js';
 import { ContainerManager, type ContainerManagerDeps } from './container-manager.js';
 import { containerConfig, podConfig } from '../oci/test-fixtures.js';
-import { notFound } from '../grpc/errors.js';
+import { notFound } from '../errors/errors.js';
 import type { Config } from '../config/schema.js';
 import { CgroupfsDriver } from '../cgroups/driver.js';
 
@@ -93,7 +92,7 @@ describe('CreateContainer vs Stop/RemovePodSandbox', () => {
     pods.remove();
     finishRemoval();
     await removal;
-    await expect(create).rejects.toThrow(expect.objectContaining({ code: status.NOT_FOUND }));
+    await expect(create).rejects.toThrow(expect.objectContaining({ kind: 'not-found' }));
     expect(acquired).toBe(0);
   });
 });

@@ -2,7 +2,7 @@
 // int64; 0 or negative: none) that kills the command and answers DEADLINE_EXCEEDED — what kubelet
 // turns into a timed-out exec probe, and what containerd returns — and a cap on each output
 // stream. Runtimes only run the command and feed the output sinks.
-import { deadlineExceeded } from '../grpc/errors.js';
+import { deadlineExceeded } from '../errors/errors.js';
 import type { ExecOutputSink, ExecSyncExit, ExecSyncRequest } from '../runtime/sandbox-runtime.js';
 import { secondsToMs, setLongTimeout } from '../sys/long-timeout.js';
 

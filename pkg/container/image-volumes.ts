@@ -7,7 +7,7 @@
 import { mkdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument, notFound } from '../grpc/errors.js';
+import { invalidArgument, notFound } from '../errors/errors.js';
 import { detachIfMounted, mount, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT } from '../sys/mount.js';
 import type { ImageSource } from './image-source.js';
 

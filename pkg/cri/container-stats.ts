@@ -1,6 +1,6 @@
 // ContainerStats, ListContainerStats.
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import type { ContainerManager } from '../container/container-manager.js';
 import type { StatsService } from '../stats/stats-service.js';
 

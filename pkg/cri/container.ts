@@ -1,7 +1,7 @@
 // CreateContainer, StartContainer, StopContainer, RemoveContainer, ListContainers,
 // ContainerStatus, UpdateContainerResources, ReopenContainerLog.
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
 import { CdiError } from '../cdi/spec-file.js';
 import type { ContainerManager } from '../container/container-manager.js';
 

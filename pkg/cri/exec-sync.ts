@@ -1,6 +1,6 @@
 // ExecSync: run a command in a container, return its exit code and (capped) stdout/stderr.
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import type { ContainerManager } from '../container/container-manager.js';
 
 export function execSyncHandlers(containers: ContainerManager): Pick<RuntimeHandlers, 'ExecSync'> {

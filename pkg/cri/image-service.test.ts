@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { status } from '@grpc/grpc-js';
 import type { ImageRecord, ImageStore } from '../image/image-store.js';
 import { imageServiceHandlers, pinnedMatcher, toCriImage } from './image-service.js';
 
@@ -40,6 +39,6 @@ describe('ImageSpec.runtime_handler', () => {
 
   it('an unknown handler is NotFound, as in RunPodSandbox', async () => {
     const err = await h.PullImage({ image: { image: 'busybox', runtime_handler: 'kata' } } as Parameters<typeof h.PullImage>[0], ctx).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: status.NOT_FOUND, message: expect.stringContaining('runtime handler "kata" is not configured') });
+    expect(err).toMatchObject({ kind: 'not-found', message: expect.stringContaining('runtime handler "kata" is not configured') });
   });
 });

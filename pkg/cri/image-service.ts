@@ -1,7 +1,7 @@
 // CRI ImageService: PullImage, ListImages / StreamImages, ImageStatus, RemoveImage, ImageFsInfo,
 // on top of the image store. Semantics follow the proto comments and containerd's CRI plugin.
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument, notFound } from '../grpc/errors.js';
+import { invalidArgument, notFound } from '../errors/errors.js';
 import type { ImageHandlers } from '../grpc/handlers.js';
 import type { ImageRecord, ImageStore } from '../image/image-store.js';
 import { tryNormalizeReference } from '../image/reference.js';

@@ -1,6 +1,6 @@
 // RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox.
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import type { SandboxManager } from '../sandbox/sandbox-manager.js';
 import type { ContainerManager } from '../container/container-manager.js';
 

@@ -1,6 +1,6 @@
 // PodSandboxStats, ListPodSandboxStats, ListMetricDescriptors, ListPodSandboxMetrics.
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import type { SandboxManager } from '../sandbox/sandbox-manager.js';
 import { METRIC_DESCRIPTORS, podMetrics, type StatsService } from '../stats/stats-service.js';
 

@@ -3,7 +3,7 @@ import type { RuntimeHandlers } from '../grpc/handlers.js';
 import type { Config } from '../config/schema.js';
 import type * as cri from '../api/cri-types.js';
 import type { Condition, StatusSource } from '../status/status-source.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import { PodCidrError, type PodCidrSettings } from '../network/pod-cidr.js';
 
 export const RUNTIME_NAME = 'bulkhead';

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { status } from '@grpc/grpc-js';
 import { streamingHandlers } from './streaming.js';
-import { notFound } from '../grpc/errors.js';
+import { notFound } from '../errors/errors.js';
 import type { StreamRequest } from '../streaming/tokens.js';
 import type { CallContext } from '../grpc/handlers.js';
 import type * as cri from '../api/cri-types.js';
@@ -31,7 +30,7 @@ const h = streamingHandlers({
 });
 
 const execReq = (o: Partial<cri.ExecRequest__Output>): cri.ExecRequest__Output => ({ container_id: 'run', cmd: ['sh'], tty: false, stdin: false, stdout: true, stderr: true, ...o });
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: number }) => e.code);
+const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { kind?: string }) => e.kind);
 
 describe('Exec/Attach/PortForward validation', () => {
   it('registers a valid exec with the full container id and returns the URL', async () => {
@@ -39,21 +38,21 @@ describe('Exec/Attach/PortForward validation', () => {
     expect(registered.at(-1)).toEqual({ kind: 'exec', containerId: 'running-full-id', cmd: ['sh'], tty: false, stdin: false, stdout: true, stderr: true });
   });
   it('rejects bad requests with the right codes', async () => {
-    expect(await code(h.Exec(execReq({ cmd: [] }), ctx))).toBe(status.INVALID_ARGUMENT);
-    expect(await code(h.Exec(execReq({ stdout: false, stderr: false }), ctx))).toBe(status.INVALID_ARGUMENT);
-    expect(await code(h.Exec(execReq({ tty: true, stderr: true }), ctx))).toBe(status.INVALID_ARGUMENT);
-    expect(await code(h.Exec(execReq({ container_id: '' }), ctx))).toBe(status.INVALID_ARGUMENT);
-    expect(await code(h.Exec(execReq({ container_id: 'nope' }), ctx))).toBe(status.NOT_FOUND);
-    expect(await code(h.Exec(execReq({ container_id: 'exit' }), ctx))).toBe(status.FAILED_PRECONDITION);
-    expect(await code(h.Attach({ container_id: 'exit', tty: false, stdin: true, stdout: true, stderr: false }, ctx))).toBe(status.FAILED_PRECONDITION);
-    expect(await code(h.Attach({ container_id: 'run', tty: false, stdin: false, stdout: false, stderr: false }, ctx))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(h.Exec(execReq({ cmd: [] }), ctx))).toBe('invalid-argument');
+    expect(await code(h.Exec(execReq({ stdout: false, stderr: false }), ctx))).toBe('invalid-argument');
+    expect(await code(h.Exec(execReq({ tty: true, stderr: true }), ctx))).toBe('invalid-argument');
+    expect(await code(h.Exec(execReq({ container_id: '' }), ctx))).toBe('invalid-argument');
+    expect(await code(h.Exec(execReq({ container_id: 'nope' }), ctx))).toBe('not-found');
+    expect(await code(h.Exec(execReq({ container_id: 'exit' }), ctx))).toBe('failed-precondition');
+    expect(await code(h.Attach({ container_id: 'exit', tty: false, stdin: true, stdout: true, stderr: false }, ctx))).toBe('failed-precondition');
+    expect(await code(h.Attach({ container_id: 'run', tty: false, stdin: false, stdout: false, stderr: false }, ctx))).toBe('invalid-argument');
   });
   it('port-forward needs a ready pod and valid ports', async () => {
     expect(await h.PortForward({ pod_sandbox_id: 'ready', port: [80, 8080] }, ctx)).toEqual({ url: 'http://127.0.0.1:1/portforward/tok' });
     expect(registered.at(-1)).toEqual({ kind: 'portforward', podSandboxId: 'ready-full', ports: [80, 8080] });
-    expect(await code(h.PortForward({ pod_sandbox_id: '', port: [] }, ctx))).toBe(status.INVALID_ARGUMENT);
-    expect(await code(h.PortForward({ pod_sandbox_id: 'ready', port: [70000] }, ctx))).toBe(status.INVALID_ARGUMENT);
-    expect(await code(h.PortForward({ pod_sandbox_id: 'gone', port: [] }, ctx))).toBe(status.NOT_FOUND);
-    expect(await code(h.PortForward({ pod_sandbox_id: 'down', port: [] }, ctx))).toBe(status.FAILED_PRECONDITION);
+    expect(await code(h.PortForward({ pod_sandbox_id: '', port: [] }, ctx))).toBe('invalid-argument');
+    expect(await code(h.PortForward({ pod_sandbox_id: 'ready', port: [70000] }, ctx))).toBe('invalid-argument');
+    expect(await code(h.PortForward({ pod_sandbox_id: 'gone', port: [] }, ctx))).toBe('not-found');
+    expect(await code(h.PortForward({ pod_sandbox_id: 'down', port: [] }, ctx))).toBe('failed-precondition');
   });
 });

@@ -2,7 +2,7 @@
 // return the single-use URL the client (kubelet, crictl) opens. The streaming itself happens
 // on that HTTP connection (pkg/streaming).
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { failedPrecondition, invalidArgument, resourceExhausted } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument, resourceExhausted } from '../errors/errors.js';
 import { TooManyRequestsError, type StreamRequest } from '../streaming/tokens.js';
 
 export interface StreamingLookup {

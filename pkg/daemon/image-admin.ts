@@ -7,9 +7,8 @@
 // leave the running daemon blind to the new image until a restart.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
-import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { isCriError } from '../grpc/errors.js';
+import { isBulkheadError, type ErrorKind } from '../errors/errors.js';
 import type { ImageRecord, ImageStore } from '../image/image-store.js';
 import type { AdminRoute } from '../metrics/debug-handlers.js';
 import { readBody, send } from '../metrics/http-util.js';
@@ -20,17 +19,17 @@ export interface ImportedImage {
   repoDigests: string[];
 }
 
-const HTTP_OF: Partial<Record<status, number>> = {
-  [status.INVALID_ARGUMENT]: 400,
-  [status.NOT_FOUND]: 404,
-  [status.FAILED_PRECONDITION]: 422,
+const HTTP_OF: Partial<Record<ErrorKind, number>> = {
+  'invalid-argument': 400,
+  'not-found': 404,
+  'failed-precondition': 422,
 };
 
 const shape = (r: ImageRecord): ImportedImage => ({ id: r.id, repoTags: r.repoTags, repoDigests: r.repoDigests });
 const json = (res: ServerResponse, code: number, v: unknown) => send(res, code, `${JSON.stringify(v)}\n`, 'application/json');
 
 function fail(res: ServerResponse, log: Logger, what: string, e: unknown): void {
-  const code = isCriError(e) ? (HTTP_OF[e.code] ?? 500) : 500;
+  const code = isBulkheadError(e) ? (HTTP_OF[e.kind] ?? 500) : 500;
   if (code === 500) log.warn({ err: e }, `${what} failed`);
   json(res, code, { error: e instanceof Error ? e.message : String(e) });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_STATUS_DETAILS, notFound, toStatus } from './errors.js';
+import { notFound } from '../errors/errors.js';
+import { MAX_STATUS_DETAILS, toStatus } from './errors.js';
 
 describe('toStatus', () => {
   it('bounds details that quote huge request fields (they travel in a trailer)', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { CriServer } from './server.js';
-import { notFound } from './errors.js';
+import { notFound } from '../errors/errors.js';
 import { loadCri } from '../api/cri.js';
 import { BulkheadMetrics } from '../metrics/registry.js';
 import { parseExposition, sumSamples } from '../metrics/exposition.js';

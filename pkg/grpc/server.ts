@@ -8,13 +8,13 @@ import { chmodSync, mkdirSync, rmSync, existsSync, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { loadCri } from '../api/cri.js';
-import { toStatus, unimplemented } from './errors.js';
+import { unimplemented } from '../errors/errors.js';
+import { toStatus } from './errors.js';
 import type { CallContext, ImageHandlers, ResponseStream, RuntimeHandlers } from './handlers.js';
 
-export interface RpcObserver {
-  /** Called once per finished RPC (metrics hook). */
-  onRpc(service: string, method: string, code: grpc.status, seconds: number): void;
-}
+import type { RpcObserver } from '../metrics/rpc-observer.js';
+
+export type { RpcObserver };
 
 export interface CriServerOptions {
   address: string;
@@ -118,9 +118,9 @@ function wrapService(
           log.info({ code: grpc.status[code], ms: Math.round(seconds * 1e4) / 10, ...(details ? { err: details } : {}) }, 'rpc');
         };
         if (!handler) {
-          const e = unimplemented(`${method} is not implemented by Bulkhead`);
-          call.emit('error', { code: e.code, details: e.message });
-          finish(e.code, e.message);
+          const e = toStatus(unimplemented(`${method} is not implemented by Bulkhead`));
+          call.emit('error', e);
+          finish(e.code, e.details);
           return;
         }
         const stream: ResponseStream<unknown> = {
@@ -168,9 +168,9 @@ function wrapService(
           );
         };
         if (!handler) {
-          const e = unimplemented(`${method} is not implemented by Bulkhead`);
-          callback({ code: e.code, details: e.message });
-          finish(e.code, e.message);
+          const e = toStatus(unimplemented(`${method} is not implemented by Bulkhead`));
+          callback(e);
+          finish(e.code, e.details);
           return;
         }
         (handler as AnyUnary)(call.request, ctx).then(

@@ -11,7 +11,8 @@ import pino from 'pino';
 import * as tar from 'tar-stream';
 import { status } from '@grpc/grpc-js';
 import { ImageStore } from './image-store.js';
-import { CriError } from '../grpc/errors.js';
+import { BulkheadError } from '../errors/errors.js';
+import { toStatus } from '../grpc/errors.js';
 
 type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
 
@@ -72,8 +73,8 @@ const layerB = () => makeTar([{ name: 'etc/motd', body: 'from B\n' }]);
 
 async function expectCode(p: Promise<unknown>, code: status, re: RegExp): Promise<void> {
   const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(CriError);
-  expect((e as CriError).code).toBe(code);
+  expect(e).toBeInstanceOf(BulkheadError);
+  expect(toStatus(e).code).toBe(code);
   expect((e as Error).message).toMatch(re);
 }
 

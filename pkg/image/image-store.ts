@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type * as cri from '../api/cri-types.js';
-import { failedPrecondition, invalidArgument, isCriError, notFound } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument, isBulkheadError, notFound } from '../errors/errors.js';
 import { readJsonSync, writeJsonAtomic } from '../store/atomic-file.js';
 import { ContentStore } from './content-store.js';
 import { HostsConfig } from './hosts-config.js';
@@ -472,7 +472,7 @@ async function diskUsage(dir: string): Promise<{ bytes: number; inodes: number }
 
 /** What can go wrong in an import, as the gRPC-coded errors the rest of the store throws. */
 function importError(e: unknown): Error {
-  if (isCriError(e)) return e;
+  if (isBulkheadError(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
   if (e instanceof ArchiveError) return invalidArgument(`importing: ${msg}`, e);
   if (e instanceof DigestMismatchError) return failedPrecondition(`importing: content verification failed: ${msg}`, e);

@@ -9,7 +9,7 @@
 // slowest layer, not by the sum of the layers.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { invalidArgument, notFound, unauthenticated, unavailable, failedPrecondition } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument, notFound, unauthenticated, unavailable } from '../errors/errors.js';
 import type { ContentStore } from './content-store.js';
 import { MEDIA, type Descriptor, type ImageIndex, type ImageManifest, type OciImageConfigFile } from './image-config.js';
 import { unpackLayerStream } from './layer-unpack.js';

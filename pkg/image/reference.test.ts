@@ -38,7 +38,7 @@ describe('image reference normalisation', () => {
     try {
       parseReference(input);
     } catch (e) {
-      expect((e as { code: number }).code).toBe(3);
+      expect((e as { kind: string }).kind).toBe('invalid-argument');
     }
   });
 

@@ -1,7 +1,7 @@
 // Docker-style image references: parsing, normalisation and validation.
 // `busybox` → docker.io/library/busybox:latest; `host:5000/a/b@sha256:..`; `name:tag@digest`.
 // Grammar follows github.com/distribution/reference (the same rules containerd and the kubelet use).
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 
 export const DEFAULT_DOMAIN = 'docker.io';
 const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';

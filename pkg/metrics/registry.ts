@@ -3,7 +3,7 @@
 // Names follow Prometheus conventions: bulkhead_ prefix, base units (_seconds, _bytes), _total for counters.
 import * as grpc from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RpcObserver } from '../grpc/server.js';
+import type { RpcObserver } from './rpc-observer.js';
 
 export const METRIC_PREFIX = 'bulkhead_';
 

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as cri from '../api/cri-types.js';
 import type { Logger } from '../log/logger.js';
 import type { Condition } from '../status/status-source.js';
-import { failedPrecondition, invalidArgument } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument } from '../errors/errors.js';
 import { execInNetnsOk } from '../sys/netns-exec.js';
 import { execFileResult } from '../sys/exec-file.js';
 import {

@@ -4,7 +4,7 @@
 // Net/IPC/UTS ns files need no special mount propagation (only mount-ns files do).
 import { mkdir, open, readFile, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { invalidArgument, alreadyExists } from '../grpc/errors.js';
+import { alreadyExists, invalidArgument } from '../errors/errors.js';
 import { detachIfMounted } from '../sys/mount.js';
 import { execFileResult } from '../sys/exec-file.js';
 

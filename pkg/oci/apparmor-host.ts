@@ -2,7 +2,7 @@
 // apparmor_parser on first use (containerd loads its cri-containerd.apparmor.d the same way).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { failedPrecondition } from '../grpc/errors.js';
+import { failedPrecondition } from '../errors/errors.js';
 import type { AppArmorHost } from './apparmor.js';
 
 export const DEFAULT_PROFILE = 'bulkhead-default';

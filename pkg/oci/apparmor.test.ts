@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apparmorProfileFor, NO_APPARMOR, vmAppArmor, type AppArmorHost } from './apparmor.js';
 import { SysAppArmor } from './apparmor-host.js';
@@ -33,11 +32,11 @@ describe('apparmorProfileFor', () => {
     const h = fakeHost(['my-profile']);
     expect(apparmorProfileFor({ apparmor: { profile_type: 'Localhost', localhost_ref: 'my-profile' } }, h)).toBe('my-profile');
     expect(apparmorProfileFor({ apparmor_profile: 'localhost/my-profile' }, h)).toBe('my-profile');
-    expect(() => apparmorProfileFor({ apparmor: { profile_type: 'Localhost', localhost_ref: 'absent' } }, h)).toThrow(expect.objectContaining({ code: status.FAILED_PRECONDITION }));
+    expect(() => apparmorProfileFor({ apparmor: { profile_type: 'Localhost', localhost_ref: 'absent' } }, h)).toThrow(expect.objectContaining({ kind: 'failed-precondition' }));
   });
 
   it('malformed requests are refused on every host; without AppArmor the rest is accepted and not applied', () => {
-    expect(() => apparmorProfileFor({ apparmor_profile: 'bogus' }, NO_APPARMOR)).toThrow(expect.objectContaining({ code: status.INVALID_ARGUMENT }));
+    expect(() => apparmorProfileFor({ apparmor_profile: 'bogus' }, NO_APPARMOR)).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
     expect(() => apparmorProfileFor({ apparmor: { profile_type: 'Localhost', localhost_ref: '' } }, NO_APPARMOR)).toThrow(/without localhost_ref/);
     expect(apparmorProfileFor({ apparmor: { profile_type: 'Localhost', localhost_ref: 'x' } }, NO_APPARMOR)).toBeUndefined();
   });
@@ -74,7 +73,7 @@ describe('checkSelinux', () => {
     const label = { user: '', role: '', type: 'container_t', level: 's0:c1,c2' };
     expect(() => checkSelinux(false, 'c', { options: label, mounts: [{ selinux_relabel: true }] })).not.toThrow();
     expect(() => checkSelinux(true, 'c', { options: { user: '', role: '', type: '', level: '' }, mounts: [] })).not.toThrow();
-    expect(() => checkSelinux(true, 'c', { podOptions: label })).toThrow(expect.objectContaining({ code: status.FAILED_PRECONDITION }));
+    expect(() => checkSelinux(true, 'c', { podOptions: label })).toThrow(expect.objectContaining({ kind: 'failed-precondition' }));
     expect(() => checkSelinux(true, 'c', { mounts: [{ selinux_relabel: true, container_path: '/data' }] })).toThrow(/relabeling of mount \/data/);
   });
 });

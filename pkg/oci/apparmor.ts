@@ -9,7 +9,7 @@
 // The deprecated string field (apparmor_profile: "runtime/default", "localhost/<name>",
 // "unconfined") is read when the typed field is absent.
 import type * as cri from '../api/cri-types.js';
-import { failedPrecondition, invalidArgument } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument } from '../errors/errors.js';
 
 export interface AppArmorHost {
   /** The kernel has AppArmor enabled (and we can load profiles). */

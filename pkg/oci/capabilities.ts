@@ -1,7 +1,7 @@
 // Linux capability sets for a container: containerd's default set, CRI add/drop (with "ALL"),
 // ambient capabilities, and "every capability this kernel knows" for privileged containers.
 import { readFileSync } from 'node:fs';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import type { OciCapabilities } from './spec-types.js';
 
 /** Capability names by number (linux/capability.h). */

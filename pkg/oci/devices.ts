@@ -2,7 +2,7 @@
 // become linux.devices plus device-cgroup allow rules; privileged containers get every host device.
 import { readdirSync, statSync, lstatSync, type BigIntStats } from 'node:fs';
 import { join, relative } from 'node:path';
-import { invalidArgument, errnoCode } from '../grpc/errors.js';
+import { errnoCode, invalidArgument } from '../errors/errors.js';
 import type { OciDevice, OciDeviceCgroupRule } from './spec-types.js';
 
 export interface DeviceWithRule {

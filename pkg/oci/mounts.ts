@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument, errnoCode } from '../grpc/errors.js';
+import { errnoCode, invalidArgument } from '../errors/errors.js';
 import { mountOf, readSelfMountInfo, type MountInfoReader } from './mount-propagation.js';
 import type { OciMount } from './spec-types.js';
 

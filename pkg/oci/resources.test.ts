@@ -58,7 +58,7 @@ describe('CRI → OCI resources: one converter for create and update', () => {
     const r = resources(over);
     if (want instanceof RegExp) {
       expect(() => resourcesFromCri(r, support)).toThrow(want);
-      expect(() => resourcesFromCri(r, support)).toThrow(expect.objectContaining({ code: 3 })); // InvalidArgument
+      expect(() => resourcesFromCri(r, support)).toThrow(expect.objectContaining({ kind: 'invalid-argument' })); // InvalidArgument
       expect(() => atCreate(r, support)).toThrow(want);
       return;
     }

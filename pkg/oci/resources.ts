@@ -4,8 +4,8 @@
 // containerd uses its WithResources for both: one request must not mean two cgroup settings.
 import type * as cri from '../api/cri-types.js';
 import { availableControllers, detectCgroupMode, isV2 } from '../cgroups/detect.js';
-import { invalidArgument } from '../grpc/errors.js';
-import { criInt } from '../grpc/int64.js';
+import { invalidArgument } from '../errors/errors.js';
+import { criInt } from '../validation/int64.js';
 import type { OciResources } from './spec-types.js';
 
 /** What the host's cgroups can take. */

@@ -3,7 +3,7 @@
 // above it. Reading an image's /etc/passwd through this can't be tricked into reading the host's.
 import { lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { errnoCode } from '../grpc/errors.js';
+import { errnoCode } from '../errors/errors.js';
 
 const MAX_SYMLINKS = 255;
 

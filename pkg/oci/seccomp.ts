@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument, errnoCode } from '../grpc/errors.js';
+import { errnoCode, invalidArgument } from '../errors/errors.js';
 import { defaultSeccompProfile, DEFAULT_SECCOMP_ARCHITECTURES } from './seccomp-default.js';
 import type { OciSeccomp, SeccompAction, SeccompArg, SeccompSyscall } from './spec-types.js';
 

@@ -5,7 +5,7 @@
 // runtime's own label, which would defeat the policy the pod relies on.
 import { existsSync } from 'node:fs';
 import type * as cri from '../api/cri-types.js';
-import { failedPrecondition } from '../grpc/errors.js';
+import { failedPrecondition } from '../errors/errors.js';
 
 /** SELinux is enabled when selinuxfs is mounted (libselinux's is_selinux_enabled). */
 export function selinuxEnabled(sysRoot = '/sys'): boolean {

@@ -4,7 +4,7 @@
 // /etc/passwd and /etc/group, the host's device nodes (privileged/devices) and seccomp files.
 import { hostname as osHostname } from 'node:os';
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument, failedPrecondition } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument } from '../errors/errors.js';
 import { availableControllers, detectCgroupMode, isV2, type CgroupMode } from '../cgroups/detect.js';
 import { parseSystemdCgroupsPath } from '../cgroups/systemd-names.js';
 import { buildCapabilities } from './capabilities.js';

@@ -2,7 +2,7 @@
 // security context and the image's "User", reading /etc/passwd and /etc/group of the container's
 // rootfs (resolved inside the rootfs, never the host's), with containerd's precedence rules.
 import { readFileSync, statSync } from 'node:fs';
-import { invalidArgument, errnoCode } from '../grpc/errors.js';
+import { errnoCode, invalidArgument } from '../errors/errors.js';
 import { resolveInRoot } from './rootfs-path.js';
 
 export interface PasswdEntry {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type * as cri from '../api/cri-types.js';
 import type { Config } from '../config/schema.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
 import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
 import { IdIndex, newId } from '../store/id-index.js';
 import { RecordStore, type SandboxRecord } from '../store/records.js';

@@ -1,7 +1,7 @@
 // Full 64-hex ids, resolvable by any unique prefix (crictl prints and accepts truncated ids,
 // as containerd and CRI-O do).
 import { randomBytes } from 'node:crypto';
-import { invalidArgument, notFound } from '../grpc/errors.js';
+import { invalidArgument, notFound } from '../errors/errors.js';
 
 export function newId(): string {
   return randomBytes(32).toString('hex');

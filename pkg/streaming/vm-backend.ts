@@ -5,7 +5,7 @@
 // guest; a resize goes to the agent, which sets the size on the process's pty (ResizeRequest).
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
-import { failedPrecondition } from '../grpc/errors.js';
+import { failedPrecondition } from '../errors/errors.js';
 import type { AgentClient, OpenStream } from '../vmchannel/client.js';
 import type { ResponseOf } from '../vmchannel/protocol.js';
 import { AgentError } from '../vmchannel/codec.js';

@@ -3,7 +3,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { status } from '@grpc/grpc-js';
 import { checkSandboxLogDirectory, containerLogPath } from './log-paths.js';
 import { ContainerManager, type ContainerManagerDeps } from '../container/container-manager.js';
 import { SandboxManager } from '../sandbox/sandbox-manager.js';
@@ -12,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
 
 const log = pino({ level: 'silent' });
-const invalid = expect.objectContaining({ code: status.INVALID_ARGUMENT });
+const invalid = expect.objectContaining({ kind: 'invalid-argument' });
 
 describe('log paths', () => {
   it('resolves what kubelet sends', () => {
@@ -50,7 +49,7 @@ describe('CRI requests with escaping log paths', () => {
     const cfg = containerConfig({ log_path: '../../../../etc/cron.d/x' });
     await expect(cm.create('pod1', cfg, log)).rejects.toThrow(invalid);
     // Same name with a sane path gets past the log check (to the image lookup): nothing was reserved.
-    await expect(cm.create('pod1', { ...cfg, log_path: 'app/0.log' }, log)).rejects.toThrow(expect.objectContaining({ code: status.NOT_FOUND }));
+    await expect(cm.create('pod1', { ...cfg, log_path: 'app/0.log' }, log)).rejects.toThrow(expect.objectContaining({ kind: 'not-found' }));
   });
 
   it('RunPodSandbox with a relative log_directory is InvalidArgument', async () => {

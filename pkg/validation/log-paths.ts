@@ -5,7 +5,7 @@
 // climbs out with ".." or is absolute would let a CRI client create or append to any file on
 // the host. Kubernetes never sends either: refuse them (INVALID_ARGUMENT) before anything is made.
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 
 /** RunPodSandbox: log_directory is empty (no logs) or an absolute path with no ".." segment. */
 export function checkSandboxLogDirectory(logDirectory: string): void {

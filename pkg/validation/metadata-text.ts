@@ -2,7 +2,7 @@
 // file names. NUL bytes and control characters can't travel through those (a NUL in CNI_ARGS made
 // the plugin spawn throw → INTERNAL and a slow rollback), and Kubernetes never sends them: reject
 // them up front, with the length bounds of Kubernetes object names.
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;

@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { detectCgroupMode } from '../../cgroups/detect.js';
 import type { Logger } from 'pino';
 import type { OciHandlerConfig } from '../../config/schema.js';
-import { failedPrecondition, internal, invalidArgument } from '../../grpc/errors.js';
+import { failedPrecondition, internal, invalidArgument } from '../../errors/errors.js';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
 import { which } from '../../sys/which.js';

@@ -1,10 +1,10 @@
 // Agent failures as CRI errors: the agent's protocol Code passes through when it names bad input or
 // state (InvalidArgument, NotFound, FailedPrecondition); anything else is the runtime's Internal.
-import { CriError, failedPrecondition, internal, invalidArgument, notFound } from '../../grpc/errors.js';
+import { BulkheadError, failedPrecondition, internal, invalidArgument, notFound } from '../../errors/errors.js';
 import { AgentError, Code } from '../../vmchannel/codec.js';
 
 /** An agent failure as a CRI error, its message prefixed with what failed. */
-export function agentError(what: string, e: AgentError): CriError {
+export function agentError(what: string, e: AgentError): BulkheadError {
   const msg = `${what}: ${e.message}`;
   if (e.code === Code.InvalidArgument) return invalidArgument(msg);
   if (e.code === Code.NotFound) return notFound(msg);
@@ -12,7 +12,7 @@ export function agentError(what: string, e: AgentError): CriError {
   return internal(msg);
 }
 
-/** e as a CRI error when the agent raised it; anything else (a CriError, a bug) as it is. */
+/** e as a CRI error when the agent raised it; anything else (a BulkheadError, a bug) as it is. */
 export function fromAgent(what: string, e: unknown): unknown {
   return e instanceof AgentError ? agentError(what, e) : e;
 }

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
 import type { ExecSyncExit, ExecSyncRequest } from '../sandbox-runtime.js';
 import { MAX_TIMER_MS } from '../../sys/long-timeout.js';
-import { failedPrecondition } from '../../grpc/errors.js';
+import { failedPrecondition } from '../../errors/errors.js';
 import { AgentError } from '../../vmchannel/codec.js';
 import type { AgentClient } from '../../vmchannel/client.js';
 import { Fd } from '../../vmchannel/protocol.js';

@@ -3,7 +3,7 @@
 // agent from SetupSandbox), the pod shm becomes a guest tmpfs, and every other bind mount (CRI volumes)
 // is exposed through the pod's virtio-fs share and re-pointed at the guest path.
 import { readFileSync } from 'node:fs';
-import { invalidArgument } from '../../grpc/errors.js';
+import { invalidArgument } from '../../errors/errors.js';
 import { GUEST_DEVICES_ANNOTATION, GUEST_SHARE_DIR } from '../../vmchannel/protocol.js';
 
 export interface OciMount {

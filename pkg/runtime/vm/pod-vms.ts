@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { failedPrecondition } from '../../grpc/errors.js';
+import { failedPrecondition } from '../../errors/errors.js';
 import { MicroVm } from '../../vm/micro-vm.js';
 import { adoptVirtiofsd } from '../../vm/virtiofsd.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';

@@ -102,7 +102,7 @@ describe('VM pod StopContainer', () => {
 
   test('a container still running KILL_EXIT_WAIT_MS after SIGKILL fails the stop with INTERNAL', async () => {
     const stop = rt.stopContainer(c, { signal: 15, timeoutMs: 0 }, log);
-    const failed = expect(stop).rejects.toMatchObject({ code: 13, message: 'container c1 did not exit after SIGKILL' });
+    const failed = expect(stop).rejects.toMatchObject({ kind: 'internal', message: 'container c1 did not exit after SIGKILL' });
     await vi.advanceTimersByTimeAsync(KILL_EXIT_WAIT_MS + 1);
     await failed;
     expect(sent).toEqual([{ signal: 9, all: true }]);
@@ -114,7 +114,7 @@ describe('VM pod ExecSync (through the shared contract)', () => {
 
   test('timeout: the exec is killed in the guest and the answer is DEADLINE_EXCEEDED, not OK with exit -1', async () => {
     const p = execSync(1);
-    const failed = expect(p).rejects.toMatchObject({ code: 4, message: 'command ["sleep","60"] timed out after 1s' });
+    const failed = expect(p).rejects.toMatchObject({ kind: 'deadline-exceeded', message: 'command ["sleep","60"] timed out after 1s' });
     await vi.advanceTimersByTimeAsync(1_010);
     await failed;
     expect(sent).toEqual([{ signal: 9, all: false }]);
@@ -124,7 +124,7 @@ describe('VM pod ExecSync (through the shared contract)', () => {
   test("the guest agent's own timeout (reason Timeout) is DEADLINE_EXCEEDED too", async () => {
     execHandler = (h) => h.onClose?.({ exit_code: 137, reason: 'Timeout' } as never);
     const p = execSync(1);
-    const failed = expect(p).rejects.toMatchObject({ code: 4 });
+    const failed = expect(p).rejects.toMatchObject({ kind: 'deadline-exceeded' });
     await vi.advanceTimersByTimeAsync(0);
     await failed;
   });

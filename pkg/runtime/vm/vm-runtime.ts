@@ -25,7 +25,7 @@ import { createPodNamespaces, removePodNamespaces } from '../../network/namespac
 import { cgroupDirs } from '../../cgroups/paths.js';
 import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
 import { cgroupFsPath } from '../../cgroups/systemd-names.js';
-import { failedPrecondition, internal, invalidArgument } from '../../grpc/errors.js';
+import { failedPrecondition, internal, invalidArgument } from '../../errors/errors.js';
 import type { GuestImage } from '../../vm/guest-image.js';
 import { vmProcessAlive } from '../../vm/micro-vm.js';
 import { releaseShortSocketDir } from '../../vm/socket-dir.js';
