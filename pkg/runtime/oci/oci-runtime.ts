@@ -358,9 +358,9 @@ export class OciSandboxRuntime implements SandboxRuntime {
       await this.cli.update(c.id, ociResources);
     } catch (e) {
       // runc relays the kernel's EINVAL for out-of-range values (a failed cgroup write): the request's fault.
-      if (e instanceof OciRuntimeError && /invalid argument|numerical result out of range|failed to write|(maximum|minimum) allowed/i.test(e.message)) throw invalidArgument(`updating resources of ${c.id} failed: ${e.message}`);
+      if (e instanceof OciRuntimeError && e.failure === 'invalid-value') throw invalidArgument(`updating resources of ${c.id} failed: ${e.message}`);
       // A memory limit below what the container uses now: the kernel refuses it (EBUSY) until usage drops.
-      if (e instanceof OciRuntimeError && /unable to set memory limit to \d+ \(current usage/i.test(e.message)) throw failedPrecondition(`updating resources of ${c.id} failed: ${e.message}`);
+      if (e instanceof OciRuntimeError && e.failure === 'limit-below-usage') throw failedPrecondition(`updating resources of ${c.id} failed: ${e.message}`);
       if (e instanceof OciRuntimeError) throw internal(`updating resources of ${c.id} failed: ${e.message}`);
       throw e;
     }

@@ -5,6 +5,7 @@ import { spawnProcess } from '../../sys/spawn.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileResult, type ExecResult } from '../../sys/exec-file.js';
+import { OciRuntimeError } from './runtime-failure.js';
 
 export interface RuntimeState {
   id: string;
@@ -14,15 +15,7 @@ export interface RuntimeState {
   created: string;
 }
 
-export class OciRuntimeError extends Error {
-  constructor(
-    message: string,
-    readonly notFound: boolean,
-  ) {
-    super(message);
-    this.name = 'OciRuntimeError';
-  }
-}
+export { OciRuntimeError };
 
 /** Extracts the human message from runc/crun stderr (logrus text or JSON lines). */
 export function runtimeErrorMessage(stderr: string): string {
@@ -64,7 +57,7 @@ export class OciRuntimeCli {
     const r = await this.run(args, opts);
     if (r.code !== 0) {
       const msg = runtimeErrorMessage(r.stderr || r.stdout) || `exit ${r.code ?? r.signal}`;
-      throw new OciRuntimeError(`${args[0]}: ${msg}`, /does not exist|not found|no such file/i.test(msg));
+      throw new OciRuntimeError(`${args[0]}: ${msg}`);
     }
     return r.stdout;
   }
@@ -96,7 +89,7 @@ export class OciRuntimeCli {
       const text = await readFile(logFile, 'utf8').catch(() => '');
       const errs = text.split('\n').filter((l) => l.includes('"error"')).join('\n');
       const msg = runtimeErrorMessage(errs) || `exit ${code}`;
-      throw new OciRuntimeError(`run: ${msg}`, false);
+      throw new OciRuntimeError(`run: ${msg}`, 'other');
     }
   }
 
@@ -109,7 +102,7 @@ export class OciRuntimeCli {
     try {
       await this.checked(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
     } catch (e) {
-      if (e instanceof OciRuntimeError && (e.notFound || /not running|process already finished|container not running/i.test(e.message))) return;
+      if (e instanceof OciRuntimeError && (e.failure === 'not-found' || e.failure === 'not-running')) return;
       throw e;
     }
   }
