@@ -4,9 +4,13 @@
 //
 // Tags move: pulling a tag that now points at another image moves the tag there; an image left
 // without tags or digests stays (listed untagged) until RemoveImage, like containerd.
+//
+// Longer than our ~400-line norm on purpose: records, leases, pulls and imports in flight and the
+// garbage collector share one lock and one view of what is in use; split apart they would need
+// that view passed around. Disk usage lives in image-fs-usage.ts, pulling in puller.ts.
 import { metrics } from '../metrics/registry.js';
 import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { readdir, rm, lstat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -16,6 +20,7 @@ import { failedPrecondition, invalidArgument, isBulkheadError, notFound } from '
 import { readJsonSync, writeJsonAtomic } from '../store/atomic-file.js';
 import { ContentStore } from './content-store.js';
 import { HostsConfig } from './hosts-config.js';
+import { ImageFsUsage, type FsUsage } from './image-fs-usage.js';
 import type { OciImageConfigFile } from './image-config.js';
 import { pullError, pullImage, Semaphore, type PulledImage } from './puller.js';
 import { readArchiveImages, unpackArchiveImage } from './archive-import.js';
@@ -63,7 +68,6 @@ export interface ImageStoreOptions {
 }
 
 const HEX64 = /^[a-f0-9]{64}$/;
-const FS_INFO_TTL_MS = 5_000;
 
 export class ImageStore {
   private readonly images = new Map<string, StoredImage>();
@@ -77,8 +81,7 @@ export class ImageStore {
   private readonly hosts: HostsConfig;
   private readonly registry: RegistryClient;
   private readonly downloads: Semaphore;
-  private readonly snapshotUsage = new Map<number, { bytes: number; inodes: number }>();
-  private fsInfoCache: { at: number; value: { mountpoint: string; usedBytes: number; inodesUsed: number } } | undefined;
+  private readonly usage: ImageFsUsage;
   /** Serialises record updates and garbage collection. */
   private mutex: Promise<unknown> = Promise.resolve();
 
@@ -93,6 +96,7 @@ export class ImageStore {
     this.hosts = new HostsConfig(opts.registryConfigDir, opts.log);
     this.registry = new RegistryClient({ hosts: this.hosts, log: opts.log, progressTimeoutMs: opts.progressTimeoutMs });
     this.downloads = new Semaphore(opts.maxConcurrentDownloads);
+    this.usage = new ImageFsUsage(opts.log);
   }
 
   static async open(opts: ImageStoreOptions): Promise<ImageStore> {
@@ -244,7 +248,7 @@ export class ImageStore {
       const stored: StoredImage = { record, contentDigests: [...new Set([...(existing?.contentDigests ?? []), ...pulled.contentDigests])] };
       await writeJsonAtomic(this.recordFile(record.id), stored);
       this.images.set(record.id, stored);
-      this.fsInfoCache = undefined;
+      this.usage.invalidate();
       return record;
     });
   }
@@ -345,7 +349,7 @@ export class ImageStore {
       if (!this.images.has(img.id)) return;
       await rm(this.recordFile(img.id), { force: true });
       this.images.delete(img.id);
-      this.fsInfoCache = undefined;
+      this.usage.invalidate();
       this.opts.log.info({ id: img.id, tags: img.repoTags }, 'image removed');
     });
     await this.gc();
@@ -368,7 +372,7 @@ export class ImageStore {
       if (this.pulls.size === 0 && this.imports.size === 0) {
         for (const d of this.content.list()) if (!usedBlobs.has(d)) await this.content.delete(d);
       }
-      this.fsInfoCache = undefined;
+      this.usage.invalidate();
     });
   }
 
@@ -405,31 +409,9 @@ export class ImageStore {
     this.hosts.reload();
   }
 
-  /**
-   * Bytes (allocated blocks) and inodes used by snapshots and blobs. Committed snapshots never
-   * change, so each is walked once and its usage remembered; polling stays cheap.
-   */
-  async fsInfo(): Promise<{ mountpoint: string; usedBytes: number; inodesUsed: number }> {
-    if (this.fsInfoCache && Date.now() - this.fsInfoCache.at < FS_INFO_TTL_MS) return this.fsInfoCache.value;
-    let bytes = 0;
-    let inodes = 0;
-    const live = new Set<number>();
-    for (const snap of this.snapshots.list()) {
-      live.add(snap.n);
-      let u = this.snapshotUsage.get(snap.n);
-      if (!u) {
-        u = await diskUsage(join(this.snapshots.dir, String(snap.n)));
-        this.snapshotUsage.set(snap.n, u);
-      }
-      bytes += u.bytes;
-      inodes += u.inodes;
-    }
-    for (const n of this.snapshotUsage.keys()) if (!live.has(n)) this.snapshotUsage.delete(n);
-    const c = this.content.usage();
-    const value = { mountpoint: this.snapshots.dir, usedBytes: bytes + c.bytes, inodesUsed: inodes + c.inodes };
-    this.opts.log.debug({ snapshots: [...this.snapshotUsage.entries()], content: c }, 'image filesystem usage');
-    this.fsInfoCache = { at: Date.now(), value };
-    return value;
+  /** Bytes and inodes used by snapshots and blobs (ImageFsInfo); cached for a few seconds. */
+  fsInfo(): Promise<FsUsage> {
+    return this.usage.read(this.snapshots, this.content);
   }
 
   async close(): Promise<void> {
@@ -437,37 +419,6 @@ export class ImageStore {
     await Promise.allSettled([...this.pulls.values()].map((p) => p.promise));
     this.registry.close();
   }
-}
-
-/** Allocated bytes and inodes under a directory (hardlinks counted once), like `du`. */
-async function diskUsage(dir: string): Promise<{ bytes: number; inodes: number }> {
-  const seen = new Set<number>();
-  let bytes = 0;
-  let inodes = 0;
-  const walk = async (d: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = await readdir(d);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const p = join(d, name);
-      let st;
-      try {
-        st = await lstat(p);
-      } catch {
-        continue;
-      }
-      if (seen.has(st.ino)) continue;
-      seen.add(st.ino);
-      bytes += st.blocks * 512;
-      inodes++;
-      if (st.isDirectory()) await walk(p);
-    }
-  };
-  await walk(dir);
-  return { bytes, inodes };
 }
 
 /** What can go wrong in an import, as the gRPC-coded errors the rest of the store throws. */
