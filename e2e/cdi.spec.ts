@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
+import { criClient, grpcCode, runTestPod, type CriClient, type TestPod } from './lib/cri-grpc.js';
 import { ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
 
 const IMAGE = 'docker.io/library/busybox:latest';
@@ -16,8 +16,7 @@ describe('CDI devices on a runc pod', () => {
   let d: OwnDaemon;
   let cri: CriClient;
   let dir = '';
-  let pod = '';
-  const cfg = { metadata: { name: 'cdi', namespace: 'cdi', uid: 'cdi-uid', attempt: 0 }, log_directory: '', linux: {} };
+  let pod: TestPod | undefined;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bulkhead-cdi-'));
@@ -55,29 +54,20 @@ describe('CDI devices on a runc pod', () => {
     await d.start();
     await d.crictl('pull', IMAGE);
     cri = criClient(d.sock);
-    cfg.log_directory = join(d.logDir, 'cdi');
-    ({ pod_sandbox_id: pod } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: cfg }));
+    pod = await runTestPod(cri, 'cdi', d.logDir);
   }, 120_000);
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }).catch(() => undefined);
-    }
+    await pod?.remove();
     cri?.close();
     await d?.cleanup();
   });
 
-  const create = (name: string, devices: string[]) =>
-    cri.call<{ container_id: string }>('CreateContainer', {
-      pod_sandbox_id: pod,
-      config: { metadata: { name, attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], log_path: `${name}.log`, CDI_devices: devices.map((n) => ({ name: n })) },
-      sandbox_config: cfg,
-    });
+  const create = (name: string, devices: string[]) => pod!.create(name, IMAGE, { CDI_devices: devices.map((n) => ({ name: n })) });
 
   it('applies the device node, env, mount and hook', async () => {
-    const { container_id: id } = await create('c', ['bulkhead.test/null=dev0']);
+    const id = await create('c', ['bulkhead.test/null=dev0']);
     await cri.call('StartContainer', { container_id: id });
-    const sh = async (script: string) => (await cri.call<{ stdout: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd: ['sh', '-c', script], timeout: 30 })).stdout.toString();
+    const sh = (script: string) => pod!.sh(id, script);
     expect(await sh('echo $CDI_DRIVER $CDI_VISIBLE')).toBe('test dev0\n');
     expect(await sh('[ -c /dev/cdi-null ] && echo hi > /dev/cdi-null && echo writable')).toBe('writable\n');
     expect(await sh('cat /opt/cdi-lib/marker; touch /opt/cdi-lib/x 2>/dev/null || echo read-only')).toBe('from-the-host\nread-only\n');

@@ -3,9 +3,8 @@
 // image, a read-only bind for a single layer), optionally at image_sub_path, and released with
 // the container. Bad sub paths and missing images are refused with nothing left behind.
 import { status } from '@grpc/grpc-js';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
+import { criClient, grpcCode, runTestPod, type CriClient, type TestPod } from './lib/cri-grpc.js';
 import { mountsUnder, ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
 
 const MAIN = 'docker.io/library/busybox:latest';
@@ -15,9 +14,8 @@ const SINGLE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2'; // 1 layer: a b
 describe('image volumes on a runc pod', () => {
   let d: OwnDaemon;
   let cri: CriClient;
-  let pod = '';
+  let pod: TestPod | undefined;
   let id = '';
-  const cfg = { metadata: { name: 'iv', namespace: 'iv', uid: 'iv-uid', attempt: 0 }, log_directory: '', linux: {} };
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -25,35 +23,23 @@ describe('image volumes on a runc pod', () => {
     await d.start();
     cri = criClient(d.sock);
     for (const img of [MAIN, MULTI, SINGLE]) ids[img] = (await cri.call<{ image_ref: string }>('PullImage', { image: { image: img } })).image_ref;
-    cfg.log_directory = join(d.logDir, 'iv');
-    ({ pod_sandbox_id: pod } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: cfg }));
+    pod = await runTestPod(cri, 'iv', d.logDir);
   }, 180_000);
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }).catch(() => undefined);
-    }
+    await pod?.remove();
     cri?.close();
     await d?.cleanup();
   });
 
   // kubelet passes PullImage's image_ref as the mount's image.
-  const create = (name: string, mounts: object[]) =>
-    cri.call<{ container_id: string }>('CreateContainer', {
-      pod_sandbox_id: pod,
-      config: { metadata: { name, attempt: 0 }, image: { image: MAIN }, command: ['sleep', '3600'], log_path: `${name}.log`, mounts },
-      sandbox_config: cfg,
-    });
-  const sh = async (script: string) => {
-    const r = await cri.call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd: ['sh', '-c', script], timeout: 30 });
-    return `${r.stdout.toString()}${r.stderr.toString()}`;
-  };
+  const create = (name: string, mounts: object[]) => pod!.create(name, MAIN, { mounts });
+  const sh = (script: string) => pod!.sh(id, script);
 
   it('mounts a multi-layer image and a sub path of a single-layer one, read-only, noexec', async () => {
-    ({ container_id: id } = await create('c', [
+    id = await create('c', [
       { container_path: '/vol/multi', image: { image: ids[MULTI] } },
       { container_path: '/vol/single-bin', image: { image: ids[SINGLE] }, image_sub_path: 'bin' },
-    ]));
+    ]);
     await cri.call('StartContainer', { container_id: id });
     // One file from each layer: the overlay shows both.
     expect(await sh('ls /vol/multi/etc/nginx/conf.d/default.conf /vol/multi/bin/busybox')).toBe('/vol/multi/bin/busybox\n/vol/multi/etc/nginx/conf.d/default.conf\n');
@@ -79,20 +65,13 @@ describe('image volumes on a runc pod', () => {
   });
 
   it('a micro-VM pod gets the same volume through its share, read-only and noexec in the guest', async () => {
-    const vcfg = { metadata: { name: 'ivvm', namespace: 'iv', uid: 'ivvm-uid', attempt: 0 }, log_directory: join(d.logDir, 'ivvm'), linux: {} };
-    const { pod_sandbox_id: vpod } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: vcfg, runtime_handler: 'microvm' }, 240_000);
+    const vpod = await runTestPod(cri, 'ivvm', d.logDir, { handler: 'microvm', timeoutMs: 240_000 });
     try {
-      const { container_id: vid } = await cri.call<{ container_id: string }>('CreateContainer', {
-        pod_sandbox_id: vpod,
-        config: { metadata: { name: 'v', attempt: 0 }, image: { image: MAIN }, command: ['sleep', '3600'], log_path: 'v.log', mounts: [{ container_path: '/vol/multi', image: { image: ids[MULTI] } }] },
-        sandbox_config: vcfg,
-      }, 240_000);
+      const vid = await vpod.create('v', MAIN, { mounts: [{ container_path: '/vol/multi', image: { image: ids[MULTI] } }] });
       await cri.call('StartContainer', { container_id: vid }, 240_000);
-      const r = await cri.call<{ stdout: Buffer }>('ExecSync', { container_id: vid, cmd: ['sh', '-c', 'cat /vol/multi/etc/nginx/conf.d/default.conf >/dev/null && echo readable; touch /vol/multi/x 2>/dev/null || echo read-only; /vol/multi/bin/busybox true 2>/dev/null || echo noexec'], timeout: 60 }, 120_000);
-      expect(r.stdout.toString()).toBe('readable\nread-only\nnoexec\n');
+      expect(await vpod.sh(vid, 'cat /vol/multi/etc/nginx/conf.d/default.conf >/dev/null && echo readable; touch /vol/multi/x 2>/dev/null || echo read-only; /vol/multi/bin/busybox true 2>/dev/null || echo noexec')).toBe('readable\nread-only\nnoexec\n');
     } finally {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: vpod }, 120_000).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: vpod }, 120_000).catch(() => undefined);
+      await vpod.remove();
     }
   }, 600_000);
 

@@ -35,3 +35,53 @@ export function criClient(sock: string): CriClient {
 export function grpcCode(e: unknown): number | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? (e as { code: number }).code : undefined;
 }
+
+/** A pod made by a spec through CRI, with the calls every such spec repeats. */
+export interface TestPod {
+  id: string;
+  /** The PodSandboxConfig it was run with (CreateContainer's sandbox_config). */
+  config: { metadata: { name: string; namespace: string; uid: string; attempt: number }; log_directory: string; linux: object };
+  /** CreateContainer with `sleep 3600` unless the config says otherwise; returns the container id. */
+  create(name: string, image: string, config?: Record<string, unknown>): Promise<string>;
+  /** ExecSync of `sh -c script`: stdout then stderr. */
+  sh(containerId: string, script: string): Promise<string>;
+  /** StopPodSandbox + RemovePodSandbox, ignoring errors (afterAll). */
+  remove(): Promise<void>;
+}
+
+export interface TestPodOptions {
+  /** RuntimeClass handler ('' = the default). */
+  handler?: string;
+  /** Per-call deadline; VM pods under TCG want minutes. */
+  timeoutMs?: number;
+}
+
+export async function runTestPod(cri: CriClient, name: string, logRoot: string, opts: TestPodOptions = {}): Promise<TestPod> {
+  const t = opts.timeoutMs ?? 60_000;
+  const config = { metadata: { name, namespace: name, uid: `${name}-uid`, attempt: 0 }, log_directory: `${logRoot}/${name}`, linux: {} };
+  const { pod_sandbox_id: id } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler: opts.handler ?? '' }, t);
+  return {
+    id,
+    config,
+    create: async (ctr, image, cfg = {}) =>
+      (
+        await cri.call<{ container_id: string }>(
+          'CreateContainer',
+          {
+            pod_sandbox_id: id,
+            config: { metadata: { name: ctr, attempt: 0 }, image: { image }, command: ['sleep', '3600'], log_path: `${ctr}.log`, ...cfg },
+            sandbox_config: config,
+          },
+          t,
+        )
+      ).container_id,
+    sh: async (containerId, script) => {
+      const r = await cri.call<{ stdout: Buffer; stderr: Buffer }>('ExecSync', { container_id: containerId, cmd: ['sh', '-c', script], timeout: Math.ceil(t / 2000) }, t);
+      return `${r.stdout.toString()}${r.stderr.toString()}`;
+    },
+    remove: async () => {
+      await cri.call('StopPodSandbox', { pod_sandbox_id: id }, t).catch(() => undefined);
+      await cri.call('RemovePodSandbox', { pod_sandbox_id: id }, t).catch(() => undefined);
+    },
+  };
+}
