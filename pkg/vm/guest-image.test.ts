@@ -14,10 +14,10 @@ trap 'rm -rf "$work"' EXIT
 sleep 60 & echo $! > "$1/child.pid"; wait
 `;
 
+/** Running, not a zombie: the stand-in's sleep is reparented once bash exits and may wait to be reaped. */
 const alive = (pid: number): boolean => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
   } catch {
     return false;
   }
@@ -27,15 +27,19 @@ describe('guest image build', () => {
   let dir = '';
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('cancel stops the script and its children, and the script removes its work dir', async () => {
+  test('cancel stops the script and its children, and the script removes its work dir', { timeout: 60_000 }, async () => {
     dir = mkdtempSync(join(tmpdir(), 'bh-guest-build-'));
     const script = join(dir, 'build.sh');
     writeFileSync(script, SLOW_SCRIPT);
     chmodSync(script, 0o755);
     const image = ensureGuestImage(dir, script);
     const failed = image.catch((e: Error) => e);
-    for (let i = 0; i < 100 && !existsSync(join(dir, 'child.pid')); i++) await new Promise((r) => setTimeout(r, 50));
-    const child = Number(readFileSync(join(dir, 'child.pid'), 'utf8'));
+    // The file exists (empty) before the pid is written into it: wait for a whole number. 30 s:
+    // a loaded CI machine once took longer than 5 s to get bash that far.
+    const childPid = (): number => (existsSync(join(dir, 'child.pid')) ? Number(readFileSync(join(dir, 'child.pid'), 'utf8').trim()) : 0);
+    for (let i = 0; i < 600 && !(childPid() > 0); i++) await new Promise((r) => setTimeout(r, 50));
+    const child = childPid();
+    expect(child).toBeGreaterThan(0);
     expect(alive(child)).toBe(true);
 
     await cancelGuestImageBuild(dir);
