@@ -4,6 +4,7 @@ import type { RuntimeHandlers } from '../grpc/handlers.js';
 import { failedPrecondition, invalidArgument, notFound } from '../grpc/errors.js';
 import { CdiError } from '../cdi/spec-file.js';
 import type { ContainerManager } from '../container/container-manager.js';
+import { SandboxTooSmallError } from '../runtime/sandbox-too-small.js';
 
 type Names =
   | 'CreateContainer'
@@ -50,7 +51,13 @@ export function containerHandlers(containers: ContainerManager): Pick<RuntimeHan
       return containers.status(need(req.container_id), req.verbose);
     },
     async UpdateContainerResources(req) {
-      await containers.updateResources(need(req.container_id), req.linux);
+      try {
+        await containers.updateResources(need(req.container_id), req.linux);
+      } catch (e) {
+        // Valid resources the pod's sandbox cannot grow to (a micro-VM keeps its boot size).
+        if (e instanceof SandboxTooSmallError) throw failedPrecondition(e.message, e);
+        throw e;
+      }
       return {};
     },
     async ReopenContainerLog(req) {

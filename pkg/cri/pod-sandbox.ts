@@ -1,6 +1,7 @@
 // RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox.
 import type { RuntimeHandlers } from '../grpc/handlers.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { failedPrecondition, invalidArgument } from '../grpc/errors.js';
+import { SandboxTooSmallError } from '../runtime/sandbox-too-small.js';
 import type { SandboxManager } from '../sandbox/sandbox-manager.js';
 import type { ContainerManager } from '../container/container-manager.js';
 
@@ -36,7 +37,13 @@ export function podSandboxHandlers(
       return { items: sandboxes.list(req.filter) };
     },
     async UpdatePodSandboxResources(req) {
-      await sandboxes.updateResources(req.pod_sandbox_id, req.resources, req.overhead);
+      try {
+        await sandboxes.updateResources(req.pod_sandbox_id, req.resources, req.overhead);
+      } catch (e) {
+        // Valid resources the pod's sandbox cannot grow to (a micro-VM keeps its boot size).
+        if (e instanceof SandboxTooSmallError) throw failedPrecondition(e.message, e);
+        throw e;
+      }
       return {};
     },
   };

@@ -1,0 +1,89 @@
+// A micro-VM pod sized to its limits (pkg/runtime/vm/vm-size.ts): CPU limit 2 cores and memory limit
+// 300 MiB boot a 2-vCPU guest with the handler's 256 MiB base + 300 MiB. Updates that fit apply in
+// the guest; ones that would need a bigger VM answer FAILED_PRECONDITION (the VM cannot grow).
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
+import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
+
+const IMAGE = 'docker.io/library/busybox:latest';
+const isRoot = process.getuid?.() === 0;
+const vmEnabled = process.env.BULKHEAD_RELIABILITY_VM !== '0';
+const MiB = 1 << 20;
+const FAILED_PRECONDITION = 9;
+/** VM_HANDLERS_TOML's memory_mib: the guest base the pod's limit is added to. */
+const BASE_MIB = 256;
+
+describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod sized to its limits', () => {
+  let d: OwnDaemon;
+  let cri: CriClient;
+  let pod = '';
+  let ctr = '';
+  const limits = { cpu_period: 100_000, cpu_quota: 200_000, memory_limit_in_bytes: 300 * MiB };
+
+  beforeAll(async () => {
+    d = ownDaemon('vm-size', { extraToml: VM_HANDLERS_TOML });
+    await d.start();
+    await d.crictl('pull', IMAGE);
+    cri = criClient(d.sock);
+    const cfg = { metadata: { name: 'sized', namespace: 'sized', uid: 'sized-uid', attempt: 0 }, log_directory: join(d.logDir, 'sized'), linux: { resources: limits } };
+    ({ pod_sandbox_id: pod } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: cfg, runtime_handler: 'microvm' }, 180_000));
+    ({ container_id: ctr } = await cri.call<{ container_id: string }>('CreateContainer', {
+      pod_sandbox_id: pod,
+      config: { metadata: { name: 'c', attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], log_path: 'c.log', linux: { resources: limits } },
+      sandbox_config: cfg,
+    }, 180_000));
+    await cri.call('StartContainer', { container_id: ctr }, 180_000);
+  });
+  afterAll(async () => {
+    if (pod) {
+      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
+      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
+    }
+    cri?.close();
+    await d?.cleanup();
+  });
+
+  const execOut = async (cmd: string[]): Promise<string> =>
+    (await cri.call<{ stdout: Buffer; exit_code: number }>('ExecSync', { container_id: ctr, cmd, timeout: 60 }, 75_000)).stdout.toString();
+  const rejection = async (p: Promise<unknown>): Promise<{ code?: number; details: string }> => {
+    const e = await p.then(() => undefined, (x: unknown) => x);
+    expect(e, 'the call must fail').toBeDefined();
+    return { code: grpcCode(e), details: (e as { details?: string }).details ?? String(e) };
+  };
+
+  it('boots the guest with ceil(quota/period) vCPUs and base + limit of memory', async () => {
+    expect((await execOut(['nproc'])).trim()).toBe('2');
+    const memTotalKib = Number(/MemTotal:\s+(\d+) kB/.exec(await execOut(['cat', '/proc/meminfo']))![1]);
+    const memMib = memTotalKib / 1024;
+    console.log(`guest: nproc 2, MemTotal ${memTotalKib} kB (${memMib.toFixed(1)} MiB) of ${BASE_MIB + 300} MiB RAM`);
+    // MemTotal is the RAM less what the kernel reserves at boot (its image, memmap: ~30 MiB here).
+    expect(memMib).toBeLessThanOrEqual(BASE_MIB + 300);
+    expect(memMib).toBeGreaterThan(BASE_MIB + 300 - 80);
+  });
+
+  it('applies an update that fits inside the guest', async () => {
+    await cri.call('UpdateContainerResources', { container_id: ctr, linux: { ...limits, memory_limit_in_bytes: 200 * MiB } });
+    const max = await execOut(['sh', '-c', 'cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max']);
+    expect(max.trim()).toBe(String(200 * MiB));
+  });
+
+  it('refuses a container update that needs a bigger VM with FAILED_PRECONDITION', async () => {
+    const mem = await rejection(cri.call('UpdateContainerResources', { container_id: ctr, linux: { ...limits, memory_limit_in_bytes: 400 * MiB } }));
+    expect(mem.code).toBe(FAILED_PRECONDITION);
+    expect(mem.details).toMatch(/656 MiB of guest memory .* but the VM has 556 MiB/);
+    const cpu = await rejection(cri.call('UpdateContainerResources', { container_id: ctr, linux: { ...limits, cpu_quota: 300_000 } }));
+    expect(cpu.code).toBe(FAILED_PRECONDITION);
+    expect(cpu.details).toMatch(/3 vCPUs .* but the VM has 2/);
+    // The refused update left the guest's limit alone.
+    const max = await execOut(['sh', '-c', 'cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max']);
+    expect(max.trim()).toBe(String(200 * MiB));
+  });
+
+  it('refuses a pod-level update that needs a bigger VM, takes one that fits', async () => {
+    const r = await rejection(cri.call('UpdatePodSandboxResources', { pod_sandbox_id: pod, resources: { ...limits, memory_limit_in_bytes: 500 * MiB } }));
+    expect(r.code).toBe(FAILED_PRECONDITION);
+    expect(r.details).toMatch(/UpdatePodSandboxResources of pod .* 756 MiB .* the VM has 556 MiB/);
+    await cri.call('UpdatePodSandboxResources', { pod_sandbox_id: pod, resources: { ...limits, memory_limit_in_bytes: 250 * MiB } });
+  });
+});
