@@ -95,6 +95,11 @@ export interface SandboxRuntime {
    */
   containerCgroupStats?(c: ContainerRecord): Promise<CgroupStats | undefined>;
   /**
+   * The pod's own usage when its host cgroup does not tell it all (VM pods: QEMU + virtiofsd read
+   * from /proc, guest included); absent or undefined → the stats service reads the pod cgroup.
+   */
+  sandboxStats?(sb: SandboxRecord): Promise<CgroupStats | undefined>;
+  /**
    * False when the sandbox's own process died under it (the pod VM's QEMU, the infra process):
    * the pod is then reported SANDBOX_NOTREADY, as containerd does when the sandbox task exits.
    * Unset or undefined: unknown (assumed alive).

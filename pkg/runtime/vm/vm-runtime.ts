@@ -47,6 +47,8 @@ import { checkFits, hostCpuCount, limitsFromCri, limitsFromOci, podVmSize, sizeF
 import { readVmSize, writeVmSize } from './vm-size-record.js';
 import { processTree } from '../../sys/proc.js';
 import type * as cri from '../../api/cri-types.js';
+import { vmmUsage } from '../../vm/vmm-usage.js';
+import { nowNs } from '../../store/time.js';
 
 const { SIGKILL } = osConstants.signals;
 /**
@@ -381,6 +383,25 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const r = await pod.vm.agent.call('stats', { container_ids: [c.id] }, { timeoutMs: 5000 });
     const st = r.stats[0];
     return st ? cgroupStatsOf(st) : undefined;
+  }
+
+  /**
+   * What the pod costs the node: its VM's host processes (QEMU, virtiofsd and their children) from
+   * /proc (pkg/vm/vmm-usage.ts). QEMU's CPU time and PSS hold the guest's containers plus the VMM
+   * overhead, whichever cgroup the VM was booted in (warm pool). process_count is the host's
+   * processes: the guest's own pids use none of the node's.
+   */
+  async sandboxStats(sb: SandboxRecord): Promise<CgroupStats | undefined> {
+    const pod = this.pods.get(sb.id);
+    if (!pod || pod.dead) return undefined;
+    const u = vmmUsage([...processTree(pod.vm.pid), ...(pod.vfs.alive() ? processTree(pod.vfs.pid) : [])]);
+    if (!u.processes) return undefined;
+    return {
+      timestampNs: BigInt(nowNs()),
+      cpu: { usageNs: u.cpuNs },
+      memory: { usageBytes: u.memoryBytes, workingSetBytes: u.memoryBytes, rssBytes: u.memoryBytes, cacheBytes: 0, pageFaults: 0, majorPageFaults: 0, oomKills: 0, limitHits: 0 },
+      pids: { current: u.processes },
+    };
   }
 
   async updateResources(c: ContainerRecord, r: OciResources, others: readonly ContainerRecord[] = []): Promise<void> {
