@@ -83,7 +83,12 @@ describe.skipIf(!isRoot || !vmEnabled)('warm pool serving a pod with limits', ()
     const vmDir = readFileSync(join(d.state, 'pods', pod, 'vm-dir'), 'utf8').trim();
     const qemu = Number(readFileSync(join(vmDir, 'qemu.pid'), 'utf8'));
     const vfs = Number(readFileSync(join(vmDir, 'virtiofsd.pid'), 'utf8'));
-    const cgroupOf = (pid: number): string => readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+    // The memory controller's cgroup (v1 "N:memory:/path" on a hybrid host, else the v2 "0::/path").
+    const cgroupOf = (pid: number): string => {
+      const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+      const l = lines.find((x) => /^\d+:memory:/.test(x)) ?? lines.find((x) => x.startsWith('0::'))!;
+      return l.slice(l.indexOf(':', l.indexOf(':') + 1) + 1);
+    };
     const worker = readFileSync(`/proc/${vfs}/task/${vfs}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
     expect(worker.length).toBeGreaterThan(0);
     const podCg = cgroupOf(qemu);
