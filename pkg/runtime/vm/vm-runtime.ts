@@ -48,6 +48,7 @@ import { readVmSize, writeVmSize } from './vm-size-record.js';
 import { processTree } from '../../sys/proc.js';
 import type * as cri from '../../api/cri-types.js';
 import { vmmUsage } from '../../vm/vmm-usage.js';
+import { readLogBase, writeLogBase } from './log-base.js';
 import { nowNs } from '../../store/time.js';
 
 const { SIGKILL } = osConstants.signals;
@@ -359,9 +360,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const vc = this.ctrs.get(c.id);
     const pod = this.pods.get(c.podId);
     if (vc && pod && !pod.dead && !vc.following && !vc.logDone && c.logPath && vc.state.status !== 'created') {
-      // After a restart: resume shipping where the host log ends (assumes no rotation in between).
+      // After a restart: resume shipping where the host log ends; a rotated log starts at the offset
+      // shipped before its ReopenContainerLog (log-base.ts).
       // Not awaited: a guest that never answers FollowLogs must not hold the status (or start-up).
-      if (vc.logOffset === 0) vc.logOffset = fileSize(c.logPath);
+      if (vc.logOffset === 0) vc.logOffset = readLogBase(c.bundleDir) + fileSize(c.logPath);
       void this.ctrs.followLog(pod, c, vc, this.deps.log.child({ podId: c.podId, containerId: c.id }));
     }
     const known = this.ctrs.get(c.id)?.state;
@@ -424,7 +426,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
 
   async reopenLog(c: ContainerRecord): Promise<void> {
     // Each chunk is appended by path, so the next write goes to the new file; it exists from now on
-    // (as after conmon's reopen).
+    // (as after conmon's reopen). It starts at the offset shipped so far: recorded for a restart.
+    const vc = this.ctrs.get(c.id);
+    if (vc) writeLogBase(c.bundleDir, vc.logOffset);
     if (c.logPath) appendFileSync(c.logPath, '');
   }
 
