@@ -2,6 +2,7 @@
 // 300 MiB boot a 2-vCPU guest with the handler's 256 MiB base + 300 MiB. Updates that fit apply in
 // the guest; ones that would need a bigger VM answer FAILED_PRECONDITION (the VM cannot grow).
 import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
@@ -114,5 +115,15 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod sized to its limits', () =>
     expect(r.code).toBe(FAILED_PRECONDITION);
     expect(r.details).toMatch(/UpdatePodSandboxResources of pod .* 756 MiB .* the VM has 556 MiB/);
     await cri.call('UpdatePodSandboxResources', { pod_sandbox_id: pod, resources: { ...limits, memory_limit_in_bytes: 250 * MiB } });
+    // Not written into the pod cgroup, which holds QEMU (its 556 MiB guest would be OOM-killed there).
+    const vmDir = join(d.state, 'pods', pod, 'vm');
+    const qemu = Number(readFileSync(join(vmDir, 'qemu.pid'), 'utf8'));
+    const lines = readFileSync(`/proc/${qemu}/cgroup`, 'utf8').trim().split('\n');
+    const v1 = lines.find((x) => /^\d+:memory:/.test(x));
+    const podCg = (v1 ?? lines.find((x) => x.startsWith('0::'))!).replace(/^\d+:[^:]*:/, '').replace(/\/vm$/, '');
+    const limitFile = v1 ? `/sys/fs/cgroup/memory${podCg}/memory.limit_in_bytes` : `/sys/fs/cgroup${podCg}/memory.max`;
+    const limit = readFileSync(limitFile, 'utf8').trim();
+    expect(limit === 'max' || Number(limit) > 2 ** 62).toBe(true);
+    expect((await execOut(['echo', 'alive'])).trim()).toBe('alive');
   });
 });
