@@ -277,13 +277,25 @@ export class ContainerManager extends EventEmitter<ContainerEvents> {
     c.child = child;
     c.state = 'running';
     c.pid = child.pid ?? 0;
+    // A host lagging behind the bounded guest log pauses the container's pipes (cri-log.ts shouldHold).
+    const hold = (): void => {
+      if (!c.log.shouldHold) return;
+      child.stdout!.pause();
+      child.stderr!.pause();
+      c.log.once('drained', () => {
+        child.stdout!.resume();
+        child.stderr!.resume();
+      });
+    };
     child.stdout!.on('data', (d: Buffer) => {
       c.log.write('stdout', d);
       this.emit('output', id, 1, d);
+      hold();
     });
     child.stderr!.on('data', (d: Buffer) => {
       c.log.write('stderr', d);
       this.emit('output', id, 2, d);
+      hold();
     });
     child.on('close', (code, signal) => this.onExit(c, code, signal));
     child.on('error', (e) => {

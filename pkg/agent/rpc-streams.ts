@@ -1,6 +1,5 @@
 // RPCs that stream bytes the container did not write to its stdio: FollowLogs (the CRI log file the
 // agent writes, read as the host's credit allows) and PortForward (a TCP connection in the guest).
-import { closeSync, openSync, readSync } from 'node:fs';
 import { connect } from 'node:net';
 import { AgentError, Code } from '../vmchannel/codec.js';
 import { DATA_CHUNK, Fd } from '../vmchannel/protocol.js';
@@ -33,16 +32,13 @@ function followLogs(c: ContainerManager, ctx: StreamContext, id: string, offset:
   const pump = (): void => {
     if (stopped || waiting) return;
     while (sent < ct.log.bytes) {
+      // A host that lagged past the guest's cap (cri-log.ts) gets the oldest bytes still kept.
+      if (sent < ct.log.firstOffset) sent = ct.log.firstOffset;
       const buf = Buffer.allocUnsafe(Math.min(ct.log.bytes - sent, DATA_CHUNK));
-      const fd = openSync(ct.log.path, 'r');
-      let n = 0;
-      try {
-        n = readSync(fd, buf, 0, buf.length, sent);
-      } finally {
-        closeSync(fd);
-      }
+      const n = ct.log.read(sent, buf);
       if (n <= 0) break;
       sent += n;
+      ct.log.markShipped(sent);
       if (!ctx.sendData(Fd.Stdout, buf.subarray(0, n))) {
         waiting = true;
         ctx.onDrain(() => {
@@ -61,13 +57,17 @@ function followLogs(c: ContainerManager, ctx: StreamContext, id: string, offset:
     if (cid === id) pump();
   };
   const stop = (): void => {
+    if (stopped) return;
     stopped = true;
+    ct.log.follow(false);
     ct.log.off('append', pump);
     c.off('exit', onExit);
     ctx.dropPusher();
   };
   // Response goes first: defer the data until after it is queued.
   setImmediate(() => {
+    if (stopped) return;
+    ct.log.follow(true);
     ct.log.on('append', pump);
     c.on('exit', onExit);
     ctx.setPusher(stop);

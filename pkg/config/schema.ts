@@ -25,13 +25,22 @@ const vmHandler = z
     accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
     /** Guest kernel (PVH vmlinux). Default: the one the guest image build puts under <root>/guest. */
     kernel_path: absPath.optional(),
-    /** Default guest memory (MiB) and vCPUs, before the pod's own resources are added. */
+    /**
+     * Guest memory (MiB) before the pod's memory limit is added (the guest's own base: kernel, agent,
+     * tmpfs), and the vCPUs of a pod without a CPU limit (pkg/runtime/vm/vm-size.ts).
+     */
     memory_mib: z.number().int().min(64).max(1 << 20).default(128),
     vcpus: z.number().int().min(1).max(256).default(1),
     /** Where the guest image is built and cached (<dir>/guest/<stamp>). Default: the daemon root. */
     guest_root: absPath.optional(),
     /** Pre-booted pod-less VMs kept ready (0 disables the pool). */
     pool_size: z.number().int().min(0).max(64).default(0),
+    /**
+     * Size of the pool's VMs (default: memory_mib and vcpus, i.e. pods without limits). A pod whose
+     * own size (vm-size.ts) fits in both takes a pooled VM, a bigger one boots cold.
+     */
+    pool_memory_mib: z.number().int().min(64).max(1 << 20).optional(),
+    pool_vcpus: z.number().int().min(1).max(256).optional(),
     /**
      * TCG only: QEMU's translation-block cache per VM (MiB, `-accel tcg,tb-size=`); 0 = QEMU's
      * default (much larger). docs/microvm.md: 64 saves ~30 MB RSS per VM for ~30 % slower warm

@@ -450,7 +450,8 @@ export class ContainerManager implements PodContainers {
     if (!linux) return;
     // The converter CreateContainer used: the same request gives the same cgroup settings.
     const oci = resourcesFromCri(linux, hostResourceSupport());
-    await this.runtime(c).updateResources(c, oci);
+    const others = this.inPod(c.podId).filter((o) => o.id !== c.id && o.state !== 'CONTAINER_EXITED');
+    await this.runtime(c).updateResources(c, oci, others);
     c.resources = linux;
     await this.store.save(c);
     // Keep the bundle's spec in step (verbose status shows it; runc reads it on exec).

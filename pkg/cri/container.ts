@@ -50,6 +50,8 @@ export function containerHandlers(containers: ContainerManager): Pick<RuntimeHan
       return containers.status(need(req.container_id), req.verbose);
     },
     async UpdateContainerResources(req) {
+      // Valid resources the pod's sandbox cannot grow to (a micro-VM keeps its boot size) fail as
+      // SandboxTooSmallError, a failed-precondition.
       await containers.updateResources(need(req.container_id), req.linux);
       return {};
     },

@@ -36,6 +36,7 @@ export function podSandboxHandlers(
       return { items: sandboxes.list(req.filter) };
     },
     async UpdatePodSandboxResources(req) {
+      // A VM pod that would have to grow fails as SandboxTooSmallError, a failed-precondition.
       await sandboxes.updateResources(req.pod_sandbox_id, req.resources, req.overhead);
       return {};
     },

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { CgroupStats } from '../cgroups/stats.js';
 import type { PodNetworkStatus } from '../network/cni.js';
 import type { OciResources } from '../oci/spec-types.js';
+import type * as cri from '../api/cri-types.js';
 
 export interface ContainerRuntimeState {
   status: 'created' | 'running' | 'exited' | 'unknown';
@@ -94,6 +95,11 @@ export interface SandboxRuntime {
    */
   containerCgroupStats?(c: ContainerRecord): Promise<CgroupStats | undefined>;
   /**
+   * The pod's own usage when its host cgroup does not tell it all (VM pods: QEMU + virtiofsd read
+   * from /proc, guest included); absent or undefined → the stats service reads the pod cgroup.
+   */
+  sandboxStats?(sb: SandboxRecord): Promise<CgroupStats | undefined>;
+  /**
    * False when the sandbox's own process died under it (the pod VM's QEMU, the infra process):
    * the pod is then reported SANDBOX_NOTREADY, as containerd does when the sandbox task exits.
    * Unset or undefined: unknown (assumed alive).
@@ -116,8 +122,17 @@ export interface SandboxRuntime {
   containerState(c: ContainerRecord): Promise<ContainerRuntimeState>;
   /** Runs req.cmd in the container, output into req.stdout/stderr; the caller owns deadline and cap. */
   execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit>;
-  /** Applies OCI LinuxResources (pkg/oci/resources.ts, as at create) to a running/created container. */
-  updateResources(c: ContainerRecord, ociResources: OciResources): Promise<void>;
+  /**
+   * Applies OCI LinuxResources (pkg/oci/resources.ts, as at create) to a running/created container.
+   * others: the pod's other live containers (a runtime whose pod cannot grow checks their sum);
+   * throws SandboxTooSmallError when the pod would need more than its sandbox can have.
+   */
+  updateResources(c: ContainerRecord, ociResources: OciResources, others?: readonly ContainerRecord[]): Promise<void>;
+  /**
+   * UpdatePodSandboxResources, before the new pod-level resources are recorded: throws
+   * SandboxTooSmallError when the sandbox cannot take them. Absent: any resources are taken.
+   */
+  checkSandboxResources?(sb: SandboxRecord, resources: cri.LinuxContainerResources__Output | null): Promise<void>;
   reopenLog(c: ContainerRecord): Promise<void>;
   streamTarget(sb: SandboxRecord | undefined, c: ContainerRecord): StreamTarget;
   /** Called with a container id whenever its process exits (exit file appeared). */

@@ -291,9 +291,14 @@ export class SandboxManager {
     await this.withLock(sb.id, async () => {
       if (!this.index.find(sb.id)) throw notFound(`pod sandbox ${sb.id} not found`);
       if (!sb.config.linux) throw failedPrecondition(`pod sandbox ${sb.id} has no Linux config`);
+      const runtime = this.runtimes.get(sb.handler);
+      // A sandbox that cannot grow (a micro-VM) refuses what it cannot take: SandboxTooSmallError.
+      await runtime?.checkSandboxResources?.(sb, resources);
       sb.config.linux.resources = resources;
       sb.config.linux.overhead = overhead;
-      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY') await this.cgroups.updatePod(sb.cgroupParent, resourcesFromCri(resources));
+      // Not on a VM pod's cgroup: it holds QEMU, whose guest RAM alone is memory_mib more than the
+      // containers' limits (vm-size.ts), so their sum as memory.max would have the host OOM-kill the VM.
+      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY' && runtime?.kind !== 'vm') await this.cgroups.updatePod(sb.cgroupParent, resourcesFromCri(resources));
       await this.store.save(sb);
     });
   }

@@ -81,7 +81,9 @@ export class StatsService {
   async podStats(sb: SandboxRecord): Promise<cri.PodSandboxStats> {
     const now = nowNs();
     const inPod = this.containers.inPod(sb.id);
-    const s = sample(sb.cgroupParent);
+    // A VM pod's VMM is read from /proc (a warm-pool VM's boot stays charged outside its cgroup).
+    const rt = this.sandboxes.runtimes.get(sb.handler);
+    const s = (rt?.sandboxStats ? await rt.sandboxStats(sb).catch(() => undefined) : undefined) ?? sample(sb.cgroupParent);
     const [ctrs, net] = await Promise.all([
       Promise.all(inPod.filter((c) => c.state !== 'CONTAINER_EXITED').map((c) => this.containerStats(c))),
       sb.namespaces.net && sb.state === 'SANDBOX_READY' ? netnsInterfaceStats(sb.namespaces.net).catch(() => []) : Promise.resolve([]),

@@ -40,6 +40,8 @@ export interface BootRequest {
   vmDir: string;
   netns: string;
   memoryMib: number;
+  /** vCPUs (pod-sized, vm-size.ts); default: the handler's vcpus. */
+  vcpus?: number;
   /** cgroup.procs files QEMU and virtiofsd are moved into. */
   cgroupProcs: string[];
   log: Logger;
@@ -131,7 +133,7 @@ export class VmBooter {
           accel: accel.accel,
           tcgTbSizeMib: this.config.tcg_tb_size_mib,
           memoryMib: o.memoryMib,
-          vcpus: this.config.vcpus,
+          vcpus: o.vcpus ?? this.config.vcpus,
           kernel: this.config.kernel_path ?? image.kernel,
           initrd: image.initrd,
           rootfs: image.rootfs,

@@ -43,6 +43,13 @@ import { setupSandboxRequest, wireTapToVeth } from './pod-network.js';
 import { cgroupStatsOf, guestResources } from './guest-resources.js';
 import { fromAgent, isAgentNotFound } from './agent-errors.js';
 import { execSyncInGuest } from './guest-exec.js';
+import { checkFits, hostCpuCount, limitsFromCri, limitsFromOci, podVmSize, sizeFits, sumLimits, type SizingBase, type VmSize } from './vm-size.js';
+import { readVmSize, writeVmSize } from './vm-size-record.js';
+import { processTree } from '../../sys/proc.js';
+import type * as cri from '../../api/cri-types.js';
+import { vmmUsage } from '../../vm/vmm-usage.js';
+import { readLogBase, writeLogBase } from './log-base.js';
+import { nowNs } from '../../store/time.js';
 
 const { SIGKILL } = osConstants.signals;
 /**
@@ -80,6 +87,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
   private readonly pods: PodVms;
   private readonly ctrs = new GuestContainers();
   private readonly pool: WarmPool<BootedVm>;
+  /** What pod sizes are computed from (vm-size.ts). */
+  private readonly sizing: SizingBase;
+  /** The size every warm-pool VM boots with. */
+  private readonly poolVmSize: VmSize;
 
   constructor(private readonly deps: VmRuntimeDeps) {
     this.handler = deps.handler;
@@ -88,10 +99,16 @@ export class VmSandboxRuntime implements SandboxRuntime {
       died: (podId, why, log) => this.ctrs.podDied(podId, why, log),
       reattached: (podId, pod, log) => this.ctrs.restore(podId, pod, log),
     });
+    this.sizing = { vcpus: deps.config.vcpus, memoryMib: deps.config.memory_mib, hostCpus: hostCpuCount() };
+    this.poolVmSize = { vcpus: deps.config.pool_vcpus ?? deps.config.vcpus, memoryMib: deps.config.pool_memory_mib ?? deps.config.memory_mib };
     this.pool = new WarmPool(
       deps.config.pool_size,
       join(deps.stateDir, 'vm-pool', deps.handler),
-      (r) => this.booter.boot({ ...r, memoryMib: deps.config.memory_mib, cgroupProcs: [], log: deps.log }),
+      async (r) => {
+        const b = await this.booter.boot({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log });
+        writeVmSize(b.vmDir, this.poolVmSize);
+        return b;
+      },
       deps.log.child({ pool: deps.handler }),
       deps.handler,
     );
@@ -143,14 +160,15 @@ export class VmSandboxRuntime implements SandboxRuntime {
     await mkdir(sb.stateDir, { recursive: true, mode: 0o711 });
     // Pod-level PID namespace (CRI POD mode): created by the agent inside the guest on first use.
     const podPid = (ns?.pid ?? 'POD') === 'POD';
-    // A pre-booted VM fits when the pod needs no extra memory (pool VMs have the handler default).
-    const warm = this.podMemoryMib(sb) === this.deps.config.memory_mib ? this.pool.take(sb.stateDir) : undefined;
+    // A pre-booted VM serves the pod when the pod's own size fits in it (it may get more than it needs).
+    const size = this.podSize(sb);
+    const warm = sizeFits(size, this.poolVmSize) ? this.pool.take(sb.stateDir) : undefined;
     if (warm) {
       sb.namespaces = { net: warm.netns, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
       writeVmDirPointer(sb.stateDir, warm.vmDir);
-      for (const f of this.podCgroupProcs(sb.cgroupParent)) for (const pid of [warm.vm.pid, warm.vfs.pid]) writeFileSync(f, String(pid));
+      this.moveIntoPodCgroup(sb.cgroupParent, warm);
       this.pods.adopt(sb.id, warm, log);
-      log.info({ podId: sb.id, vmPid: warm.vm.pid }, 'pod takes a pre-booted VM from the warm pool');
+      log.info({ podId: sb.id, vmPid: warm.vm.pid, podSize: size, vmSize: this.poolVmSize }, 'pod takes a pre-booted VM from the warm pool');
       this.pool.refill();
       await withNamespaces?.();
       return;
@@ -162,9 +180,30 @@ export class VmSandboxRuntime implements SandboxRuntime {
     await withNamespaces?.();
   }
 
-  private podMemoryMib(sb: SandboxRecord): number {
-    const memLimit = Number(sb.config.linux?.resources?.memory_limit_in_bytes ?? 0);
-    return this.deps.config.memory_mib + (memLimit > 0 ? Math.ceil(memLimit / (1 << 20)) : 0);
+  /** The VM the pod's limits call for (vm-size.ts: handler defaults when it sets none). */
+  private podSize(sb: SandboxRecord): VmSize {
+    return podVmSize(limitsFromCri(sb.config.linux?.resources), this.sizing);
+  }
+
+  /**
+   * Warm-pool hand-over: QEMU, virtiofsd and the children they forked while pooled (virtiofsd's
+   * sandbox worker, forked when QEMU connected) move into <pod cgroup>/vm, so what they use from now
+   * on is the pod's. cgroup v2 does not move memory charged before the move: the pages the boot
+   * touched stay charged where the pool booted them (the daemon's cgroup); PodSandboxStats reads the
+   * VMM's own usage from /proc for that reason.
+   */
+  private moveIntoPodCgroup(cgroupParent: string, b: BootedVm): void {
+    const pids = [...processTree(b.vm.pid), ...processTree(b.vfs.pid)];
+    for (const f of this.podCgroupProcs(cgroupParent)) {
+      for (const pid of pids) {
+        try {
+          writeFileSync(f, String(pid));
+        } catch (e) {
+          // A child that exited meanwhile (ESRCH) is not an error; QEMU or virtiofsd itself is.
+          if ((e as NodeJS.ErrnoException).code !== 'ESRCH' || pid === b.vm.pid || pid === b.vfs.pid) throw e;
+        }
+      }
+    }
   }
 
   /** After CNI ADD: wire the tap to the veth, boot the VM (unless it came from the pool), configure the guest. */
@@ -175,7 +214,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
     if (!pod) {
       const vmDir = join(sb.stateDir, 'vm');
       mkdirSync(vmDir, { recursive: true, mode: 0o700 });
-      const booted = await this.booter.boot({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, memoryMib: this.podMemoryMib(sb), cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
+      const size = this.podSize(sb);
+      const booted = await this.booter.boot({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, ...size, cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
+      writeVmSize(vmDir, size);
+      log.info({ podId: sb.id, vcpus: size.vcpus, memoryMib: size.memoryMib }, 'pod VM sized');
       pod = this.pods.adopt(sb.id, booted, log);
     }
     try {
@@ -318,9 +360,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const vc = this.ctrs.get(c.id);
     const pod = this.pods.get(c.podId);
     if (vc && pod && !pod.dead && !vc.following && !vc.logDone && c.logPath && vc.state.status !== 'created') {
-      // After a restart: resume shipping where the host log ends (assumes no rotation in between).
+      // After a restart: resume shipping where the host log ends; a rotated log starts at the offset
+      // shipped before its ReopenContainerLog (log-base.ts).
       // Not awaited: a guest that never answers FollowLogs must not hold the status (or start-up).
-      if (vc.logOffset === 0) vc.logOffset = fileSize(c.logPath);
+      if (vc.logOffset === 0) vc.logOffset = readLogBase(c.bundleDir) + fileSize(c.logPath);
       void this.ctrs.followLog(pod, c, vc, this.deps.log.child({ podId: c.podId, containerId: c.id }));
     }
     const known = this.ctrs.get(c.id)?.state;
@@ -344,14 +387,48 @@ export class VmSandboxRuntime implements SandboxRuntime {
     return st ? cgroupStatsOf(st) : undefined;
   }
 
-  async updateResources(c: ContainerRecord, r: OciResources): Promise<void> {
+  /**
+   * What the pod costs the node: its VM's host processes (QEMU, virtiofsd and their children) from
+   * /proc (pkg/vm/vmm-usage.ts). QEMU's CPU time and PSS hold the guest's containers plus the VMM
+   * overhead, whichever cgroup the VM was booted in (warm pool). process_count is the host's
+   * processes: the guest's own pids use none of the node's.
+   */
+  async sandboxStats(sb: SandboxRecord): Promise<CgroupStats | undefined> {
+    const pod = this.pods.get(sb.id);
+    if (!pod || pod.dead) return undefined;
+    const u = vmmUsage([...processTree(pod.vm.pid), ...(pod.vfs.alive() ? processTree(pod.vfs.pid) : [])]);
+    if (!u.processes) return undefined;
+    return {
+      timestampNs: BigInt(nowNs()),
+      cpu: { usageNs: u.cpuNs },
+      memory: { usageBytes: u.memoryBytes, workingSetBytes: u.memoryBytes, rssBytes: u.memoryBytes, cacheBytes: 0, pageFaults: 0, majorPageFaults: 0, oomKills: 0, limitHits: 0 },
+      pids: { current: u.processes },
+    };
+  }
+
+  async updateResources(c: ContainerRecord, r: OciResources, others: readonly ContainerRecord[] = []): Promise<void> {
     const pod = await this.pods.running(c.podId);
+    const have = readVmSize(pod.vmDir);
+    if (have) {
+      const rest = others.map((o) => limitsFromCri(o.resources ?? o.config.linux?.resources));
+      const now = sumLimits([limitsFromCri(c.resources ?? c.config.linux?.resources), ...rest]);
+      checkFits(`UpdateContainerResources of container ${c.id}`, sumLimits([limitsFromOci(r), ...rest]), have, this.sizing, now);
+    }
     await pod.vm.agent.call('update_resources', { container_id: c.id, resources: guestResources(r) });
+  }
+
+  /** UpdatePodSandboxResources: the pod's new limits must fit the VM it booted with. */
+  async checkSandboxResources(sb: SandboxRecord, resources: cri.LinuxContainerResources__Output | null): Promise<void> {
+    const have = readVmSize(readVmDirPointer(sb.stateDir));
+    if (!have) return; // no VM (never booted, or removed): nothing to outgrow
+    checkFits(`UpdatePodSandboxResources of pod ${sb.id}`, limitsFromCri(resources), have, this.sizing, limitsFromCri(sb.config.linux?.resources));
   }
 
   async reopenLog(c: ContainerRecord): Promise<void> {
     // Each chunk is appended by path, so the next write goes to the new file; it exists from now on
-    // (as after conmon's reopen).
+    // (as after conmon's reopen). It starts at the offset shipped so far: recorded for a restart.
+    const vc = this.ctrs.get(c.id);
+    if (vc) writeLogBase(c.bundleDir, vc.logOffset);
     if (c.logPath) appendFileSync(c.logPath, '');
   }
 
