@@ -3,6 +3,7 @@
 // short-lived child it runs does the in-namespace setup (hostname, sysctls, lo up) and exits.
 // Net/IPC/UTS ns files need no special mount propagation (only mount-ns files do).
 import { mkdir, open, readFile, rmdir, unlink } from 'node:fs/promises';
+import { runInNewUserNamespace, USERNS_HANDSHAKE, type UserNamespaceMapping } from './user-namespace-pin.js';
 import { dirname, join, resolve } from 'node:path';
 import { invalidArgument, alreadyExists } from '../grpc/errors.js';
 import { detachIfMounted } from '../sys/mount.js';
@@ -18,6 +19,11 @@ export interface PodNamespaceRequest {
   hostname?: string;
   /** Namespaced sysctls (net.* → netns; kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* → IPC ns). */
   sysctls: Record<string, string>;
+  /**
+   * A new user namespace with these mappings, created first so that it owns the net/ipc/uts
+   * namespaces (the pod's root can then administer them and mount sysfs and mqueue).
+   */
+  user?: UserNamespaceMapping;
 }
 
 /** Paths of the pinned namespace files (only for the namespaces that were created). */
@@ -25,10 +31,13 @@ export interface PodNamespaces {
   net?: string;
   ipc?: string;
   uts?: string;
+  user?: string;
 }
 
 type NsKind = 'net' | 'ipc' | 'uts';
 const KINDS: NsKind[] = ['net', 'ipc', 'uts'];
+type PinnedKind = NsKind | 'user';
+const PINNED_KINDS: PinnedKind[] = ['user', ...KINDS];
 
 /** Which namespace a sysctl lives in, or undefined when it is not namespaced (host-wide). */
 export function sysctlNamespace(key: string): NsKind | undefined {
@@ -78,7 +87,8 @@ exit 0
 
 export async function createPodNamespaces(req: PodNamespaceRequest): Promise<PodNamespaces> {
   const writes = validate(req);
-  const wanted = KINDS.filter((k) => req[k]);
+  const wanted: PinnedKind[] = KINDS.filter((k) => req[k]);
+  if (req.user) wanted.unshift('user');
   if (wanted.length === 0) return {};
   const dir = resolve(req.dir);
   await mkdir(dir, { recursive: true, mode: 0o711 });
@@ -94,9 +104,17 @@ export async function createPodNamespaces(req: PodNamespaceRequest): Promise<Pod
       }
       created[kind] = file;
     }
-    const args = [...wanted.map((k) => `--${k}=${created[k]!}`), '--', '/bin/sh', '-c', SETUP_SCRIPT, 'bulkhead-ns-setup', req.net ? '1' : '0'];
+    // In a new user namespace the setup shell runs as an unmapped id: --keep-caps keeps the
+    // capabilities the namespace's creator has in it across the exec (ambient set).
+    const script = req.user ? USERNS_HANDSHAKE + SETUP_SCRIPT : SETUP_SCRIPT;
+    // With a user namespace the pins are made by runInNewUserNamespace: unshare 2.38's own pinning
+    // fails (EPERM) for every namespace once --user is among them.
+    const nsArgs = req.user ? wanted.map((k) => `--${k}`) : wanted.map((k) => `--${k}=${created[k]!}`);
+    const args = [...nsArgs, ...(req.user ? ['--keep-caps'] : []), '--', '/bin/sh', '-c', script, 'bulkhead-ns-setup', req.net ? '1' : '0'];
     for (const w of writes) args.push(w.path, w.value);
-    const r = await execFileResult('unshare', args, { timeoutMs: 30_000 });
+    const r = req.user
+      ? await runInNewUserNamespace(args, req.user, created, 30_000)
+      : await execFileResult('unshare', args, { timeoutMs: 30_000 });
     if (r.code !== 0) {
       const failed = /sysctl-failed (\S+)/.exec(r.stderr)?.[1];
       if (r.code === 33 && failed) {
@@ -116,7 +134,7 @@ export async function createPodNamespaces(req: PodNamespaceRequest): Promise<Pod
 /** Unmounts (lazily) and unlinks the pinned files, then the directory if empty. Idempotent. */
 export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
   const dirs = new Set<string>();
-  for (const kind of KINDS) {
+  for (const kind of PINNED_KINDS) {
     const file = ns[kind];
     if (!file) continue;
     // A file can carry stacked mounts (e.g. a retried pin); peel them all.

@@ -17,6 +17,7 @@ import { removePodFiles, writePodFiles } from './pod-files.js';
 import { resourcesFromCri } from '../cgroups/pod-cgroup.js';
 import { CgroupfsDriver, type CgroupDriver } from '../cgroups/driver.js';
 import { isSameProcessAlive } from '../sys/proc.js';
+import { podUserNamespace } from '../oci/user-namespace.js';
 import type { CniNetwork, PodNetworkRequest, PodNetworkStatus } from '../network/cni.js';
 
 /** The part of CniNetwork the sandbox manager uses. */
@@ -119,6 +120,11 @@ export class SandboxManager {
     checkSandboxLogDirectory(config.log_directory);
     const handler = handlerName || this.config.default_runtime_handler;
     const runtime = this.runtimeFor(handler);
+    // Mappings checked and the handler asked before anything is made (critest expects a clean refusal).
+    if (podUserNamespace(config.linux?.security_context?.namespace_options, `pod ${config.metadata?.name ?? ''}`)) {
+      const support = runtime.userNamespaces();
+      if ('unsupported' in support) throw invalidArgument(`user namespaces (hostUsers: false): ${support.unsupported}`);
+    }
     const started = performance.now();
     // kubelet's cgroup_parent in the other driver's form is refused before anything is made.
     const podCgroup = config.linux?.cgroup_parent ? this.cgroups.podParent(config.linux.cgroup_parent) : undefined;

@@ -1,0 +1,67 @@
+// Creating a pod's user namespace with its mappings, pinned like the other pod namespaces.
+//
+// util-linux 2.38's `unshare --map-users` (Debian 12) needs newuidmap and /etc/subuid entries
+// even for root, and its --user=FILE/--net=FILE pinning fails with EPERM once --user is given, so
+// both are done here: the setup shell unshare runs says "ready" once the namespaces exist,
+// waits while we write /proc/<pid>/{uid,gid}_map (root of the parent namespace may map any
+// range) and bind-mount /proc/<pid>/ns/* onto the pin files, then goes on with the in-namespace
+// setup (hostname, sysctls, lo up) as before.
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import type { ExecResult } from '../sys/exec-file.js';
+import { mount, MS_BIND } from '../sys/mount.js';
+
+/** container id → host id ranges, one each (pkg/oci/user-namespace.ts validated them). */
+export interface UserNamespaceMapping {
+  uids: { containerId: number; hostId: number; size: number };
+  gids: { containerId: number; hostId: number; size: number };
+}
+
+/** Prepended to the setup script: announce, wait for the mappings, fail closed on EOF. */
+export const USERNS_HANDSHAKE = `
+echo ready
+read -r go || exit 35
+[ "$go" = go ] || exit 35
+`;
+
+const line = (m: UserNamespaceMapping['uids']) => `${m.containerId} ${m.hostId} ${m.size}\n`;
+
+/** Runs `unshare ARGS` (ARGS create a user namespace and run a script starting with USERNS_HANDSHAKE). */
+export function runInNewUserNamespace(args: string[], map: UserNamespaceMapping, pins: Partial<Record<'user' | 'net' | 'ipc' | 'uts', string>>, timeoutMs: number): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let mapped = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const writeMaps = async (pid: number) => {
+      // gid_map after uid_map; both once, whole, as the kernel wants them.
+      await writeFile(`/proc/${pid}/uid_map`, line(map.uids));
+      await writeFile(`/proc/${pid}/gid_map`, line(map.gids));
+      for (const [kind, file] of Object.entries(pins)) mount(`/proc/${pid}/ns/${kind}`, file, null, MS_BIND);
+    };
+    child.stdout.on('data', (b: Buffer) => {
+      out.push(b);
+      if (mapped || !Buffer.concat(out).toString().includes('ready\n')) return;
+      mapped = true;
+      writeMaps(child.pid!).then(
+        () => child.stdin.end('go\n'),
+        (e: unknown) => {
+          err.push(Buffer.from(`mapping or pinning the user namespace failed: ${(e as Error).message}\n`));
+          child.stdin.end();
+        },
+      );
+    });
+    child.stdin.on('error', () => undefined); // the shell may be gone already; its exit says why
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString().replace(/^ready\n/, '');
+      resolve({ code, signal, stdout, stderr: Buffer.concat(err).toString() });
+    });
+  });
+}
