@@ -6,13 +6,12 @@
 # Why not Debian's runc: Debian 12 ships runc 1.1.5, and pod user namespaces (hostUsers: false)
 # need idmapped mounts (OCI mounts[].uidMappings/gidMappings), which runc supports from 1.2.
 #
-#   build_runc OUT_DIR VERSION   -> OUT_DIR/runc (reused when it is there and reports VERSION)
+#   build_runc OUT_DIR VERSION   -> OUT_DIR/runc (reused when it is there and reports VERSION;
+#                                   a temp dir in OUT_DIR until done, so a half-built one never counts)
 #                                   OUT_DIR/bulkhead-idmap-mount (rebuilt when its source changed)
 
 # shellcheck source=go-module.sh
 . "$(dirname "${BASH_SOURCE[0]}")/go-module.sh"
-
-RUNC_VERSION_DEFAULT=v1.5.3
 
 RUNC_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -27,8 +26,7 @@ build_idmap_helper() {
 }
 
 build_runc() {
-  local out=$1 version=$2 dir tc tmp
-  build_runc_binary "$out" "$version" && build_idmap_helper "$out"
+  build_runc_binary "$1" "$2" && build_idmap_helper "$1"
 }
 
 build_runc_binary() {
