@@ -393,7 +393,7 @@ export class SandboxManager {
       this.index.add(sb.id, sb);
       this.names.set(sb.nameKey, sb.id);
       // After a host reboot (or a lost /run) the pinned namespaces and the infra are gone.
-      const pinsGone = [sb.namespaces.net, sb.namespaces.ipc, sb.namespaces.uts].some((f) => f && !existsSync(f));
+      const pinsGone = [sb.namespaces.net, sb.namespaces.ipc, sb.namespaces.uts, sb.namespaces.user].some((f) => f && !existsSync(f));
       if (sb.state === 'SANDBOX_READY' && (pinsGone || (sb.infra && !(await this.infraAlive(sb))))) {
         sb.state = 'SANDBOX_NOTREADY';
         await this.store.save(sb);
