@@ -50,7 +50,7 @@ build_runc_binary() {
   mkdir -p "$out"
   # Built into a temp dir and moved into place, so a half-built runc never looks cached.
   tmp=$(mktemp -d "$out/.runc.XXXXXX")
-  printf 'building runc %s (cgo, ~1-2 min on 2 idle cores)\n' "$version"
+  printf 'building runc %s (cgo, ~20 s on 2 idle cores with a cold Go build cache)\n' "$version"
   # -X main.version: a module build has no VERSION file stamp or VCS info, and `runc --version`
   # is what the cache check above and the daemon's feature probe read.
   (cd "$dir" && nice -n 10 env GOTOOLCHAIN="$tc" GOFLAGS=-buildvcs=false CGO_ENABLED=1 go build -trimpath \
