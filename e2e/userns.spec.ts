@@ -28,7 +28,9 @@ describe('pod user namespaces (hostUsers: false)', () => {
     metadata: { name, namespace: 'userns', uid: `${name}-uid`, attempt: 0 },
     hostname: `${name}-host`,
     log_directory: join(d.logDir, name),
-    linux: { security_context: { namespace_options: ns } },
+    // Namespaced sysctls are set by the setup shell inside the new namespaces, as a mapped-less
+    // creator with the user namespace's capabilities (unshare --keep-caps).
+    linux: { security_context: { namespace_options: ns }, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '81', 'kernel.shm_rmid_forced': '1' } },
   });
   const sh = async (script: string) => {
     const r = await cri.call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: ctr, cmd: ['sh', '-c', script], timeout: 30 });
@@ -88,13 +90,15 @@ describe('pod user namespaces (hostUsers: false)', () => {
     expect(await sh('readlink /proc/self/ns/user')).toBe(`user:[${podUserns}]\n`);
   });
 
-  it('mounts /proc, /sys and the cgroup tree, with the pod hostname and network', async () => {
+  it('mounts /proc, /sys and the cgroup tree, with the pod hostname, network, sysctls and /dev/shm', async () => {
     const mounts = await sh('cat /proc/mounts');
     expect(mounts).toMatch(/^proc \/proc proc /m);
     expect(mounts).toMatch(/^sysfs \/sys sysfs /m);
     expect(mounts).toMatch(/ \/sys\/fs\/cgroup /);
     expect(await sh('ls /sys/class/net | sort')).toBe('eth0\nlo\n');
     expect(await sh('hostname')).toBe('uns-host\n');
+    expect(await sh('cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced')).toBe('81\n1\n');
+    expect(await sh('echo x > /dev/shm/x && cat /dev/shm/x')).toBe('x\n');
   });
 
   it('the image layers are idmapped: root-owned inside, copy-ups owned by the mapped root on the host', async () => {

@@ -3,11 +3,11 @@
 // short-lived child it runs does the in-namespace setup (hostname, sysctls, lo up) and exits.
 // Net/IPC/UTS ns files need no special mount propagation (only mount-ns files do).
 import { mkdir, open, readFile, rmdir, unlink } from 'node:fs/promises';
-import { runInNewUserNamespace, USERNS_HANDSHAKE, type UserNamespaceMapping } from './user-namespace-pin.js';
+import { runInNewUserNamespace, type UserNamespaceMapping } from './user-namespace-pin.js';
 import { dirname, join, resolve } from 'node:path';
 import { invalidArgument, alreadyExists } from '../grpc/errors.js';
 import { detachIfMounted } from '../sys/mount.js';
-import { execFileResult } from '../sys/exec-file.js';
+import { execFileResult, type ExecResult } from '../sys/exec-file.js';
 
 export interface PodNamespaceRequest {
   /** Directory for the ns files, e.g. <state>/pods/<podId>/ns. Created if missing. */
@@ -74,11 +74,16 @@ function validate(req: PodNamespaceRequest): { path: string; key: string; value:
 }
 
 // Runs inside the new namespaces: "$@" is pairs of (proc/sys path, value), then lo is brought up.
+// In a user-namespace pod it runs as that namespace's root, for whom the host's /proc/sys/kernel/
+// hostname (a global-root 0644 file) is read-only: sethostname(2) through hostname(1) then, which
+// needs only CAP_SYS_ADMIN over the UTS namespace.
 const SETUP_SCRIPT = `
 set -u
 up_lo=$1; shift
 while [ $# -gt 1 ]; do
-  if ! printf '%s' "$2" > "/proc/sys/$1"; then echo "sysctl-failed $1" >&2; exit 33; fi
+  if ! printf '%s' "$2" > "/proc/sys/$1" && ! { [ "$1" = kernel/hostname ] && hostname "$2"; }; then
+    echo "sysctl-failed $1" >&2; exit 33
+  fi
   shift 2
 done
 if [ "$up_lo" = 1 ]; then ip link set lo up || exit 34; fi
@@ -104,17 +109,19 @@ export async function createPodNamespaces(req: PodNamespaceRequest): Promise<Pod
       }
       created[kind] = file;
     }
-    // In a new user namespace the setup shell runs as an unmapped id: --keep-caps keeps the
-    // capabilities the namespace's creator has in it across the exec (ambient set).
-    const script = req.user ? USERNS_HANDSHAKE + SETUP_SCRIPT : SETUP_SCRIPT;
-    // With a user namespace the pins are made by runInNewUserNamespace: unshare 2.38's own pinning
-    // fails (EPERM) for every namespace once --user is among them.
-    const nsArgs = req.user ? wanted.map((k) => `--${k}`) : wanted.map((k) => `--${k}=${created[k]!}`);
-    const args = [...nsArgs, ...(req.user ? ['--keep-caps'] : []), '--', '/bin/sh', '-c', script, 'bulkhead-ns-setup', req.net ? '1' : '0'];
-    for (const w of writes) args.push(w.path, w.value);
-    const r = req.user
-      ? await runInNewUserNamespace(args, req.user, created, 30_000)
-      : await execFileResult('unshare', args, { timeoutMs: 30_000 });
+    const setup = ['/bin/sh', '-c', SETUP_SCRIPT, 'bulkhead-ns-setup', req.net ? '1' : '0'];
+    for (const w of writes) setup.push(w.path, w.value);
+    let r: ExecResult;
+    if (req.user) {
+      // The namespaces are made, mapped and pinned first (user-namespace-pin.ts); the setup then
+      // runs through nsenter, which becomes the namespace's uid 0: IPC sysctls (kernel.shm*)
+      // are writable only by the owning user namespace's root uid, not by its capabilities.
+      const pin = await runInNewUserNamespace(wanted.map((k) => `--${k}`), req.user, created, 30_000);
+      if (pin.code !== 0) throw new Error(`creating pod namespaces (unshare ${wanted.join(',')}) failed: exit ${pin.code ?? pin.signal}: ${pin.stderr.trim()}`);
+      r = await execFileResult('nsenter', [...wanted.map((k) => `--${k}=${created[k]!}`), '--', ...setup], { timeoutMs: 30_000 });
+    } else {
+      r = await execFileResult('unshare', [...wanted.map((k) => `--${k}=${created[k]!}`), '--', ...setup], { timeoutMs: 30_000 });
+    }
     if (r.code !== 0) {
       const failed = /sysctl-failed (\S+)/.exec(r.stderr)?.[1];
       if (r.code === 33 && failed) {

@@ -1,11 +1,12 @@
-// Creating a pod's user namespace with its mappings, pinned like the other pod namespaces.
+// Creating a pod's user namespace (first, so that it owns the pod's other namespaces) with its
+// mappings, pinned like the other pod namespaces.
 //
 // util-linux 2.38's `unshare --map-users` (Debian 12) needs newuidmap and /etc/subuid entries
 // even for root, and its --user=FILE/--net=FILE pinning fails with EPERM once --user is given, so
-// both are done here: the setup shell unshare runs says "ready" once the namespaces exist,
-// waits while we write /proc/<pid>/{uid,gid}_map (root of the parent namespace may map any
-// range) and bind-mount /proc/<pid>/ns/* onto the pin files, then goes on with the in-namespace
-// setup (hostname, sysctls, lo up) as before.
+// both are done here: the shell unshare runs in the new namespaces says "ready", waits while we
+// write /proc/<pid>/{uid,gid}_map (root of the parent namespace may map any range) and
+// bind-mount /proc/<pid>/ns/* onto the pin files, then exits. The in-namespace setup runs
+// after, through nsenter (namespaces.ts).
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import type { ExecResult } from '../sys/exec-file.js';
@@ -17,8 +18,8 @@ export interface UserNamespaceMapping {
   gids: { containerId: number; hostId: number; size: number };
 }
 
-/** Prepended to the setup script: announce, wait for the mappings, fail closed on EOF. */
-export const USERNS_HANDSHAKE = `
+/** Announce, wait for the mappings and pins, fail closed on EOF. */
+const HANDSHAKE = `
 echo ready
 read -r go || exit 35
 [ "$go" = go ] || exit 35
@@ -26,10 +27,10 @@ read -r go || exit 35
 
 const line = (m: UserNamespaceMapping['uids']) => `${m.containerId} ${m.hostId} ${m.size}\n`;
 
-/** Runs `unshare ARGS` (ARGS create a user namespace and run a script starting with USERNS_HANDSHAKE). */
-export function runInNewUserNamespace(args: string[], map: UserNamespaceMapping, pins: Partial<Record<'user' | 'net' | 'ipc' | 'uts', string>>, timeoutMs: number): Promise<ExecResult> {
+/** `unshare NS_ARGS` (--user among them): the new namespaces mapped and pinned onto `pins`. */
+export function runInNewUserNamespace(nsArgs: string[], map: UserNamespaceMapping, pins: Partial<Record<'user' | 'net' | 'ipc' | 'uts', string>>, timeoutMs: number): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('unshare', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('unshare', [...nsArgs, '--', '/bin/sh', '-c', HANDSHAKE], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let mapped = false;
