@@ -5,8 +5,9 @@
 #   1. apt packages the daemon uses at run time
 #   2. npm ci + npm run build in the checkout
 #   3. copy to $PREFIX/lib/bulkhead (production node_modules only), wrappers $PREFIX/bin/bulkheadd
-#      and $PREFIX/bin/bulkhead (status/config CLI); crictl on the PATH when absent (built from the
-#      Go module proxy when Go is installed, otherwise a one-line hint)
+#      and $PREFIX/bin/bulkhead (status/config CLI); runc >= 1.2 + bulkhead-idmap-mount into
+#      $PREFIX/lib/bulkhead/bin (user-namespace pods) and crictl on the PATH when absent (both built
+#      from the Go module proxy when Go is installed, otherwise a one-line hint)
 #   4. /etc/bulkhead/config.toml (all defaults, commented) and /etc/crictl.yaml if absent;
 #      a CNI network config if /etc/cni/net.d has none. The cgroup driver matches the host:
 #      "systemd" when systemd is PID 1 (then kubelet needs cgroupDriver: systemd), else "cgroupfs";
@@ -79,12 +80,33 @@ WRAP
 chmod 755 "$PREFIX/bin/bulkheadd" "$PREFIX/bin/bulkhead"
 "$PREFIX/bin/bulkheadd" --version >/dev/null || die "the installed bulkheadd does not run"
 
-# 3a. crictl, the CRI client every runtime's users reach for. Left alone when one is on the PATH;
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
+
+# 3a. runc >= 1.2 for the runc handler: user-namespace pods (hostUsers: false) need idmapped mounts,
+#     which Debian 12's runc 1.1.5 lacks. Built from the Go module proxy (~20 s on 2 cores; cached
+#     in the tests' cache) with the idmap helper, into $LIB/bin, which a bare runtime_path = "runc"
+#     (the default) prefers to PATH (pkg/runtime/oci/bundled-runtime.ts). Without Go the handler
+#     keeps Debian's runc and refuses user-namespace pods (`crictl info`: user_namespaces false).
+RUNC_VERSION=${RUNC_VERSION:-v1.5.3}
+RUNC_CACHE=${BULKHEAD_RUNC_DIR:-/var/cache/bulkhead-tools/runc-$RUNC_VERSION}
+if command -v go >/dev/null || [ -x "$RUNC_CACHE/runc" ]; then
+  . "$SRC/deploy/lib/runc.sh"
+  if build_runc "$RUNC_CACHE" "$RUNC_VERSION" >/dev/null; then
+    install -D -m 0755 "$RUNC_CACHE/runc" "$LIB/bin/runc"
+    install -m 0755 "$RUNC_CACHE/bulkhead-idmap-mount" "$LIB/bin/bulkhead-idmap-mount"
+    log "installed runc $RUNC_VERSION and bulkhead-idmap-mount in $LIB/bin"
+  else
+    log "building runc $RUNC_VERSION failed: the runc handler uses Debian's runc, without user-namespace pods"
+  fi
+else
+  log "no Go: the runc handler uses Debian's runc, without user-namespace pods (install Go >= 1.21 and re-run)"
+fi
+
+# 3b. crictl, the CRI client every runtime's users reach for. Left alone when one is on the PATH;
 #     otherwise the pinned cri-tools version the tests use, from the shared build cache or built from
 #     the Go module proxy (~1 min on 2 cores), or a hint when there is no Go.
 CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.36.0}
 CRI_TOOLS_DIR=${CRI_TOOLS_DIR:-/var/cache/bulkhead-tools/$CRI_TOOLS_VERSION}
-case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
 if command -v crictl >/dev/null; then
   log "crictl already on the PATH: $(command -v crictl)"
 else
@@ -101,7 +123,7 @@ else
   fi
 fi
 
-# 3b. micro-VM guest image (kernel + initramfs + erofs root with node, agent, crun), cached by input
+# 3c. micro-VM guest image (kernel + initramfs + erofs root with node, agent, crun), cached by input
 #     hash; the daemon would build it at start otherwise. Failure is not fatal for namespace pods.
 log "building the micro-VM guest image"
 bash "$LIB/deploy/guest/build-guest.sh" /var/lib/bulkhead >/dev/null || log "guest image build failed: micro-VM pods unavailable until it succeeds"

@@ -4,8 +4,8 @@
 # is already there (packages installed, node_modules matching package-lock.json, cri-tools built).
 #
 #   1. OS packages (apt)            4. crictl + critest (cri-tools, pinned) from the Go module proxy
-#   2. npm ci                       5. CNI config in /etc/cni/net.d (only if that dir has none)
-#   3. npm run build
+#   2. npm ci                       4b. runc (>= 1.2) + bulkhead-idmap-mount, from the Go module proxy
+#   3. npm run build                5. CNI config in /etc/cni/net.d (only if that dir has none)
 set -euo pipefail
 LOG_TAG=setup
 . "$(dirname "$0")/lib/common.sh"
@@ -24,6 +24,7 @@ PACKAGES=(
   docker-registry skopeo umoci
   iproute2 iptables curl jq socat tmux util-linux e2fsprogs erofs-utils squashfs-tools
   busybox-static qemu-system-x86 containerd kmod gcc libc6-dev ca-certificates
+  libseccomp-dev pkg-config
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -68,6 +69,13 @@ else
   log "using $(go version)"
   build_cri_tools "$CRI_TOOLS_DIR" "$CRI_TOOLS_VERSION" crictl critest || die "building cri-tools $CRI_TOOLS_VERSION failed"
 fi
+
+# ------------------------------------------------------------------ 4b. runc >= 1.2
+# The runc handler of every test daemon (e2e/bulkhead-e2e.toml, e2e/lib/own-daemon.ts) runs this
+# runc: user-namespace pods need it, and critest runs all its specs against the one runc.
+. "$REPO/deploy/lib/runc.sh"
+command -v go >/dev/null || [ -x "$BULKHEAD_RUNC" ] || die "go is required to build runc"
+build_runc "$BULKHEAD_RUNC_DIR" "$RUNC_VERSION" || die "building runc $RUNC_VERSION failed"
 
 # ------------------------------------------------------------------ 5. CNI config
 # Install ours only when the node has no network config at all: never override an admin's.

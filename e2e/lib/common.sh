@@ -12,6 +12,12 @@ CRI_TOOLS_DIR=${CRI_TOOLS_DIR:-/var/cache/bulkhead-tools/$CRI_TOOLS_VERSION}
 CRICTL=${CRICTL:-$CRI_TOOLS_DIR/crictl}
 CRITEST=${CRITEST:-$CRI_TOOLS_DIR/critest}
 
+# runc >= 1.2 for the runc handler (user-namespace pods need idmapped mounts; Debian 12 has 1.1.5),
+# built from the Go module proxy with bulkhead-idmap-mount beside it (deploy/lib/runc.sh).
+RUNC_VERSION=${RUNC_VERSION:-v1.5.3}
+BULKHEAD_RUNC_DIR=${BULKHEAD_RUNC_DIR:-/var/cache/bulkhead-tools/runc-$RUNC_VERSION}
+BULKHEAD_RUNC=$BULKHEAD_RUNC_DIR/runc
+
 # Offline test images: work dir (OCI layout, registry data) and the loopback registry.
 TESTIMAGES_DIR=${TESTIMAGES_DIR:-/var/cache/bulkhead-testimages}
 REGISTRY=${REGISTRY:-127.0.0.1:5000}
@@ -23,7 +29,7 @@ BULKHEAD_SOCK=${BULKHEAD_SOCK:-/run/bulkhead-e2e/bulkhead.sock}
 
 # Go may live outside the default PATH (official tarball, GOPATH/bin).
 case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
-export PATH REPO E2E_WORK CRICTL CRITEST REGISTRY BULKHEAD_SOCK TESTIMAGES_DIR
+export PATH REPO E2E_WORK CRICTL CRITEST REGISTRY BULKHEAD_SOCK TESTIMAGES_DIR BULKHEAD_RUNC
 
 mkdir -p "$E2E_WORK"
 

@@ -39,7 +39,8 @@ daemon_reset_dirs() {
 daemon_start() {
   if daemon_running; then log "already running (pid $(cat "$DAEMON_PID"))"; return 0; fi
   [ -f "$REPO/dist/cmd/bulkheadd/main.js" ] || die "dist/ missing: run npm run build"
-  sed "s|@REPO@|$REPO|g" "$BULKHEAD_E2E_CONFIG_TEMPLATE" > "$BULKHEAD_E2E_CONFIG"
+  [ -x "$BULKHEAD_RUNC" ] || die "no runc at $BULKHEAD_RUNC (run e2e/setup.sh)"
+  sed -e "s|@REPO@|$REPO|g" -e "s|@RUNC@|$BULKHEAD_RUNC|g" "$BULKHEAD_E2E_CONFIG_TEMPLATE" > "$BULKHEAD_E2E_CONFIG"
   if [ "${BULKHEAD_E2E_FRESH:-0}" = 1 ]; then daemon_reset_dirs; fi
   mkdir -p "$(dirname "$BULKHEAD_SOCK")"
   : >> "$DAEMON_LOG"

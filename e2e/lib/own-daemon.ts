@@ -20,6 +20,11 @@ export const CRICTL = process.env.CRICTL ?? '/var/cache/bulkhead-tools/v1.36.0/c
 export function crictlEndpoints(sock: string): string[] {
   return ['--runtime-endpoint', `unix://${sock}`, '--image-endpoint', `unix://${sock}`];
 }
+/**
+ * The runc every test daemon's runc handler runs, as the CI daemon's (e2e/bulkhead-e2e.toml):
+ * >= 1.2, built by e2e/setup.sh (deploy/lib/runc.sh); e2e/lib/common.sh exports the path.
+ */
+export const RUNC = process.env.BULKHEAD_RUNC ?? '/var/cache/bulkhead-tools/runc-v1.5.3/runc';
 /** One guest-image cache for every test daemon: a build per temp root would cost minutes each. */
 export const GUEST_CACHE = process.env.BULKHEAD_VM_TEST_CACHE ?? '/var/cache/bulkhead-tools/guest';
 
@@ -59,6 +64,7 @@ export interface OwnDaemonOptions {
 export const VM_HANDLERS_TOML = `
 [runtime_handlers.runc]
 kind = "oci"
+runtime_path = "${RUNC}"
 [runtime_handlers.microvm]
 kind = "vm"
 memory_mib = 256
@@ -100,7 +106,7 @@ export function ownDaemon(tag: string, opts: OwnDaemonOptions = {}): OwnDaemon {
           // Without a handler table of its own, the test daemon shares one guest-image cache.
           (opts.extraToml?.includes('[runtime_handlers')
             ? opts.extraToml
-            : `[runtime_handlers.runc]\nkind = "oci"\n[runtime_handlers.microvm]\nkind = "vm"\nguest_root = "${GUEST_CACHE}"\n${opts.extraToml ?? ''}`),
+            : `[runtime_handlers.runc]\nkind = "oci"\nruntime_path = "${RUNC}"\n[runtime_handlers.microvm]\nkind = "vm"\nguest_root = "${GUEST_CACHE}"\n${opts.extraToml ?? ''}`),
       );
       rmSync(d.sock, { force: true });
       const logFd = openSync(join(dir, 'bulkheadd.log'), 'a');

@@ -22,7 +22,8 @@ import { RecordStore, type ContainerRecord, type SandboxRecord } from '../store/
 import { nowNs } from '../store/time.js';
 import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
-import { mountRootfs, removeContainerDir, unmountRootfs } from './rootfs.js';
+import { mountRootfs, removeContainerDir, unmountRootfs, type RootfsIdmap } from './rootfs.js';
+import { podUserNamespace } from '../oci/user-namespace.js';
 import { IMAGE_VOLUME_OPTIONS, mountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { forEachLimit } from '../sys/for-each-limit.js';
 import { canonicalStopSignal, parseStopSignal, SIGTERM, statusStopSignal, UnknownSignalError } from './stop-signal.js';
@@ -187,7 +188,7 @@ export class ContainerManager implements PodContainers {
       const t0 = performance.now();
       await this.store.save(c); // intent record
       const lowers = await this.deps.images.acquireLayers(image.id, c.leaseId);
-      await mountRootfs(dir, lowers);
+      await mountRootfs(dir, lowers, rootfsIdmap(sb, runtime, this.deps.config.root));
       const volumes = await mountImageVolumes(id, dir, config.mounts, this.deps.images);
       timings.rootfsMs = Math.round(performance.now() - t0);
       await this.prepareMounts(volumes.mounts);
@@ -201,6 +202,7 @@ export class ContainerManager implements PodContainers {
           ipcnsPath: sb.namespaces.ipc,
           utsnsPath: sb.namespaces.uts,
           pidnsPath: sb.namespaces.pid,
+          ...(sb.namespaces.user ? { usernsPath: sb.namespaces.user } : {}),
           cgroupParent: sb.cgroupParent,
           resolvConfPath: sb.files.resolvConf,
           hostnamePath: sb.files.hostname,
@@ -214,7 +216,14 @@ export class ContainerManager implements PodContainers {
         selinuxEnabled: this.deps.selinuxEnabled ?? false,
         ...(this.deps.apparmor ? { apparmor: runtime.kind === 'vm' ? vmAppArmor(this.deps.apparmor) : this.deps.apparmor } : {}),
       });
-      for (const m of spec.mounts) if (m.source && volumes.sources.has(m.source)) m.options = [...(m.options ?? []), ...IMAGE_VOLUME_OPTIONS];
+      for (const m of spec.mounts) {
+        if (!m.source || !volumes.sources.has(m.source)) continue;
+        m.options = [...(m.options ?? []), ...IMAGE_VOLUME_OPTIONS];
+        // A multi-layer image volume is an overlay, which cannot be idmapped (EINVAL): in a
+        // user-namespace pod its read-only files show as the overflow id 65534, still readable.
+        delete m.uidMappings;
+        delete m.gidMappings;
+      }
       c.config = { ...config, mounts: volumes.recorded };
       if (cdi) {
         applyCdiEdits(spec, cdi.edits);
@@ -541,4 +550,14 @@ export class ContainerManager implements PodContainers {
   sandboxOf(c: ContainerRecord): SandboxRecord | undefined {
     return this.deps.sandboxes.find(c.podId);
   }
+}
+
+/** A user-namespace pod's containers get their image layers idmapped with the pod's mapping. */
+function rootfsIdmap(sb: SandboxRecord, runtime: SandboxRuntime, daemonRoot: string): RootfsIdmap | undefined {
+  const userns = podUserNamespace(sb.config.linux?.security_context?.namespace_options, `pod ${sb.id}`);
+  if (!userns) return undefined;
+  if (!sb.namespaces.user) throw failedPrecondition(`pod ${sb.id} asks for a user namespace but has none pinned`);
+  const support = runtime.userNamespaces();
+  if ('unsupported' in support) throw failedPrecondition(`user namespaces: ${support.unsupported}`);
+  return { helper: support.idmapHelper, usernsFile: sb.namespaces.user, rootUid: userns.uids.hostId, rootGid: userns.gids.hostId, traversableFrom: daemonRoot };
 }

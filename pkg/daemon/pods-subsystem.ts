@@ -102,13 +102,15 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
       return why ? [{ type: 'RuntimeReady', status: false, reason: 'RuntimeHandlerUnusable', message: `default handler "${config.default_runtime_handler}": ${why}` }] : [];
     },
     async handlers(): Promise<cri.RuntimeHandler[]> {
-      // runc >= 1.1 applies "rro" with mount_setattr (kernel >= 5.12); no idmapped user namespaces in 1.1.
-      // VM handlers make it themselves: every host submount of a read-only volume becomes a read-only
-      // share of its own in the guest (pkg/runtime/vm/guest-spec-rewrite.ts).
+      // runc >= 1.1 applies "rro" with mount_setattr (kernel >= 5.12). VM handlers make it themselves:
+      // every host submount of a read-only volume becomes a read-only share of its own in the guest
+      // (pkg/runtime/vm/guest-spec-rewrite.ts). User namespaces: the runtime says (runc >= 1.2 +
+      // the idmap helper; never crun or micro-VM handlers), pkg/runtime/oci/user-namespace-support.ts.
       const features = (name: string) => {
         const rt = oci.get(name);
         const rro = rt ? !rt.available() && basename(rt.runtimePath) === 'runc' : vms.has(name);
-        return { recursive_read_only_mounts: rro, user_namespaces: false };
+        const userns = runtimes.get(name)?.userNamespaces();
+        return { recursive_read_only_mounts: rro, user_namespaces: userns !== undefined && !('unsupported' in userns) };
       };
       const out: cri.RuntimeHandler[] = [{ name: '', features: features(config.default_runtime_handler) }];
       for (const name of Object.keys(config.runtime_handlers)) out.push({ name, features: features(name) });

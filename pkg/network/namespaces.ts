@@ -3,10 +3,11 @@
 // short-lived child it runs does the in-namespace setup (hostname, sysctls, lo up) and exits.
 // Net/IPC/UTS ns files need no special mount propagation (only mount-ns files do).
 import { mkdir, open, readFile, rmdir, unlink } from 'node:fs/promises';
+import { runInNewUserNamespace, type UserNamespaceMapping } from './user-namespace-pin.js';
 import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, invalidArgument } from '../errors/errors.js';
 import { detachIfMounted } from '../sys/mount.js';
-import { execFileResult } from '../sys/exec-file.js';
+import { execFileResult, type ExecResult } from '../sys/exec-file.js';
 
 export interface PodNamespaceRequest {
   /** Directory for the ns files, e.g. <state>/pods/<podId>/ns. Created if missing. */
@@ -18,6 +19,11 @@ export interface PodNamespaceRequest {
   hostname?: string;
   /** Namespaced sysctls (net.* → netns; kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* → IPC ns). */
   sysctls: Record<string, string>;
+  /**
+   * A new user namespace with these mappings, created first so that it owns the net/ipc/uts
+   * namespaces (the pod's root can then administer them and mount sysfs and mqueue).
+   */
+  user?: UserNamespaceMapping;
 }
 
 /** Paths of the pinned namespace files (only for the namespaces that were created). */
@@ -25,10 +31,13 @@ export interface PodNamespaces {
   net?: string;
   ipc?: string;
   uts?: string;
+  user?: string;
 }
 
 type NsKind = 'net' | 'ipc' | 'uts';
 const KINDS: NsKind[] = ['net', 'ipc', 'uts'];
+type PinnedKind = NsKind | 'user';
+const PINNED_KINDS: PinnedKind[] = ['user', ...KINDS];
 
 /** Which namespace a sysctl lives in, or undefined when it is not namespaced (host-wide). */
 export function sysctlNamespace(key: string): NsKind | undefined {
@@ -65,11 +74,16 @@ function validate(req: PodNamespaceRequest): { path: string; key: string; value:
 }
 
 // Runs inside the new namespaces: "$@" is pairs of (proc/sys path, value), then lo is brought up.
+// In a user-namespace pod it runs as that namespace's root, for whom the host's /proc/sys/kernel/
+// hostname (a global-root 0644 file) is read-only: sethostname(2) through hostname(1) then, which
+// needs only CAP_SYS_ADMIN over the UTS namespace.
 const SETUP_SCRIPT = `
 set -u
 up_lo=$1; shift
 while [ $# -gt 1 ]; do
-  if ! printf '%s' "$2" > "/proc/sys/$1"; then echo "sysctl-failed $1" >&2; exit 33; fi
+  if ! printf '%s' "$2" > "/proc/sys/$1" && ! { [ "$1" = kernel/hostname ] && hostname "$2"; }; then
+    echo "sysctl-failed $1" >&2; exit 33
+  fi
   shift 2
 done
 if [ "$up_lo" = 1 ]; then ip link set lo up || exit 34; fi
@@ -78,7 +92,8 @@ exit 0
 
 export async function createPodNamespaces(req: PodNamespaceRequest): Promise<PodNamespaces> {
   const writes = validate(req);
-  const wanted = KINDS.filter((k) => req[k]);
+  const wanted: PinnedKind[] = KINDS.filter((k) => req[k]);
+  if (req.user) wanted.unshift('user');
   if (wanted.length === 0) return {};
   const dir = resolve(req.dir);
   await mkdir(dir, { recursive: true, mode: 0o711 });
@@ -94,9 +109,19 @@ export async function createPodNamespaces(req: PodNamespaceRequest): Promise<Pod
       }
       created[kind] = file;
     }
-    const args = [...wanted.map((k) => `--${k}=${created[k]!}`), '--', '/bin/sh', '-c', SETUP_SCRIPT, 'bulkhead-ns-setup', req.net ? '1' : '0'];
-    for (const w of writes) args.push(w.path, w.value);
-    const r = await execFileResult('unshare', args, { timeoutMs: 30_000 });
+    const setup = ['/bin/sh', '-c', SETUP_SCRIPT, 'bulkhead-ns-setup', req.net ? '1' : '0'];
+    for (const w of writes) setup.push(w.path, w.value);
+    let r: ExecResult;
+    if (req.user) {
+      // The namespaces are made, mapped and pinned first (user-namespace-pin.ts); the setup then
+      // runs through nsenter, which becomes the namespace's uid 0: IPC sysctls (kernel.shm*)
+      // are writable only by the owning user namespace's root uid, not by its capabilities.
+      const pin = await runInNewUserNamespace(wanted.map((k) => `--${k}`), req.user, created, 30_000);
+      if (pin.code !== 0) throw new Error(`creating pod namespaces (unshare ${wanted.join(',')}) failed: exit ${pin.code ?? pin.signal}: ${pin.stderr.trim()}`);
+      r = await execFileResult('nsenter', [...wanted.map((k) => `--${k}=${created[k]!}`), '--', ...setup], { timeoutMs: 30_000 });
+    } else {
+      r = await execFileResult('unshare', [...wanted.map((k) => `--${k}=${created[k]!}`), '--', ...setup], { timeoutMs: 30_000 });
+    }
     if (r.code !== 0) {
       const failed = /sysctl-failed (\S+)/.exec(r.stderr)?.[1];
       if (r.code === 33 && failed) {
@@ -116,7 +141,7 @@ export async function createPodNamespaces(req: PodNamespaceRequest): Promise<Pod
 /** Unmounts (lazily) and unlinks the pinned files, then the directory if empty. Idempotent. */
 export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
   const dirs = new Set<string>();
-  for (const kind of KINDS) {
+  for (const kind of PINNED_KINDS) {
     const file = ns[kind];
     if (!file) continue;
     // A file can carry stacked mounts (e.g. a retried pin); peel them all.

@@ -390,10 +390,55 @@ describe('namespaces', () => {
     expect(ns('TARGET', { targetPid: 99 })).toEqual({ type: 'pid', path: '/proc/99/ns/pid' });
     expect(() => ns('TARGET')).toThrow(/not running/);
   });
-  it('user namespaces: NODE ok, POD refused', () => {
+  it('user namespaces: NODE ok, POD without mappings refused', () => {
     const cfg = (mode: cri.NamespaceMode__Output) => containerConfig({ command: ['x'] }, { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', target_id: '', userns_options: { mode, uids: [], gids: [] } } });
     expect(() => build(cfg('NODE'))).not.toThrow();
-    expect(() => build(cfg('POD'))).toThrow(/user namespaces are not supported/);
+    expect(() => build(cfg('POD'))).toThrow(/exactly one uid mapping, got 0/);
+  });
+});
+
+describe('pod user namespace (hostUsers: false)', () => {
+  const MAP = [{ container_id: 0, host_id: 165536, length: 65536 }];
+  const nsOpts: cri.NamespaceOption__Output = { network: 'POD', pid: 'POD', ipc: 'POD', target_id: '', userns_options: { mode: 'POD', uids: MAP, gids: MAP } };
+  const usernsPod = (over: Partial<SandboxSpecInfo> = { usernsPath: '/run/pods/sb1/ns/user' }) =>
+    sandbox(over, { linux: { cgroup_parent: '', security_context: { privileged: false, namespace_options: nsOpts } as cri.LinuxSandboxSecurityContext__Output, sysctls: {}, overhead: null, resources: null } });
+  const ctr = (mounts: cri.Mount__Output[] = []) => containerConfig({ command: ['x'], mounts }, { namespace_options: nsOpts });
+  const MAPPING = [{ containerID: 0, hostID: 165536, size: 65536 }];
+
+  it('joins the pinned user namespace with the mappings runc checks it against', () => {
+    const s = build(ctr(), { sandbox: usernsPod() });
+    expect(s.linux.namespaces[0]).toEqual({ type: 'user', path: '/run/pods/sb1/ns/user' });
+    expect(s.linux.namespaces.filter((n) => n.type === 'user')).toHaveLength(1);
+    expect(s.linux.uidMappings).toEqual(MAPPING);
+    expect(s.linux.gidMappings).toEqual(MAPPING);
+    // Ids inside stay the container's: the process is root of the pod, not host uid 165536.
+    expect(s.process.user).toMatchObject({ uid: 0, gid: 0 });
+  });
+
+  it('idmaps CRI volumes with the pod mapping, not the pod files or default mounts', () => {
+    const s = build(ctr([criMount({ container_path: '/data', host_path: join(tmp, 'vol') })]), { sandbox: usernsPod() });
+    const vol = s.mounts.find((m) => m.destination === '/data');
+    expect(vol).toMatchObject({ type: 'bind', uidMappings: MAPPING, gidMappings: MAPPING });
+    for (const m of s.mounts.filter((x) => x.destination !== '/data')) expect(m.uidMappings, m.destination).toBeUndefined();
+  });
+
+  it('no user namespace: no mappings anywhere', () => {
+    const s = build(containerConfig({ command: ['x'], mounts: [criMount({ container_path: '/data', host_path: join(tmp, 'vol') })] }));
+    expect(s.linux.namespaces.find((n) => n.type === 'user')).toBeUndefined();
+    expect(s.linux.uidMappings).toBeUndefined();
+    expect(s.mounts.find((m) => m.destination === '/data')?.uidMappings).toBeUndefined();
+  });
+
+  it('a pod without its pinned namespace, or a container asking for another mapping, is refused', () => {
+    expect(() => build(ctr(), { sandbox: usernsPod({}) })).toThrow(/has none pinned/);
+    const other = { ...nsOpts, userns_options: { mode: 'POD' as const, uids: [{ container_id: 0, host_id: 231072, length: 65536 }], gids: MAP } };
+    expect(() => build(containerConfig({ command: ['x'] }, { namespace_options: other }), { sandbox: usernsPod() })).toThrow(/differ from its pod's/);
+  });
+
+  it("the infra's PID namespace belongs to the pod's user namespace", () => {
+    const s = buildInfraSpec({ sandbox: usernsPod(), rootfsPath: '/r', args: ['/catatonit', '-P'], cgroupsPath: '/kubepods/pod1/infra', hostOomScoreAdjMin: 0, cgroupMode: 'v1' });
+    expect(s.linux.namespaces.slice(0, 2)).toEqual([{ type: 'user', path: '/run/pods/sb1/ns/user' }, { type: 'pid' }]);
+    expect(s.linux.uidMappings).toEqual(MAPPING);
   });
 });
 

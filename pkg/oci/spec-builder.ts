@@ -18,6 +18,7 @@ import { seccompForContainer } from './seccomp.js';
 import { defaultSeccompProfile } from './seccomp-default.js';
 import { OCI_VERSION, type OciDevice, type OciDeviceCgroupRule, type OciImageConfig, type OciMount, type OciNamespace, type OciSpec } from './spec-types.js';
 import { resolveUser } from './user.js';
+import { checkContainerUserNamespace, ociMappings, podUserNamespace, type PodUserNamespace } from './user-namespace.js';
 
 export interface SandboxSpecInfo {
   id: string;
@@ -28,6 +29,8 @@ export interface SandboxSpecInfo {
   utsnsPath?: string;
   /** /proc/<pid>/ns/pid of the pod's infra process when the pod has a pod-level PID namespace */
   pidnsPath?: string;
+  /** the pod's pinned user namespace (userns_options mode POD); its mappings come from config */
+  usernsPath?: string;
   /** pod cgroup path (cgroupfs form, e.g. /kubepods/besteffort/pod<uid>) */
   cgroupParent: string;
   /** files prepared by the sandbox */
@@ -149,11 +152,23 @@ function podNamespaces(sandbox: SandboxSpecInfo, cgroupV2: boolean): OciNamespac
   return ns;
 }
 
-function userNamespaceCheck(opts: cri.NamespaceOption__Output | null | undefined, who: string): void {
-  const mode = opts?.userns_options?.mode;
-  if (mode === 'POD' || mode === 'CONTAINER' || mode === 'TARGET') {
-    throw invalidArgument(`${who}: user namespaces are not supported (userns mode ${mode}); use hostUsers: true`);
-  }
+/**
+ * The pod's user namespace, joined by path: the pinned namespace already carries the mappings,
+ * which runc still wants in the spec (it checks them against the namespace's). Undefined: the host's.
+ */
+function podUserNamespaceSpec(sandbox: SandboxSpecInfo): { ns: OciNamespace; mapping: PodUserNamespace } | undefined {
+  const mapping = podUserNamespace(sandbox.config.linux?.security_context?.namespace_options, `pod ${sandbox.config.metadata?.name ?? sandbox.id}`);
+  if (!mapping) return undefined;
+  if (!sandbox.usernsPath) throw failedPrecondition(`pod ${sandbox.id} asks for a user namespace but has none pinned`);
+  return { ns: { type: 'user', path: sandbox.usernsPath }, mapping };
+}
+
+function withUserNamespace(spec: OciSpec, userns: { ns: OciNamespace; mapping: PodUserNamespace } | undefined): OciSpec {
+  if (!userns) return spec;
+  spec.linux.namespaces.unshift(userns.ns);
+  spec.linux.uidMappings = ociMappings(userns.mapping.uids);
+  spec.linux.gidMappings = ociMappings(userns.mapping.gids);
+  return spec;
 }
 
 function baseAnnotations(sandbox: SandboxSpecInfo, type: 'container' | 'sandbox'): Record<string, string> {
@@ -182,8 +197,8 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
     throw invalidArgument('no privileged container allowed in a sandbox that is not privileged');
   }
   const cgroupMode = input.cgroupMode ?? detectCgroupMode();
-  userNamespaceCheck(sc?.namespace_options, `container ${config.metadata.name}`);
-  userNamespaceCheck(sandbox.config.linux?.security_context?.namespace_options, `pod ${sandbox.config.metadata?.name ?? sandbox.id}`);
+  const userns = podUserNamespaceSpec(sandbox);
+  checkContainerUserNamespace(sc?.namespace_options, userns?.mapping, `container ${config.metadata.name}`);
 
   // Process: args, env, cwd, user.
   const args = processArgs(config, imageConfig);
@@ -219,6 +234,15 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   // Mounts.
   const readonlyRootfs = sc?.readonly_rootfs ?? false;
   const cri = criMounts(config.mounts ?? [], input.readMountInfo);
+  // Volumes of a user-namespace pod are idmapped with the pod's mapping (runc >= 1.2), so a
+  // volume's files owned by host uid 0 are root's inside and the pod's files land as their
+  // container ids on the host, as with containerd 2.x and kubelet's KEP-127 (no chown).
+  if (userns) {
+    for (const m of cri.mounts) {
+      m.uidMappings = ociMappings(userns.mapping.uids);
+      m.gidMappings = ociMappings(userns.mapping.gids);
+    }
+  }
   const mounts = mergeMounts(
     defaultMounts({ privileged, ...(sandbox.shmPath ? { shmPath: sandbox.shmPath } : {}) }),
     sandboxFileMounts(sandbox, readonlyRootfs),
@@ -324,7 +348,7 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   };
   // Setting a hostname needs a UTS namespace of our own; with the host's (hostNetwork) leave it alone.
   if (!hostUts && sandbox.config.hostname) spec.hostname = sandbox.config.hostname;
-  return spec;
+  return withUserNamespace(spec, userns);
 }
 
 export interface InfraSpecInput {
@@ -385,5 +409,7 @@ export function buildInfraSpec(input: InfraSpecInput): OciSpec {
     },
   };
   if (sandbox.utsnsPath && sandbox.config.hostname) spec.hostname = sandbox.config.hostname;
-  return spec;
+  // The infra's new PID namespace must belong to the pod's user namespace: /proc can only be
+  // mounted from the user namespace that owns the PID namespace.
+  return withUserNamespace(spec, podUserNamespaceSpec(sandbox));
 }

@@ -70,6 +70,9 @@ export interface OciMount {
   type?: string;
   source?: string;
   options?: string[];
+  /** An idmapped mount (runc >= 1.2): the mapping from the source's ids to the container's. */
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
 }
 
 export type OciNamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';

@@ -42,6 +42,8 @@ export interface ExecSyncExit {
   timedOut: boolean;
 }
 
+export type UserNamespaceSupport = { unsupported: string } | { idmapHelper: string };
+
 /** Where the streaming server finds a container's attach/exec endpoints. */
 export interface StreamTarget {
   id: string;
@@ -83,6 +85,12 @@ export interface SandboxRuntime {
    * rest of the start; its failure fails the start.
    */
   startSandbox(sb: SandboxRecord, log: Logger, withNamespaces?: () => Promise<void>): Promise<void>;
+  /**
+   * Whether pods of this handler can have their own user namespace (userns_options mode POD):
+   * `unsupported` says why not (RuntimeHandlerFeatures.user_namespaces is false and such pods are
+   * refused); otherwise the idmap helper that maps the rootfs's lower layers.
+   */
+  userNamespaces(): UserNamespaceSupport;
   /**
    * Called after startSandbox (and so after the pod network is set up) with the CNI result
    * (undefined without CNI or with host networking). The VM runtime boots or configures the pod VM

@@ -17,6 +17,7 @@ import { removePodFiles, writePodFiles } from './pod-files.js';
 import { resourcesFromCri } from '../cgroups/pod-cgroup.js';
 import { CgroupfsDriver, type CgroupDriver } from '../cgroups/driver.js';
 import { isSameProcessAlive } from '../sys/proc.js';
+import { podUserNamespace } from '../oci/user-namespace.js';
 import type { CniNetwork, PodNetworkRequest, PodNetworkStatus } from '../network/cni.js';
 
 /** The part of CniNetwork the sandbox manager uses. */
@@ -119,6 +120,11 @@ export class SandboxManager {
     checkSandboxLogDirectory(config.log_directory);
     const handler = handlerName || this.config.default_runtime_handler;
     const runtime = this.runtimeFor(handler);
+    // Mappings checked and the handler asked before anything is made (critest expects a clean refusal).
+    if (podUserNamespace(config.linux?.security_context?.namespace_options, `pod ${config.metadata?.name ?? ''}`)) {
+      const support = runtime.userNamespaces();
+      if ('unsupported' in support) throw invalidArgument(`user namespaces (hostUsers: false): ${support.unsupported}`);
+    }
     const started = performance.now();
     // kubelet's cgroup_parent in the other driver's form is refused before anything is made.
     const podCgroup = config.linux?.cgroup_parent ? this.cgroups.podParent(config.linux.cgroup_parent) : undefined;
@@ -392,7 +398,7 @@ export class SandboxManager {
       this.index.add(sb.id, sb);
       this.names.set(sb.nameKey, sb.id);
       // After a host reboot (or a lost /run) the pinned namespaces and the infra are gone.
-      const pinsGone = [sb.namespaces.net, sb.namespaces.ipc, sb.namespaces.uts].some((f) => f && !existsSync(f));
+      const pinsGone = [sb.namespaces.net, sb.namespaces.ipc, sb.namespaces.uts, sb.namespaces.user].some((f) => f && !existsSync(f));
       if (sb.state === 'SANDBOX_READY' && (pinsGone || (sb.infra && !(await this.infraAlive(sb))))) {
         sb.state = 'SANDBOX_NOTREADY';
         await this.store.save(sb);

@@ -13,6 +13,8 @@ export interface SandboxNamespaces {
   net?: string;
   ipc?: string;
   uts?: string;
+  /** The pinned user namespace of a pod with userns_options mode POD. */
+  user?: string;
   /** /proc/<infraPid>/ns/pid when the pod has a pod-level PID namespace. */
   pid?: string;
 }

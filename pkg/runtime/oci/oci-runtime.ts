@@ -13,7 +13,10 @@ import { createPodNamespaces, removePodNamespaces } from '../../network/namespac
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
 import { which } from '../../sys/which.js';
 import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
-import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget, type UserNamespaceSupport } from '../sandbox-runtime.js';
+import { resolveRuntimePath } from './bundled-runtime.js';
+import { probeUserNamespaceSupport } from './user-namespace-support.js';
+import { podUserNamespace } from '../../oci/user-namespace.js';
 import { startUnderConmon, ConmonError } from './conmon.js';
 import { detachAllUnder } from '../../sys/mounts-under.js';
 import { ExitWatcher } from './exit-watcher.js';
@@ -51,7 +54,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
 
   constructor(private readonly deps: OciRuntimeDeps) {
     this.handler = deps.handler;
-    this.runtimePath = which(deps.config.runtime_path) ?? deps.config.runtime_path;
+    this.runtimePath = resolveRuntimePath(deps.config.runtime_path) ?? deps.config.runtime_path;
     this.conmonPath = which(deps.config.monitor_path) ?? deps.config.monitor_path;
     this.runtimeRoot = deps.config.runtime_root ?? join(deps.stateDir, 'runtimes', deps.handler);
     this.cgroups = deps.cgroups ?? new CgroupfsDriver();
@@ -62,7 +65,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
 
   /** Why this handler cannot run containers, or undefined when it can. */
   available(): string | undefined {
-    if (!which(this.deps.config.runtime_path)) return `OCI runtime "${this.deps.config.runtime_path}" not found`;
+    if (!resolveRuntimePath(this.deps.config.runtime_path)) return `OCI runtime "${this.deps.config.runtime_path}" not found`;
     if (!which(this.deps.config.monitor_path)) return `container monitor "${this.deps.config.monitor_path}" not found`;
     // crun refuses cgroup v1/v2 hybrid hosts ("cgroups in hybrid mode not supported"): say so up
     // front instead of failing every container create with a cryptic runtime error.
@@ -70,6 +73,14 @@ export class OciSandboxRuntime implements SandboxRuntime {
       return 'crun does not support this host\'s hybrid cgroup v1/v2 layout (it needs pure v1 or v2); use the runc handler';
     }
     return undefined;
+  }
+
+  private usernsSupport: UserNamespaceSupport | undefined;
+
+  userNamespaces(): UserNamespaceSupport {
+    if (this.available()) return { unsupported: `runtime handler "${this.handler}": ${this.available()!}` };
+    this.usernsSupport ??= probeUserNamespaceSupport(this.runtimePath);
+    return this.usernsSupport;
   }
 
   private checkAvailable(): void {
@@ -84,7 +95,9 @@ export class OciSandboxRuntime implements SandboxRuntime {
     const hostIpc = opts?.ipc === 'NODE';
     const sysctls = sb.config.linux?.sysctls ?? {};
     await mkdir(sb.stateDir, { recursive: true, mode: 0o711 });
+    const user = podUserNamespace(opts, `pod ${sb.config.metadata?.name ?? sb.id}`);
     const ns = await createPodNamespaces({
+      ...(user ? { user } : {}),
       dir: join(sb.stateDir, 'ns'),
       net: !hostNet,
       ipc: !hostIpc,
@@ -115,6 +128,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
         netnsPath: sb.namespaces.net,
         ipcnsPath: sb.namespaces.ipc,
         utsnsPath: sb.namespaces.uts,
+        ...(sb.namespaces.user ? { usernsPath: sb.namespaces.user } : {}),
         cgroupParent: sb.cgroupParent,
       },
       rootfsPath: rootfs,
@@ -173,7 +187,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
     }
     const { pid: _pid, ...pinned } = sb.namespaces;
     const nsDir = join(sb.stateDir, 'ns');
-    for (const kind of ['net', 'ipc', 'uts'] as const) {
+    for (const kind of ['net', 'ipc', 'uts', 'user'] as const) {
       if (existsSync(join(nsDir, kind))) pinned[kind] = join(nsDir, kind);
     }
     await removePodNamespaces(pinned);

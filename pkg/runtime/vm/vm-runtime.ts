@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { VmHandlerConfig } from '../../config/schema.js';
 import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
-import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget } from '../sandbox-runtime.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget, type UserNamespaceSupport } from '../sandbox-runtime.js';
 import { sleep } from '../../sys/long-timeout.js';
 import type { PodNetworkStatus } from '../../network/cni.js';
 import type { CgroupStats } from '../../cgroups/stats.js';
@@ -129,6 +129,16 @@ export class VmSandboxRuntime implements SandboxRuntime {
 
   get poolReady(): number {
     return this.pool.readyCount;
+  }
+
+  /**
+   * Refused, not accepted-and-ignored: the guest's crun would run the containers as ids that are
+   * not the requested host ranges (the pod would see no mapping in /proc/self/uid_map), and
+   * virtiofsd serves volumes with the host's ids, not idmapped. The VM is this handler's
+   * boundary already; hostUsers: true is the way to run it.
+   */
+  userNamespaces(): UserNamespaceSupport {
+    return { unsupported: `runtime handler "${this.deps.handler}" (micro-VM): the VM is the isolation boundary and pods run with the guest's ids; use hostUsers: true` };
   }
 
   info(): VmHandlerInfo {
