@@ -42,7 +42,7 @@ describe('podUserNamespace', () => {
     try {
       podUserNamespace(o, 'pod p');
     } catch (e) {
-      expect((e as { code?: number }).code).toBe(3); // grpc INVALID_ARGUMENT
+      expect((e as { kind?: string }).kind).toBe('invalid-argument');
     }
   });
 

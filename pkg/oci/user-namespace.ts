@@ -6,7 +6,7 @@
 // starting at container id 0 (kubelet allocates 65536 ids per pod from 65536 up); CONTAINER and
 // TARGET are not defined for user namespaces by the CRI and are refused.
 import type * as cri from '../api/cri-types.js';
-import { invalidArgument } from '../grpc/errors.js';
+import { invalidArgument } from '../errors/errors.js';
 import type { OciIdMapping } from './spec-types.js';
 
 /** One id range: container ids [containerId, containerId+size) are host ids [hostId, hostId+size). */

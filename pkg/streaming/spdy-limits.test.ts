@@ -26,6 +26,10 @@ function harness() {
 }
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits until pred holds (5 s at most): a fixed tick failed under a loaded CI machine. */
+const until = async (pred: () => boolean): Promise<void> => {
+  for (let i = 0; i < 500 && !pred(); i++) await tick(10);
+};
 
 /** Raw header block: count, then (name, value) pairs, written without any check. */
 function rawHeaderBlock(pairs: [string, string][]): Buffer {
@@ -63,7 +67,7 @@ describe('SPDY limits', () => {
     for (let i = 0; i < 50 && !h.isClosed(); i++) await tick(10);
     expect(h.isClosed()).toBe(true);
     expect(h.streams).toHaveLength(0);
-    await tick();
+    await until(() => h.frames.some((f) => f.type === 'goaway'));
     expect(h.frames).toContainEqual({ type: 'goaway', lastGoodStreamId: 0, status: 1 });
     // Inflating it all would have allocated 64 MiB (twice, joining the chunks).
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
@@ -74,7 +78,7 @@ describe('SPDY limits', () => {
     const value = 'v'.repeat(MAX_HEADER_BLOCK_BYTES - 64);
     const block = zlib.deflateSync(encodeHeaderBlock({ big: [value] }), { dictionary: SPDY3_HEADER_DICTIONARY, finishFlush: zlib.constants.Z_SYNC_FLUSH });
     h.toServer.write(encodeSynStream(1, block));
-    await tick();
+    await until(() => h.streams.length > 0 || h.isClosed());
     expect(h.isClosed()).toBe(false);
     expect(h.streams[0]?.header('big')).toBe(value);
     h.session.close();
@@ -85,7 +89,7 @@ describe('SPDY limits', () => {
     const head = encodeSynStream(1, Buffer.alloc(0)).subarray(0, 8);
     head.writeUInt32BE(0xffffff, 4); // 16 MiB payload announced, none sent
     h.toServer.write(head);
-    await tick();
+    await until(() => h.isClosed() && h.frames.some((f) => f.type === 'goaway'));
     expect(h.isClosed()).toBe(true);
     expect(h.frames).toContainEqual({ type: 'goaway', lastGoodStreamId: 0, status: 1 });
   });
@@ -95,7 +99,8 @@ describe('SPDY limits', () => {
     const raw = rawHeaderBlock(Array.from({ length: repeats }, () => ['a', 'b\0c'] as [string, string]));
     const t0 = performance.now();
     expect(() => decodeHeaderBlock(raw)).toThrow(SpdyProtocolError);
-    expect(performance.now() - t0).toBeLessThan(100);
+    // Quadratic merging took seconds for 20000 repeats; linear is ~10 ms (1 s leaves room for load).
+    expect(performance.now() - t0).toBeLessThan(1000);
     // Within the pair limit, repeats still merge into one list.
     const ok = decodeHeaderBlock(rawHeaderBlock(Array.from({ length: MAX_HEADER_PAIRS }, (_, i) => ['port', String(i)] as [string, string])));
     expect(ok.port).toHaveLength(MAX_HEADER_PAIRS);
