@@ -105,20 +105,23 @@ config_path = "$REPO/e2e/certs.d"
 [cni]
 conf_dir = "$RT_DIR/net.d"
 TOML
-  # Micro-VM pods: the guest image (deploy/guest/build-guest.sh) is cached outside RT_ROOT,
-  # which stop removes. Naming runtime_handlers replaces the whole default table.
-  if [ -n "${KUBELET_E2E_GUEST_ROOT:-}" ]; then
-    cat >> "$RT_DIR/bulkhead.toml" <<TOML
+  # The handler table, written out (naming runtime_handlers replaces the whole default one): runc
+  # is the runc >= 1.2 e2e/setup.sh builds when there is one (user-namespace pods need it; Debian's
+  # 1.1.5 cannot), the micro-VM guest image (deploy/guest/build-guest.sh) is cached outside
+  # RT_ROOT, which stop removes, when KUBELET_E2E_GUEST_ROOT names the cache.
+  runc=${KUBELET_E2E_RUNC:-${BULKHEAD_TOOLS_CACHE:-/var/cache/bulkhead-tools}/runc-v1.5.3/runc}
+  [ -x "$runc" ] || runc=runc
+  cat >> "$RT_DIR/bulkhead.toml" <<TOML
 [runtime_handlers.runc]
 kind = "oci"
+runtime_path = "$runc"
 [runtime_handlers.crun]
 kind = "oci"
 runtime_path = "crun"
 [runtime_handlers.microvm]
 kind = "vm"
-guest_root = "$KUBELET_E2E_GUEST_ROOT"
 TOML
-  fi
+  [ -n "${KUBELET_E2E_GUEST_ROOT:-}" ] && echo "guest_root = \"$KUBELET_E2E_GUEST_ROOT\"" >> "$RT_DIR/bulkhead.toml"
   setsid node "$REPO/dist/cmd/bulkheadd/main.js" --config "$RT_DIR/bulkhead.toml" \
     >>"$RT_LOGS/bulkheadd.log" 2>&1 </dev/null &
   echo $! > "$PIDF"
