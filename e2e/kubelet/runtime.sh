@@ -104,7 +104,11 @@ log_level = "debug"
 config_path = "$REPO/e2e/certs.d"
 [cni]
 conf_dir = "$RT_DIR/net.d"
+[cdi]
+# cdi-device.spec.ts writes its spec here (kubelet's device plugin hands out the device's name).
+spec_dirs = ["$RT_DIR/cdi"]
 TOML
+  mkdir -p "$RT_DIR/cdi"
   # The handler table, written out (naming runtime_handlers replaces the whole default one): runc
   # is the runc >= 1.2 e2e/setup.sh builds when there is one (user-namespace pods need it; Debian's
   # 1.1.5 cannot), the micro-VM guest image (deploy/guest/build-guest.sh) is cached outside
