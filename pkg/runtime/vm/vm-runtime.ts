@@ -36,7 +36,8 @@ import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { WarmPool } from './warm-pool.js';
 import { bindIntoShare, guestShareOf, releaseGuestShare, removeFromShare } from './guest-share.js';
 import { readVmDirPointer, writeVmDirPointer } from './vm-dir-pointer.js';
-import { SHARE_TAG, VmBooter, type BootedVm } from './vm-booter.js';
+import { SHARE_TAG, VmBooter } from './vm-booter.js';
+import { VmStarter, type StartedVm } from './snapshot-start.js';
 import { PodVms } from './pod-vms.js';
 import { GuestContainers } from './guest-containers.js';
 import { setupSandboxRequest, wireTapToVeth } from './pod-network.js';
@@ -70,6 +71,9 @@ export interface VmHandlerInfo {
   guestStamp: string;
   poolSize: number;
   poolReady: number;
+  /** How pod VMs start (snapshot-start.ts) and why: the configured start_from meets the binaries. */
+  startFrom: 'boot' | 'snapshot';
+  startFromReason: string;
   unavailable?: string;
 }
 
@@ -77,13 +81,15 @@ export class VmSandboxRuntime implements SandboxRuntime {
   readonly kind = 'vm' as const;
   readonly handler: string;
   private readonly booter: VmBooter;
+  private readonly starter: VmStarter;
   private readonly pods: PodVms;
   private readonly ctrs = new GuestContainers();
-  private readonly pool: WarmPool<BootedVm>;
+  private readonly pool: WarmPool<StartedVm>;
 
   constructor(private readonly deps: VmRuntimeDeps) {
     this.handler = deps.handler;
     this.booter = new VmBooter(deps.config, deps.rootDir, deps.log);
+    this.starter = new VmStarter(deps.config, this.booter, { root: deps.rootDir, state: deps.stateDir, handler: deps.handler }, deps.log);
     this.pods = new PodVms(deps.stateDir, deps.log, {
       died: (podId, why, log) => this.ctrs.podDied(podId, why, log),
       reattached: (podId, pod, log) => this.ctrs.restore(podId, pod, log),
@@ -91,7 +97,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     this.pool = new WarmPool(
       deps.config.pool_size,
       join(deps.stateDir, 'vm-pool', deps.handler),
-      (r) => this.booter.boot({ ...r, memoryMib: deps.config.memory_mib, cgroupProcs: [], log: deps.log }),
+      (r) => this.starter.start({ ...r, memoryMib: deps.config.memory_mib, cgroupProcs: [], log: deps.log }),
       deps.log.child({ pool: deps.handler }),
       deps.handler,
     );
@@ -123,6 +129,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
       guestStamp: this.booter.guestStamp,
       poolSize: this.deps.config.pool_size,
       poolReady: this.pool.readyCount,
+      startFrom: this.starter.startFrom,
+      startFromReason: this.starter.reason,
       ...(unavailable ? { unavailable } : {}),
     };
   }
@@ -150,7 +158,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       writeVmDirPointer(sb.stateDir, warm.vmDir);
       for (const f of this.podCgroupProcs(sb.cgroupParent)) for (const pid of [warm.vm.pid, warm.vfs.pid]) writeFileSync(f, String(pid));
       this.pods.adopt(sb.id, warm, log);
-      log.info({ podId: sb.id, vmPid: warm.vm.pid }, 'pod takes a pre-booted VM from the warm pool');
+      log.info({ podId: sb.id, vmPid: warm.vm.pid, startedFrom: warm.startedFrom }, 'pod takes a pre-booted VM from the warm pool');
       this.pool.refill();
       await withNamespaces?.();
       return;
@@ -172,15 +180,17 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const netns = sb.namespaces.net!;
     const veth = await wireTapToVeth(netns, net);
     let pod = this.pods.get(sb.id);
+    let startedFrom = 'pool';
     if (!pod) {
       const vmDir = join(sb.stateDir, 'vm');
       mkdirSync(vmDir, { recursive: true, mode: 0o700 });
-      const booted = await this.booter.boot({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, memoryMib: this.podMemoryMib(sb), cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
+      const booted = await this.starter.start({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, memoryMib: this.podMemoryMib(sb), cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
       pod = this.pods.adopt(sb.id, booted, log);
+      startedFrom = booted.startedFrom;
     }
     try {
       await pod.vm.agent.call('setup_sandbox', setupSandboxRequest(sb, net, veth, pod.bootMac, SHARE_TAG), { timeoutMs: 30_000 });
-      log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.booter.accel!.accel, mac: veth?.mac ?? '' }, 'pod VM ready');
+      log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.booter.accel!.accel, mac: veth?.mac ?? '', startedFrom }, 'pod VM ready');
     } catch (e) {
       log.warn({ podId: sb.id, console: pod.vm.consoleTail(1500) }, 'pod VM setup failed');
       await this.pods.stop(sb.id);
