@@ -65,7 +65,7 @@ export async function startVirtiofsd(opts: { sharedDir: string; socket: string; 
   rmSync(opts.socket, { force: true });
   const log = openSync(opts.logFile, 'a');
   const child: ChildProcess = spawn(
-    opts.path ?? VIRTIOFSD_PATH,
+    opts.path ?? defaultVirtiofsdPath(),
     [`--socket-path=${opts.socket}`, '-o', `source=${opts.sharedDir}`, '-o', 'cache=auto', '-o', 'sandbox=namespace', '-o', 'xattr'],
     { detached: true, stdio: ['ignore', log, log] },
   );

@@ -106,8 +106,13 @@ export class VmStarter {
   }
 }
 
-/** What makes a restored clone its own: fresh CRNG state, the host's time. */
+/**
+ * What makes a restored clone its own: fresh CRNG state, the host's time. Both at once: each spawns
+ * the guest helper, ~1.5 s apiece from the agent under TCG on a loaded host (measured 3.5 s in series).
+ */
 async function freshenClone(vm: MicroVm): Promise<void> {
-  await vm.agent.call('reseed_random', { entropy: randomBytes(RESEED_BYTES) }, { timeoutMs: FIXUP_TIMEOUT_MS });
-  await vm.agent.call('set_guest_time', { unix_ns: String(BigInt(Date.now()) * 1_000_000n) }, { timeoutMs: FIXUP_TIMEOUT_MS });
+  await Promise.all([
+    vm.agent.call('reseed_random', { entropy: randomBytes(RESEED_BYTES) }, { timeoutMs: FIXUP_TIMEOUT_MS }),
+    vm.agent.call('set_guest_time', { unix_ns: String(BigInt(Date.now()) * 1_000_000n) }, { timeoutMs: FIXUP_TIMEOUT_MS }),
+  ]);
 }
