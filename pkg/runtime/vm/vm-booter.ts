@@ -126,9 +126,10 @@ export class VmBooter {
     const dropOption = qemuDropOption(this.config.qemu_path);
     const runAs = dropOption ? pickVmRunAs(dropOption) : undefined;
     let vm: MicroVm | undefined;
-    // QEMU gets the state file as inherited fd 3 (it runs as a uid that could not open it).
-    const stateFd = o.state ? openSync(o.state.path, o.state.mode === 'save' ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDONLY, 0o600) : undefined;
+    let stateFd: number | undefined;
     try {
+      // QEMU gets the state file as inherited fd 3 (it runs as a uid that could not open it).
+      if (o.state) stateFd = openSync(o.state.path, o.state.mode === 'save' ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDONLY, 0o600);
       for (const f of o.cgroupProcs) writeFileSync(f, String(vfs.pid));
       vm = await MicroVm.launch({
         qemuPath: this.config.qemu_path,
