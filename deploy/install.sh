@@ -2,7 +2,7 @@
 # deploy/install.sh - set up this node for Bulkhead and start the daemon (run as root, from a
 # checkout, on Debian 12 / Ubuntu). Idempotent: re-running upgrades the installed copy and
 # restarts the daemon; existing /etc/bulkhead/config.toml and CNI configs are left alone.
-#   1. apt packages the daemon uses at run time
+#   1. apt packages the daemon uses at run time; deploy/vm-tools.sh (QEMU >= 9.0, Rust virtiofsd)
 #   2. npm ci + npm run build in the checkout
 #   3. copy to $PREFIX/lib/bulkhead (production node_modules only), wrappers $PREFIX/bin/bulkheadd
 #      and $PREFIX/bin/bulkhead (status/config CLI); crictl on the PATH when absent (built from the
@@ -46,6 +46,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# QEMU >= 9.0 (bookworm-backports on Debian 12) + the pinned Rust virtiofsd: micro-VM snapshot start
+# (start_from); QEMU >= 8 ships no C virtiofsd. BULKHEAD_VM_TOOLS=0 keeps the distribution's QEMU.
+bash "$SRC/deploy/vm-tools.sh"
 
 # 2. build
 cd "$SRC"

@@ -42,6 +42,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   log "OS packages already installed"
 fi
+# QEMU >= 9.0 + the pinned Rust virtiofsd (micro-VM snapshot start; e2e/vm-snapshot.spec.ts).
+bash "$REPO/deploy/vm-tools.sh"
 command -v node >/dev/null || die "node (>= 20.11) is required: install Node.js 20 first"
 
 # ------------------------------------------------------------------ 2-3. npm ci + build
