@@ -52,6 +52,7 @@ inputs=$(printf '%s\n' \
   "kernel=$kpkg=$kver" "busybox-static=$(pkgver busybox-static)" "crun=$(pkgver crun)" "conmon=$(pkgver conmon)" "catatonit=$(pkgver catatonit)" "bsdutils=$(pkgver bsdutils)" \
   "nodejs=$(pkgver nodejs)" "modules=$MODULES" \
   "script=$(sha256sum < "$0" | cut -c1-64)" "init=$(sha256sum < "$here/init.sh" | cut -c1-64)" "mkcpio=$(sha256sum < "$here/mkcpio.mjs" | cut -c1-64)" \
+  "clone-fixup=$(sha256sum < "$here/clone-fixup.c" | cut -c1-64)" \
   "agent=$(sha256sum < "$bundle" | cut -c1-64)")
 stamp=$(printf '%s' "$inputs" | sha256sum | cut -c1-16)
 out=$guest/$stamp
@@ -117,6 +118,9 @@ copy_with_libs /usr/bin/script /usr/bin/script
 cp /bin/busybox "$R/bin/busybox"
 for a in $(/bin/busybox --list); do [ -e "$R/bin/$a" ] || [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
 install -m 0644 "$bundle" "$R/opt/bulkhead/agent.mjs"
+# CRNG reseed + clock set after a snapshot restore (clone-fixup.c: ioctls Node can't make).
+mkdir -p "$R/usr/libexec"
+gcc -static -O2 -o "$R/usr/libexec/bulkhead-clone-fixup" "$here/clone-fixup.c"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$R/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$R/etc/group"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$R/etc/hosts"

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 
 export class ToolError extends Error {}
 
-export function run(cmd: string, args: string[], opts: { input?: string } = {}): Promise<string> {
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

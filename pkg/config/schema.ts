@@ -52,6 +52,16 @@ const vmHandler = z
      * override Bulkhead's own keys or the boot path make the handler unavailable (pkg/vm/qemu-args.ts).
      */
     kernel_params: z.string().max(1024).optional(),
+    /**
+     * How pod VMs start. boot: every VM boots its kernel (4.3-6 s to the agent under TCG). snapshot:
+     * one VM per guest size is booted until its agent answers and saved (a "template", cached under
+     * the guest root), and each pod VM is restored from it (0.2-0.5 s to the agent under TCG), its
+     * CRNG reseeded and clock set; QEMU >= 9.0 and the Rust virtiofsd are required, else the handler
+     * boots and Status says why. auto: snapshot where supported, boot elsewhere.
+     */
+    start_from: z.enum(['auto', 'boot', 'snapshot']).default('boot'),
+    /** virtiofsd binary. Default: QEMU 7.2's /usr/lib/qemu/virtiofsd, else the Rust one (pkg/vm/virtiofsd.ts). */
+    virtiofsd_path: absPath.optional(),
   })
   .strict();
 

@@ -56,7 +56,7 @@ describe('host checks', () => {
     const qemu = fakeBinary('qemu-system-x86_64', 'QEMU emulator version 7.2.22 (Debian)');
     const root = join(dir, 'root');
     const config = validateConfig({ root });
-    const h = { kind: 'vm' as const, qemu_path: qemu, accelerator: 'auto' as const, memory_mib: 128, vcpus: 1, pool_size: 1, tcg_tb_size_mib: 64 };
+    const h = { kind: 'vm' as const, qemu_path: qemu, accelerator: 'auto' as const, memory_mib: 128, vcpus: 1, pool_size: 1, tcg_tb_size_mib: 64, start_from: 'boot' as const };
     const none = checkHandler('microvm', h, config, facts('hybrid'));
     expect(none.ok).toBe(false);
     expect(none.accelerator).toEqual({ accel: 'tcg', reason: '/dev/kvm is PVM: stock kernels cannot boot' });

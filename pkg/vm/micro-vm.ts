@@ -33,6 +33,8 @@ export interface LaunchOptions {
   cgroupProcs?: string[];
   log: Logger;
   timeoutMs?: number;
+  /** Open fds QEMU inherits as fd 3, 4... (spec.addFds names them); the caller closes its copies. */
+  passFds?: number[];
 }
 
 export function vmPaths(stateDir: string): { agentSocket: string; qmpSocket: string; consoleLog: string; pidFile: string; stderrLog: string } {
@@ -118,7 +120,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     const [cmd, argv] = o.netnsPath ? ['nsenter', [`--net=${o.netnsPath}`, '--', o.qemuPath, ...args]] : [o.qemuPath, args];
     const errFd = openSync(p.stderrLog, 'w');
     // Detached: a daemon restart must not take the pod's VM down with it.
-    const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'ignore', errFd] });
+    const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'ignore', errFd, ...(o.passFds ?? [])] });
     closeSync(errFd);
     const pid = child.pid;
     if (!pid) throw new Error(`cannot spawn ${cmd}`);

@@ -35,6 +35,10 @@ export interface QemuSpec {
   tscKhz?: number;
   /** virtio-fs share served by a virtiofsd listening on socket (needs shared guest memory: memfd). */
   sharedFs?: { socket: string; tag: string };
+  /** Snapshot start: QEMU waits for migrate-incoming instead of running the guest (pkg/vm/vm-state-file.ts). */
+  incoming?: boolean;
+  /** Inherited fds QEMU adds to fd sets (-add-fd), e.g. the VM state file as file:/dev/fdset/<set>. */
+  addFds?: { fd: number; set: number }[];
   /** Extra kernel command-line words. */
   extraCmdline?: string[];
   /**
@@ -151,5 +155,7 @@ export function qemuArgs(s: QemuSpec): string[] {
     args.push('-netdev', `tap,id=n${i},ifname=${n.tap},script=no,downscript=no,vhost=off`);
     args.push('-device', `virtio-net-device,netdev=n${i},mac=${n.mac}`);
   });
+  for (const f of s.addFds ?? []) args.push('-add-fd', `fd=${f.fd},set=${f.set}`);
+  if (s.incoming) args.push('-incoming', 'defer');
   return args;
 }

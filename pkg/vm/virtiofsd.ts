@@ -13,6 +13,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isSameProcessAlive, procStartTime } from '../sys/proc.js';
 
 export const VIRTIOFSD_PATH = '/usr/lib/qemu/virtiofsd';
+/**
+ * Where a virtiofsd is looked for when the handler names none: the C one QEMU <= 7.2 ships, then the
+ * Rust one (Debian's virtiofsd package, then the one deploy/install.sh builds from crates.io; QEMU >= 8
+ * ships none). The Rust one takes the same -o options (deprecated, still accepted in 1.14).
+ */
+export const VIRTIOFSD_CANDIDATES = [VIRTIOFSD_PATH, '/usr/libexec/virtiofsd', '/var/cache/bulkhead-tools/virtiofsd/bin/virtiofsd'];
+
+export function defaultVirtiofsdPath(): string {
+  return VIRTIOFSD_CANDIDATES.find((p) => existsSync(p)) ?? VIRTIOFSD_PATH;
+}
 
 export interface Virtiofsd {
   pid: number;
@@ -55,7 +65,7 @@ export async function startVirtiofsd(opts: { sharedDir: string; socket: string; 
   rmSync(opts.socket, { force: true });
   const log = openSync(opts.logFile, 'a');
   const child: ChildProcess = spawn(
-    opts.path ?? VIRTIOFSD_PATH,
+    opts.path ?? defaultVirtiofsdPath(),
     [`--socket-path=${opts.socket}`, '-o', `source=${opts.sharedDir}`, '-o', 'cache=auto', '-o', 'sandbox=namespace', '-o', 'xattr'],
     { detached: true, stdio: ['ignore', log, log] },
   );

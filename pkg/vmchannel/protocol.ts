@@ -91,6 +91,8 @@ export const RESPONSE_KIND = {
   port_forward: 'empty',
   signal_exec: 'empty',
   attach: 'empty',
+  reseed_random: 'empty',
+  set_guest_time: 'empty',
 } as const satisfies Record<RequestKind, ResponseKind>;
 
 /** Requests whose stream stays open for DATA and ends with CLOSE (AgentClient.openStream). */

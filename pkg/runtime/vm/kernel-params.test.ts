@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const runtime = (kernel_params: string): VmSandboxRuntime =>
   new VmSandboxRuntime({
     handler: 'microvm',
-    config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, kernel_params },
+    config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot', kernel_params },
     rootDir: dir,
     stateDir: dir,
     log: pino({ level: 'silent' }),

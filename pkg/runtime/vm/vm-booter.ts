@@ -2,7 +2,7 @@
 // one VM (virtiofsd serving the share, QEMU in the pod netns dropping to its own uid) up to the agent's
 // Hello. A pod VM and a warm-pool VM boot the same way.
 import { kernelParamWords } from '../../vm/qemu-args.js';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -12,7 +12,8 @@ import { pickVmRunAs, qemuDropOption } from '../../vm/qemu-privileges.js';
 import { hostTscKhz } from '../../vm/tsc.js';
 import { cancelGuestImageBuild, ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
 import { MicroVm } from '../../vm/micro-vm.js';
-import { startVirtiofsd, type Virtiofsd } from '../../vm/virtiofsd.js';
+import { defaultVirtiofsdPath, startVirtiofsd, type Virtiofsd } from '../../vm/virtiofsd.js';
+import { loadVmState, STATE_FDSET, type VmStateFile } from '../../vm/vm-state-file.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';
 import { TAP_NAME } from './tap-network.js';
 import { createGuestShare, releaseGuestShare } from './guest-share.js';
@@ -45,6 +46,8 @@ export interface BootRequest {
   /** cgroup.procs files QEMU and virtiofsd are moved into. */
   cgroupProcs: string[];
   log: Logger;
+  /** Snapshot start (vm-template.ts, snapshot-start.ts): boot a VM to be saved, or restore one. */
+  state?: VmStateFile;
 }
 
 export class VmBooter {
@@ -76,6 +79,10 @@ export class VmBooter {
       this.unavailable ??= (e as Error).message;
       log.error({ err: (e as Error).message }, 'micro-VM handler unavailable');
     }
+  }
+
+  get virtiofsdPath(): string {
+    return this.config.virtiofsd_path ?? defaultVirtiofsdPath();
   }
 
   /** The stamp of the guest image once built ('' before). */
@@ -112,15 +119,19 @@ export class VmBooter {
     touchFile(join(image.dir, 'last-used')); // keeps build-guest.sh from pruning an image in use
     // virtiofsd serves the guest a read-only view of the staging tree the host binds into.
     const { shareDir } = createGuestShare(o.vmDir);
-    const bootMac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
-    const vfs = await startVirtiofsd({ sharedDir: shareDir, socket: join(shortSocketDir(o.vmDir), 'vfs.sock'), logFile: join(o.vmDir, 'virtiofsd.log') });
+    // A restored guest keeps the NIC MAC it was saved with (virtio-net state): name the same one.
+    const bootMac = o.state?.mac ?? `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+    const vfs = await startVirtiofsd({ sharedDir: shareDir, socket: join(shortSocketDir(o.vmDir), 'vfs.sock'), logFile: join(o.vmDir, 'virtiofsd.log'), path: this.virtiofsdPath });
     writeFileSync(join(o.vmDir, 'virtiofsd.pid'), String(vfs.pid));
     const t0 = performance.now();
     // QEMU gives up root once set up (pkg/vm/qemu-privileges.ts); a QEMU without the option stays root.
     const dropOption = qemuDropOption(this.config.qemu_path);
     const runAs = dropOption ? pickVmRunAs(dropOption) : undefined;
     let vm: MicroVm | undefined;
+    let stateFd: number | undefined;
     try {
+      // QEMU gets the state file as inherited fd 3 (it runs as a uid that could not open it).
+      if (o.state) stateFd = openSync(o.state.path, o.state.mode === 'save' ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDONLY, 0o600);
       for (const f of o.cgroupProcs) writeFileSync(f, String(vfs.pid));
       vm = await MicroVm.launch({
         qemuPath: this.config.qemu_path,
@@ -143,10 +154,15 @@ export class VmBooter {
           sharedFs: { socket: vfs.socket, tag: SHARE_TAG },
           extraCmdline: this.kernelParams,
           runAs,
+          ...(stateFd !== undefined ? { addFds: [{ fd: 3, set: STATE_FDSET }], incoming: o.state?.mode === 'restore' } : {}),
         },
+        ...(stateFd !== undefined ? { passFds: [stateFd] } : {}),
       });
+      if (stateFd !== undefined) closeSync(stateFd);
+      if (o.state?.mode === 'restore') await loadVmState(vm.qmp, o.state);
       await vm.connectAgent(AGENT_TIMEOUT_MS);
     } catch (e) {
+      if (stateFd !== undefined && !vm) closeSync(stateFd);
       if (vm) {
         o.log.warn({ console: vm.consoleTail(1500) }, 'VM failed to come up');
         vm.kill();
@@ -158,7 +174,7 @@ export class VmBooter {
       throw fromAgent('pod VM agent', e);
     }
     const readyMs = Math.round(performance.now() - t0);
-    o.log.info({ vmPid: vm.pid, accel: accel.accel, qemuUid: runAs?.uid ?? 0, spawnToAgentReadyMs: readyMs }, 'VM agent ready');
+    o.log.info({ vmPid: vm.pid, accel: accel.accel, qemuUid: runAs?.uid ?? 0, spawnToAgentReadyMs: readyMs, startedFrom: o.state?.mode === 'restore' ? 'snapshot' : 'boot' }, 'VM agent ready');
     return { vm, vfs, vmDir: o.vmDir, shareDir, netns: o.netns, bootMac, readyMs };
   }
 }

@@ -30,7 +30,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'bulkhead-vm-stop-'));
   rt = new VmSandboxRuntime({
     handler: 'microvm',
-    config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64 },
+    config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot' },
     rootDir: dir,
     stateDir: dir,
     log,

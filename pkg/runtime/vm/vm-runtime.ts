@@ -37,6 +37,7 @@ import { WarmPool } from './warm-pool.js';
 import { bindIntoShare, guestShareOf, releaseGuestShare, removeFromShare } from './guest-share.js';
 import { readVmDirPointer, writeVmDirPointer } from './vm-dir-pointer.js';
 import { SHARE_TAG, VmBooter, type BootedVm } from './vm-booter.js';
+import { VmStarter, type StartedVm } from './snapshot-start.js';
 import { PodVms } from './pod-vms.js';
 import { GuestContainers } from './guest-containers.js';
 import { setupSandboxRequest, wireTapToVeth } from './pod-network.js';
@@ -77,6 +78,9 @@ export interface VmHandlerInfo {
   guestStamp: string;
   poolSize: number;
   poolReady: number;
+  /** How pod VMs start (snapshot-start.ts) and why: the configured start_from meets the binaries. */
+  startFrom: 'boot' | 'snapshot';
+  startFromReason: string;
   unavailable?: string;
 }
 
@@ -84,9 +88,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
   readonly kind = 'vm' as const;
   readonly handler: string;
   private readonly booter: VmBooter;
+  private readonly starter: VmStarter;
   private readonly pods: PodVms;
   private readonly ctrs = new GuestContainers();
-  private readonly pool: WarmPool<BootedVm>;
+  private readonly pool: WarmPool<StartedVm>;
   /** What pod sizes are computed from (vm-size.ts). */
   private readonly sizing: SizingBase;
   /** The size every warm-pool VM boots with. */
@@ -95,6 +100,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   constructor(private readonly deps: VmRuntimeDeps) {
     this.handler = deps.handler;
     this.booter = new VmBooter(deps.config, deps.rootDir, deps.log);
+    this.starter = new VmStarter(deps.config, this.booter, { root: deps.rootDir, state: deps.stateDir, handler: deps.handler }, deps.log);
     this.pods = new PodVms(deps.stateDir, deps.log, {
       died: (podId, why, log) => this.ctrs.podDied(podId, why, log),
       reattached: (podId, pod, log) => this.ctrs.restore(podId, pod, log),
@@ -105,7 +111,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       deps.config.pool_size,
       join(deps.stateDir, 'vm-pool', deps.handler),
       async (r) => {
-        const b = await this.booter.boot({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log });
+        const b = await this.starter.start({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log });
         writeVmSize(b.vmDir, this.poolVmSize);
         return b;
       },
@@ -150,6 +156,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
       guestStamp: this.booter.guestStamp,
       poolSize: this.deps.config.pool_size,
       poolReady: this.pool.readyCount,
+      startFrom: this.starter.startFrom,
+      startFromReason: this.starter.reason,
       ...(unavailable ? { unavailable } : {}),
     };
   }
@@ -178,7 +186,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       writeVmDirPointer(sb.stateDir, warm.vmDir);
       this.moveIntoPodCgroup(sb.cgroupParent, warm);
       this.pods.adopt(sb.id, warm, log);
-      log.info({ podId: sb.id, vmPid: warm.vm.pid, podSize: size, vmSize: this.poolVmSize }, 'pod takes a pre-booted VM from the warm pool');
+      log.info({ podId: sb.id, vmPid: warm.vm.pid, podSize: size, vmSize: this.poolVmSize, startedFrom: warm.startedFrom }, 'pod takes a pre-booted VM from the warm pool');
       this.pool.refill();
       await withNamespaces?.();
       return;
@@ -221,18 +229,20 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const netns = sb.namespaces.net!;
     const veth = await wireTapToVeth(netns, net);
     let pod = this.pods.get(sb.id);
+    let startedFrom = 'pool';
     if (!pod) {
       const vmDir = join(sb.stateDir, 'vm');
       mkdirSync(vmDir, { recursive: true, mode: 0o700 });
       const size = this.podSize(sb);
-      const booted = await this.booter.boot({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, ...size, cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
+      const booted = await this.starter.start({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, ...size, cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
       writeVmSize(vmDir, size);
-      log.info({ podId: sb.id, vcpus: size.vcpus, memoryMib: size.memoryMib }, 'pod VM sized');
+      log.info({ podId: sb.id, vcpus: size.vcpus, memoryMib: size.memoryMib, startedFrom: booted.startedFrom }, 'pod VM sized');
       pod = this.pods.adopt(sb.id, booted, log);
+      startedFrom = booted.startedFrom;
     }
     try {
       await pod.vm.agent.call('setup_sandbox', setupSandboxRequest(sb, net, veth, pod.bootMac, SHARE_TAG), { timeoutMs: 30_000 });
-      log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.booter.accel!.accel, mac: veth?.mac ?? '' }, 'pod VM ready');
+      log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.booter.accel!.accel, mac: veth?.mac ?? '', startedFrom }, 'pod VM ready');
     } catch (e) {
       log.warn({ podId: sb.id, console: pod.vm.consoleTail(1500) }, 'pod VM setup failed');
       await this.pods.stop(sb.id);

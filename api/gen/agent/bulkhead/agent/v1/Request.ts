@@ -18,6 +18,8 @@ import type { ListContainersRequest as _bulkhead_agent_v1_ListContainersRequest,
 import type { PortForwardRequest as _bulkhead_agent_v1_PortForwardRequest, PortForwardRequest__Output as _bulkhead_agent_v1_PortForwardRequest__Output } from '../../../bulkhead/agent/v1/PortForwardRequest.js';
 import type { SignalExecRequest as _bulkhead_agent_v1_SignalExecRequest, SignalExecRequest__Output as _bulkhead_agent_v1_SignalExecRequest__Output } from '../../../bulkhead/agent/v1/SignalExecRequest.js';
 import type { AttachRequest as _bulkhead_agent_v1_AttachRequest, AttachRequest__Output as _bulkhead_agent_v1_AttachRequest__Output } from '../../../bulkhead/agent/v1/AttachRequest.js';
+import type { ReseedRandomRequest as _bulkhead_agent_v1_ReseedRandomRequest, ReseedRandomRequest__Output as _bulkhead_agent_v1_ReseedRandomRequest__Output } from '../../../bulkhead/agent/v1/ReseedRandomRequest.js';
+import type { SetGuestTimeRequest as _bulkhead_agent_v1_SetGuestTimeRequest, SetGuestTimeRequest__Output as _bulkhead_agent_v1_SetGuestTimeRequest__Output } from '../../../bulkhead/agent/v1/SetGuestTimeRequest.js';
 
 export interface Request {
   'hello'?: (_bulkhead_agent_v1_HelloRequest | null);
@@ -38,7 +40,9 @@ export interface Request {
   'port_forward'?: (_bulkhead_agent_v1_PortForwardRequest | null);
   'signal_exec'?: (_bulkhead_agent_v1_SignalExecRequest | null);
   'attach'?: (_bulkhead_agent_v1_AttachRequest | null);
-  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach";
+  'reseed_random'?: (_bulkhead_agent_v1_ReseedRandomRequest | null);
+  'set_guest_time'?: (_bulkhead_agent_v1_SetGuestTimeRequest | null);
+  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach"|"reseed_random"|"set_guest_time";
 }
 
 export interface Request__Output {
@@ -60,5 +64,7 @@ export interface Request__Output {
   'port_forward'?: (_bulkhead_agent_v1_PortForwardRequest__Output | null);
   'signal_exec'?: (_bulkhead_agent_v1_SignalExecRequest__Output | null);
   'attach'?: (_bulkhead_agent_v1_AttachRequest__Output | null);
-  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach";
+  'reseed_random'?: (_bulkhead_agent_v1_ReseedRandomRequest__Output | null);
+  'set_guest_time'?: (_bulkhead_agent_v1_SetGuestTimeRequest__Output | null);
+  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach"|"reseed_random"|"set_guest_time";
 }

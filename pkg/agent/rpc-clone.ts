@@ -1,0 +1,28 @@
+// RPCs a VM restored from a snapshot needs before it takes a pod: every clone of one template resumes
+// with the template's kernel CRNG state (two pods would read the same /dev/urandom bytes) and with its
+// clock frozen at the moment the template was saved (minutes or days behind). The ioctls and
+// clock_settime(2) are made by a static helper in the guest image (deploy/guest/clone-fixup.c).
+import { run } from './exec-file.js';
+import { AgentError, Code } from '../vmchannel/codec.js';
+import type { Handlers } from './rpc.js';
+
+export const CLONE_FIXUP = '/usr/libexec/bulkhead-clone-fixup';
+/** The helper credits at most 512 bytes; fewer than 32 (256 bits) would not be a real reseed. */
+const MIN_ENTROPY = 32;
+const MAX_ENTROPY = 512;
+
+export function cloneRpcs(fixup = CLONE_FIXUP): Handlers<'reseed_random' | 'set_guest_time'> {
+  return {
+    reseed_random: async (r) => {
+      const n = r.entropy.length;
+      if (n < MIN_ENTROPY || n > MAX_ENTROPY) throw new AgentError(Code.InvalidArgument, `entropy: ${n} bytes, want ${MIN_ENTROPY}..${MAX_ENTROPY}`);
+      await run(fixup, ['reseed'], { input: Buffer.from(r.entropy) });
+      return {};
+    },
+    set_guest_time: async (r) => {
+      if (!/^[1-9]\d{0,18}$/.test(r.unix_ns)) throw new AgentError(Code.InvalidArgument, `bad time ${r.unix_ns}`);
+      await run(fixup, ['settime', r.unix_ns]);
+      return {};
+    },
+  };
+}
