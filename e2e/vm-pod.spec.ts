@@ -102,7 +102,7 @@ describe('micro-VM pod via the CRI handlers', () => {
       req('RunPodSandboxRequest', { config: podConfig('hostnet', { linux: { security_context: { namespace_options: { network: 'NODE' } } } }), runtime_handler: 'microvm' }),
       ctx(),
     );
-    await expect(r).rejects.toMatchObject({ code: 3, message: expect.stringMatching(/hostNetwork cannot be honoured/) });
+    await expect(r).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringMatching(/hostNetwork cannot be honoured/) });
     expect(pods.sandboxes.all()).toEqual([]);
   });
 
@@ -286,7 +286,7 @@ describe('micro-VM pod via the CRI handlers', () => {
 
     const t1 = performance.now();
     // The ExecSync contract of every pod kind (pkg/container/exec-sync.ts): DEADLINE_EXCEEDED, as on runc pods.
-    await expect(pods.handlers.ExecSync!(req('ExecSyncRequest', { container_id: cid, cmd: ['sleep', '60'], timeout: 2 }), ctx())).rejects.toMatchObject({ code: 4 });
+    await expect(pods.handlers.ExecSync!(req('ExecSyncRequest', { container_id: cid, cmd: ['sleep', '60'], timeout: 2 }), ctx())).rejects.toMatchObject({ kind: 'deadline-exceeded' });
     expect(performance.now() - t1).toBeLessThan(15_000);
 
     // The log keeps flowing into the kubelet path after the restart, without gaps or duplicates.
