@@ -9,7 +9,7 @@
 //   pod-network.ts       tap <-> CNI veth wiring and the SetupSandbox request
 //   guest-exec.ts        ExecSync through the agent
 //   guest-share.ts, guest-spec-rewrite.ts, guest-resources.ts, agent-errors.ts, warm-pool.ts
-import { appendFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,9 +22,8 @@ import type { PodNetworkStatus } from '../../network/cni.js';
 import type { CgroupStats } from '../../cgroups/stats.js';
 import type { OciResources } from '../../oci/spec-types.js';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
-import { cgroupDirs } from '../../cgroups/paths.js';
-import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
-import { cgroupFsPath } from '../../cgroups/systemd-names.js';
+import type { CgroupDriver } from '../../cgroups/driver.js';
+import { VmPodCgroup } from './vm-cgroup.js';
 import { failedPrecondition, internal, invalidArgument } from '../../grpc/errors.js';
 import type { GuestImage } from '../../vm/guest-image.js';
 import { vmProcessAlive } from '../../vm/micro-vm.js';
@@ -61,6 +60,8 @@ export interface VmRuntimeDeps {
   /** Daemon state dir: pod VM dirs are <state>/pods/<id>/vm (found again after a restart). */
   stateDir: string;
   log: Logger;
+  /** Default: cgroupfs (<pod cgroup>/vm). */
+  cgroups?: CgroupDriver;
 }
 
 /** The accelerator and guest image a VM handler uses (reported in Status). */
@@ -80,9 +81,11 @@ export class VmSandboxRuntime implements SandboxRuntime {
   private readonly pods: PodVms;
   private readonly ctrs = new GuestContainers();
   private readonly pool: WarmPool<BootedVm>;
+  private readonly podCgroup: VmPodCgroup;
 
   constructor(private readonly deps: VmRuntimeDeps) {
     this.handler = deps.handler;
+    this.podCgroup = new VmPodCgroup(deps.cgroups);
     this.booter = new VmBooter(deps.config, deps.rootDir, deps.log);
     this.pods = new PodVms(deps.stateDir, deps.log, {
       died: (podId, why, log) => this.ctrs.podDied(podId, why, log),
@@ -148,7 +151,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     if (warm) {
       sb.namespaces = { net: warm.netns, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
       writeVmDirPointer(sb.stateDir, warm.vmDir);
-      for (const f of this.podCgroupProcs(sb.cgroupParent)) for (const pid of [warm.vm.pid, warm.vfs.pid]) writeFileSync(f, String(pid));
+      await this.podCgroup.place(sb, [warm.vm.pid, warm.vfs.pid]);
       this.pods.adopt(sb.id, warm, log);
       log.info({ podId: sb.id, vmPid: warm.vm.pid }, 'pod takes a pre-booted VM from the warm pool');
       this.pool.refill();
@@ -175,8 +178,11 @@ export class VmSandboxRuntime implements SandboxRuntime {
     if (!pod) {
       const vmDir = join(sb.stateDir, 'vm');
       mkdirSync(vmDir, { recursive: true, mode: 0o700 });
-      const booted = await this.booter.boot({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, memoryMib: this.podMemoryMib(sb), cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
+      const booted = await this.booter.boot({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, memoryMib: this.podMemoryMib(sb), cgroupProcs: this.podCgroup.procsFiles(sb), log });
       pod = this.pods.adopt(sb.id, booted, log);
+      // systemd: out of the daemon's unit into the pod slice, so a bulkhead.service restart cannot
+      // take the VM down. A failure costs only that; the pod stays.
+      await this.podCgroup.place(sb, [booted.vm.pid, booted.vfs.pid]).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'moving the pod VM into its cgroup failed'));
     }
     try {
       await pod.vm.agent.call('setup_sandbox', setupSandboxRequest(sb, net, veth, pod.bootMac, SHARE_TAG), { timeoutMs: 30_000 });
@@ -186,17 +192,6 @@ export class VmSandboxRuntime implements SandboxRuntime {
       await this.pods.stop(sb.id);
       throw fromAgent('pod VM agent', e);
     }
-  }
-
-  /**
-   * cgroup.procs files of <pod cgroup>/vm in every hierarchy. No pod limits are applied to it: the VM's
-   * own memory (guest RAM + QEMU) exceeds the containers' limits, which the guest enforces itself.
-   */
-  private podCgroupProcs(cgroupParent: string): string[] {
-    // A systemd slice name ("kubepods-pod1.slice") stands for its cgroupfs directory.
-    const path = `${cgroupFsPath(cgroupParent)}/vm`;
-    ensureCgroup(path);
-    return cgroupDirs(path).map((d) => join(d, 'cgroup.procs'));
   }
 
   sandboxAlive(sb: SandboxRecord): boolean | undefined {
@@ -221,8 +216,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const pinned: { net?: string; ipc?: string; uts?: string } = sb.namespaces.net ? { net: sb.namespaces.net } : {};
     for (const kind of ['net', 'ipc', 'uts'] as const) if (existsSync(join(sb.stateDir, 'ns', kind))) pinned[kind] = join(sb.stateDir, 'ns', kind);
     if (Object.keys(pinned).length) await removePodNamespaces(pinned);
-    const podCgroup = cgroupFsPath(sb.cgroupParent);
-    await removeCgroup(sb.cgroupOwned ? podCgroup : `${podCgroup}/vm`).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'pod cgroup removal failed'));
+    await this.podCgroup.remove(sb).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'pod cgroup removal failed'));
     // A VM taken from the pool lives (with its netns, removed above) in a pool slot dir.
     if (!vmDir.startsWith(sb.stateDir + '/')) await rm(dirname(vmDir), { recursive: true, force: true });
     await rm(sb.stateDir, { recursive: true, force: true });
