@@ -30,6 +30,8 @@ import { cgroupFsPath } from '../../cgroups/systemd-names.js';
 
 export const CATATONIT_PATH = '/usr/bin/catatonit';
 const { SIGKILL } = osConstants.signals;
+const OOM_MARKER_OWN = 'bulkhead: oom_kill in the container cgroup\n';
+const OOM_MARKER_POD_COUNT = 'bulkhead: oom_kill counted in the pod cgroup (the container cgroup was gone)\n';
 
 export interface OciRuntimeDeps {
   handler: string;
@@ -314,9 +316,12 @@ export class OciSandboxRuntime implements SandboxRuntime {
     if (exit) {
       const marker = join(c.bundleDir, 'oom');
       const marked = await stat(marker).then(() => true, () => false);
-      const oom = marked || oomKills(c.cgroupsPath) > 0 || this.oomLedger.exitedOomKilled(c.id) === true;
-      // conmon's own marker file: the verdict outlives the ledger (removal, daemon restart).
-      if (oom && !marked) await writeFile(marker, '').catch(() => undefined);
+      const own = !marked && oomKills(c.cgroupsPath) > 0;
+      const counted = !marked && !own && this.oomLedger.exitedOomKilled(c.id) === true;
+      // conmon's own marker file: the verdict outlives the ledger (removal, daemon restart). Its
+      // text says which reading found the kill (conmon's file is empty; e2e/systemd-node checks it).
+      if (own || counted) await writeFile(marker, counted ? OOM_MARKER_POD_COUNT : OOM_MARKER_OWN).catch(() => undefined);
+      const oom = marked || own || counted;
       return { status: 'exited', pid: c.pid, exitCode: exit.exitCode, finishedAt: msToNs(exit.finishedAtMs), oomKilled: oom };
     }
     if (c.pid > 0 && isSameProcessAlive(c.pid, c.pidStartTime)) {

@@ -41,6 +41,6 @@ describe('VmPodCgroup with the systemd driver', () => {
     const { fake, vm } = systemd();
     await vm.remove(owned);
     await vm.remove(kubelet);
-    expect(fake.members('StopUnit').map((c) => c.body[0])).toEqual([owned.cgroupParent]);
+    expect(fake.members('StopUnit').map((c) => c.body?.[0])).toEqual([owned.cgroupParent]);
   });
 });
