@@ -25,6 +25,10 @@
 #                      (runc and microvm RuntimeClasses; BULKHEAD_SKIP_KUBELET=1 skips it)
 #     kind             only with BULKHEAD_E2E_KIND=1: e2e/kind/run.sh, a 2-node kind cluster on Bulkhead
 #                      (Docker engine, offline node image; cold it builds kubeadm & co. for a long while)
+#     systemd-node     only with BULKHEAD_E2E_SYSTEMD=1: e2e/systemd-node/run.sh, a Debian systemd +
+#                      cgroup v2 VM (debootstrap image, cached) running Bulkhead with cgroup_driver =
+#                      "systemd": slice/scope/OOM checks, kubelet (cgroupDriver: systemd) with a
+#                      Burstable pod, critest's cgroup/OOM/lifecycle specs
 #   9 stop             daemon and registry (also on failure or interrupt)
 # and ends with one line "N passed, N failed, N skipped" summing vitest and critest.
 # Exits non-zero when anything failed.
@@ -132,6 +136,12 @@ if [ "${RC[setup]}" = 0 ]; then
   fi
   # Opt-in: it needs a Docker engine (set up by the script) and, cold, ~20 min of Go builds.
   if [ "${BULKHEAD_E2E_KIND:-0}" = 1 ]; then step kind bash "$E2E/kind/run.sh"; fi
+  # The systemd + cgroup v2 node (a QEMU VM; TCG here): cgroup_driver = "systemd" checks, a
+  # kubelet with cgroupDriver: systemd and critest's focused specs inside it. Needs the test
+  # registry (images step). Opt-in: see the timings in docs/operations.md.
+  if [ "${RC[images]}" = 0 ] && [ "${BULKHEAD_E2E_SYSTEMD:-0}" = 1 ]; then
+    step systemd-node env SYSTEMD_NODE_REPORT="$E2E_WORK/vitest-systemd-node.json" bash "$E2E/systemd-node/run.sh"
+  fi
 fi
 printf '\n==== stop ==== (%s)\n' "$(date -u +%T)"
 cleanup
@@ -139,7 +149,7 @@ cleanup
 printf '\n==== summary ==== (total %ss)\n' $((SECONDS - RUN_START))
 summary_args=()
 for s in "${STEPS[@]}"; do summary_args+=(--step "$s=${RC[$s]}"); done
-for p in unit integration kubelet; do
+for p in unit integration kubelet systemd-node; do
   [ -n "${RC[$p]:-}" ] && summary_args+=(--vitest "$p=$E2E_WORK/vitest-$p.json")
 done
 if [ -n "${RC[critest]:-}" ]; then
