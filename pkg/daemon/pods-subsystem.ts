@@ -78,7 +78,7 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   const vms = new Map<string, VmSandboxRuntime>();
   for (const [name, h] of Object.entries(config.runtime_handlers)) {
     if (h.kind !== 'vm') continue;
-    const rt = new VmSandboxRuntime({ handler: name, config: h, rootDir: h.guest_root ?? config.root, stateDir: config.state, log: log.child({ handler: name }) });
+    const rt = new VmSandboxRuntime({ handler: name, config: h, rootDir: h.guest_root ?? config.root, stateDir: config.state, log: log.child({ handler: name }), cgroups });
     runtimes.set(name, rt);
     vms.set(name, rt);
     // Build/verify the guest image in the background so the first VM pod does not pay for it.

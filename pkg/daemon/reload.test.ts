@@ -39,6 +39,7 @@ describe('config reload', () => {
       'runtime_handlers.kata.memory_mib',
       'runtime_handlers.kata.pool_size',
       'runtime_handlers.kata.qemu_path',
+      'runtime_handlers.kata.start_from',
       'runtime_handlers.kata.tcg_tb_size_mib',
       'runtime_handlers.kata.vcpus',
     ]);

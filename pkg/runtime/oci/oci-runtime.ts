@@ -27,9 +27,14 @@ import type { OciResources } from '../../oci/spec-types.js';
 import { resourcesFromCri } from '../../cgroups/pod-cgroup.js';
 import { CgroupfsDriver, type CgroupDriver } from '../../cgroups/driver.js';
 import { readCgroupStats } from '../../cgroups/stats.js';
+import { OomLedger } from '../../cgroups/oom-ledger.js';
+import { controllerDir } from '../../cgroups/paths.js';
+import { cgroupFsPath } from '../../cgroups/systemd-names.js';
 
 export const CATATONIT_PATH = '/usr/bin/catatonit';
 const { SIGKILL } = osConstants.signals;
+const OOM_MARKER_OWN = 'bulkhead: oom_kill in the container cgroup\n';
+const OOM_MARKER_POD_COUNT = 'bulkhead: oom_kill counted in the pod cgroup (the container cgroup was gone)\n';
 
 export interface OciRuntimeDeps {
   handler: string;
@@ -39,6 +44,8 @@ export interface OciRuntimeDeps {
   hostOomScoreAdjMin: number;
   /** Default: cgroupfs. */
   cgroups?: CgroupDriver;
+  /** Default: one reading the host's /sys/fs/cgroup. */
+  oomLedger?: OomLedger;
 }
 
 export class OciSandboxRuntime implements SandboxRuntime {
@@ -51,6 +58,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
   private readonly exits: ExitWatcher;
   readonly socketDir: string;
   private readonly cgroups: CgroupDriver;
+  private readonly oomLedger: OomLedger;
 
   constructor(private readonly deps: OciRuntimeDeps) {
     this.handler = deps.handler;
@@ -58,6 +66,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
     this.conmonPath = which(deps.config.monitor_path) ?? deps.config.monitor_path;
     this.runtimeRoot = deps.config.runtime_root ?? join(deps.stateDir, 'runtimes', deps.handler);
     this.cgroups = deps.cgroups ?? new CgroupfsDriver();
+    this.oomLedger = deps.oomLedger ?? new OomLedger();
     this.cli = new OciRuntimeCli(this.runtimePath, this.runtimeRoot, this.cgroups.runtimeArgs);
     this.exits = deps.exitWatcher;
     this.socketDir = join(deps.stateDir, 'attach');
@@ -244,6 +253,9 @@ export class OciSandboxRuntime implements SandboxRuntime {
     c.pid = started.pid;
     c.conmonPid = started.conmonPid;
     c.pidStartTime = procStartTime(started.pid);
+    // Created, not started: the OOM baselines (pod slice and siblings) can miss no kill of this one.
+    const memDir = memoryCgroupDir(c.cgroupsPath);
+    if (memDir) this.oomLedger.track(c.id, memDir);
     // systemd driver: conmon leaves the daemon's unit for a scope in the pod slice (as CRI-O's
     // crio-conmon-<id>.scope), so restarting bulkhead.service cannot take it down with the daemon.
     // A failure costs only that, so the container stays.
@@ -303,6 +315,7 @@ export class OciSandboxRuntime implements SandboxRuntime {
   }
 
   async removeContainer(c: ContainerRecord, log: Logger): Promise<void> {
+    this.oomLedger.forget(c.id);
     await this.cli.delete(c.id, true).catch((e: unknown) => log.warn({ err: e, containerId: c.id }, 'runtime delete failed'));
     await rm(join(this.exits.dir, c.id), { force: true });
     await rm(join(this.socketDir, c.id), { force: true, recursive: true });
@@ -315,10 +328,24 @@ export class OciSandboxRuntime implements SandboxRuntime {
   async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
     const exit = await this.exits.read(c.id);
     if (exit) {
-      const oom = (await stat(join(c.bundleDir, 'oom')).then(() => true, () => false)) || oomKills(c.cgroupsPath) > 0;
+      const marker = join(c.bundleDir, 'oom');
+      const marked = await stat(marker).then(() => true, () => false);
+      const own = !marked && oomKills(c.cgroupsPath) > 0;
+      const counted = !marked && !own && this.oomLedger.exitedOomKilled(c.id) === true;
+      // conmon's own marker file: the verdict outlives the ledger (removal, daemon restart). Its
+      // text says which reading found the kill (conmon's file is empty; e2e/systemd-node checks it).
+      if (own || counted) await writeFile(marker, counted ? OOM_MARKER_POD_COUNT : OOM_MARKER_OWN).catch(() => undefined);
+      const oom = marked || own || counted;
       return { status: 'exited', pid: c.pid, exitCode: exit.exitCode, finishedAt: msToNs(exit.finishedAtMs), oomKilled: oom };
     }
-    if (c.pid > 0 && isSameProcessAlive(c.pid, c.pidStartTime)) return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'running', pid: c.pid };
+    if (c.pid > 0 && isSameProcessAlive(c.pid, c.pidStartTime)) {
+      // A container from before a daemon restart: baselines from now (kills so far are its own count).
+      if (!this.oomLedger.has(c.id)) {
+        const memDir = memoryCgroupDir(c.cgroupsPath);
+        if (memDir) this.oomLedger.track(c.id, memDir);
+      }
+      return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'running', pid: c.pid };
+    }
     if (c.pid > 0 && !isSameProcessAlive(c.conmonPid)) {
       // Both conmon and the process are gone without an exit file.
       return { status: 'exited', pid: c.pid, exitCode: 255, finishedAt: msToNs(Date.now()) };
@@ -441,6 +468,15 @@ async function killExecProcess(pidFile: string, runcGone: () => boolean): Promis
     }
     if (runcGone()) return;
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The container's memory cgroup dir (cgroupfs or systemd name); undefined when not resolvable. */
+function memoryCgroupDir(cgroupsPath: string): string | undefined {
+  try {
+    return controllerDir(cgroupFsPath(cgroupsPath), 'memory');
+  } catch {
+    return undefined;
   }
 }
 

@@ -9,7 +9,7 @@
 //   pod-network.ts       tap <-> CNI veth wiring and the SetupSandbox request
 //   guest-exec.ts        ExecSync through the agent
 //   guest-share.ts, guest-spec-rewrite.ts, guest-resources.ts, agent-errors.ts, warm-pool.ts
-import { appendFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,9 +22,8 @@ import type { PodNetworkStatus } from '../../network/cni.js';
 import type { CgroupStats } from '../../cgroups/stats.js';
 import type { OciResources } from '../../oci/spec-types.js';
 import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
-import { cgroupDirs } from '../../cgroups/paths.js';
-import { ensureCgroup, removeCgroup } from '../../cgroups/pod-cgroup.js';
-import { cgroupFsPath } from '../../cgroups/systemd-names.js';
+import type { CgroupDriver } from '../../cgroups/driver.js';
+import { VmPodCgroup } from './vm-cgroup.js';
 import { failedPrecondition, internal, invalidArgument } from '../../errors/errors.js';
 import type { GuestImage } from '../../vm/guest-image.js';
 import { vmProcessAlive } from '../../vm/micro-vm.js';
@@ -69,6 +68,8 @@ export interface VmRuntimeDeps {
   /** Daemon state dir: pod VM dirs are <state>/pods/<id>/vm (found again after a restart). */
   stateDir: string;
   log: Logger;
+  /** Default: cgroupfs (<pod cgroup>/vm). */
+  cgroups?: CgroupDriver;
 }
 
 /** The accelerator and guest image a VM handler uses (reported in Status). */
@@ -96,9 +97,11 @@ export class VmSandboxRuntime implements SandboxRuntime {
   private readonly sizing: SizingBase;
   /** The size every warm-pool VM boots with. */
   private readonly poolVmSize: VmSize;
+  private readonly podCgroup: VmPodCgroup;
 
   constructor(private readonly deps: VmRuntimeDeps) {
     this.handler = deps.handler;
+    this.podCgroup = new VmPodCgroup(deps.cgroups);
     this.booter = new VmBooter(deps.config, deps.rootDir, deps.log);
     this.starter = new VmStarter(deps.config, this.booter, { root: deps.rootDir, state: deps.stateDir, handler: deps.handler }, deps.log);
     this.pods = new PodVms(deps.stateDir, deps.log, {
@@ -184,7 +187,11 @@ export class VmSandboxRuntime implements SandboxRuntime {
     if (warm) {
       sb.namespaces = { net: warm.netns, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
       writeVmDirPointer(sb.stateDir, warm.vmDir);
-      this.moveIntoPodCgroup(sb.cgroupParent, warm);
+      // QEMU, virtiofsd and the children they forked while pooled (virtiofsd's sandbox worker, forked
+      // when QEMU connected): what they use from now on is the pod's. cgroup v2 does not move memory
+      // charged before the move (it stays where the pool booted them); PodSandboxStats reads the
+      // VMM's own usage from /proc for that reason.
+      await this.podCgroup.place(sb, [...processTree(warm.vm.pid), ...processTree(warm.vfs.pid)]);
       this.pods.adopt(sb.id, warm, log);
       log.info({ podId: sb.id, vmPid: warm.vm.pid, podSize: size, vmSize: this.poolVmSize, startedFrom: warm.startedFrom }, 'pod takes a pre-booted VM from the warm pool');
       this.pool.refill();
@@ -203,27 +210,6 @@ export class VmSandboxRuntime implements SandboxRuntime {
     return podVmSize(limitsFromCri(sb.config.linux?.resources), this.sizing);
   }
 
-  /**
-   * Warm-pool hand-over: QEMU, virtiofsd and the children they forked while pooled (virtiofsd's
-   * sandbox worker, forked when QEMU connected) move into <pod cgroup>/vm, so what they use from now
-   * on is the pod's. cgroup v2 does not move memory charged before the move: the pages the boot
-   * touched stay charged where the pool booted them (the daemon's cgroup); PodSandboxStats reads the
-   * VMM's own usage from /proc for that reason.
-   */
-  private moveIntoPodCgroup(cgroupParent: string, b: BootedVm): void {
-    const pids = [...processTree(b.vm.pid), ...processTree(b.vfs.pid)];
-    for (const f of this.podCgroupProcs(cgroupParent)) {
-      for (const pid of pids) {
-        try {
-          writeFileSync(f, String(pid));
-        } catch (e) {
-          // A child that exited meanwhile (ESRCH) is not an error; QEMU or virtiofsd itself is.
-          if ((e as NodeJS.ErrnoException).code !== 'ESRCH' || pid === b.vm.pid || pid === b.vfs.pid) throw e;
-        }
-      }
-    }
-  }
-
   /** After CNI ADD: wire the tap to the veth, boot the VM (unless it came from the pool), configure the guest. */
   async podNetworkReady(sb: SandboxRecord, net: PodNetworkStatus | undefined, log: Logger): Promise<void> {
     const netns = sb.namespaces.net!;
@@ -234,11 +220,14 @@ export class VmSandboxRuntime implements SandboxRuntime {
       const vmDir = join(sb.stateDir, 'vm');
       mkdirSync(vmDir, { recursive: true, mode: 0o700 });
       const size = this.podSize(sb);
-      const booted = await this.starter.start({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, ...size, cgroupProcs: this.podCgroupProcs(sb.cgroupParent), log });
+      const booted = await this.starter.start({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, ...size, cgroupProcs: this.podCgroup.procsFiles(sb), log });
       writeVmSize(vmDir, size);
       log.info({ podId: sb.id, vcpus: size.vcpus, memoryMib: size.memoryMib, startedFrom: booted.startedFrom }, 'pod VM sized');
       pod = this.pods.adopt(sb.id, booted, log);
       startedFrom = booted.startedFrom;
+      // systemd: out of the daemon's unit into the pod slice, so a bulkhead.service restart cannot
+      // take the VM down. A failure costs only that; the pod stays.
+      await this.podCgroup.place(sb, [booted.vm.pid, booted.vfs.pid]).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'moving the pod VM into its cgroup failed'));
     }
     try {
       await pod.vm.agent.call('setup_sandbox', setupSandboxRequest(sb, net, veth, pod.bootMac, SHARE_TAG), { timeoutMs: 30_000 });
@@ -248,17 +237,6 @@ export class VmSandboxRuntime implements SandboxRuntime {
       await this.pods.stop(sb.id);
       throw fromAgent('pod VM agent', e);
     }
-  }
-
-  /**
-   * cgroup.procs files of <pod cgroup>/vm in every hierarchy. No pod limits are applied to it: the VM's
-   * own memory (guest RAM + QEMU) exceeds the containers' limits, which the guest enforces itself.
-   */
-  private podCgroupProcs(cgroupParent: string): string[] {
-    // A systemd slice name ("kubepods-pod1.slice") stands for its cgroupfs directory.
-    const path = `${cgroupFsPath(cgroupParent)}/vm`;
-    ensureCgroup(path);
-    return cgroupDirs(path).map((d) => join(d, 'cgroup.procs'));
   }
 
   sandboxAlive(sb: SandboxRecord): boolean | undefined {
@@ -283,8 +261,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const pinned: { net?: string; ipc?: string; uts?: string } = sb.namespaces.net ? { net: sb.namespaces.net } : {};
     for (const kind of ['net', 'ipc', 'uts'] as const) if (existsSync(join(sb.stateDir, 'ns', kind))) pinned[kind] = join(sb.stateDir, 'ns', kind);
     if (Object.keys(pinned).length) await removePodNamespaces(pinned);
-    const podCgroup = cgroupFsPath(sb.cgroupParent);
-    await removeCgroup(sb.cgroupOwned ? podCgroup : `${podCgroup}/vm`).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'pod cgroup removal failed'));
+    await this.podCgroup.remove(sb).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'pod cgroup removal failed'));
     // A VM taken from the pool lives (with its netns, removed above) in a pool slot dir.
     if (!vmDir.startsWith(sb.stateDir + '/')) await rm(dirname(vmDir), { recursive: true, force: true });
     await rm(sb.stateDir, { recursive: true, force: true });
