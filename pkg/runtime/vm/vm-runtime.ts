@@ -35,7 +35,7 @@ import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { WarmPool } from './warm-pool.js';
 import { bindIntoShare, guestShareOf, releaseGuestShare, removeFromShare } from './guest-share.js';
 import { readVmDirPointer, writeVmDirPointer } from './vm-dir-pointer.js';
-import { SHARE_TAG, VmBooter, type BootedVm } from './vm-booter.js';
+import { SHARE_TAG, VmBooter } from './vm-booter.js';
 import { VmStarter, type StartedVm } from './snapshot-start.js';
 import { PodVms } from './pod-vms.js';
 import { GuestContainers } from './guest-containers.js';
