@@ -13,7 +13,7 @@ import {
   deleteNamespace,
   enabled,
   ensureRuntimeClasses,
-  kubectl,
+  logLines,
   nodeName,
   podSpec,
   running,
@@ -69,11 +69,7 @@ describe.skipIf(!enabled || runtimeName !== 'bulkhead')(`kubelet + ${runtimeName
     const script = 'echo "$BULKHEAD_CDI"; [ -c /dev/bulkhead-null ] && echo hi > /dev/bulkhead-null && echo device-ok; sleep 3600';
     await createPod(c, ns, podSpec('cdi', [shContainer('main', script, { resources: { limits: { [RESOURCE]: '1' } } })], { runtimeClassName: 'runc' }));
     await waitForPod(c, ns, 'cdi', 'Running', running);
-    let lines: string[] = [];
-    for (let i = 0; i < 40 && lines.length < 2; i++) {
-      lines = (await kubectl(['logs', '-n', ns, 'cdi', '-c', 'main'])).trim().split('\n').filter(Boolean);
-      if (lines.length < 2) await new Promise((r) => setTimeout(r, 500));
-    }
+    const lines = await logLines(ns, 'cdi', 'main', 2);
     expect(lines).toEqual(['dev0', 'device-ok']);
     expect(plugin!.allocations).toHaveLength(1);
   });

@@ -9,7 +9,7 @@ import {
   deleteNamespace,
   enabled,
   ensureRuntimeClasses,
-  kubectl,
+  logLines,
   NGINX,
   podSpec,
   running,
@@ -53,12 +53,7 @@ describe.skipIf(!enabled)(`kubelet + ${runtimeName}: image volumes`, () => {
       }),
     );
     await waitForPod(c, ns, name, 'Running', running, handler === 'microvm' ? 300_000 : 120_000);
-    let logs = '';
-    for (let i = 0; i < 40 && logs.split('\n').filter(Boolean).length < 3; i++) {
-      logs = await kubectl(['logs', '-n', ns, name, '-c', 'main']);
-      if (logs.split('\n').filter(Boolean).length < 3) await new Promise((r) => setTimeout(r, 500));
-    }
-    const [whole, sub, rw] = logs.trim().split('\n');
+    const [whole, sub, rw] = await logLines(ns, name, 'main', 3);
     expect(Number(whole)).toBeGreaterThan(0);
     expect(Number(sub)).toBeGreaterThan(0);
     expect(rw).toBe('read-only');

@@ -9,7 +9,7 @@ import {
   deleteNamespace,
   enabled,
   ensureRuntimeClasses,
-  kubectl,
+  logLines,
   podSpec,
   running,
   runtimeName,
@@ -35,11 +35,7 @@ describe.skipIf(!enabled)(`kubelet + ${runtimeName}: user namespaces`, () => {
     const script = 'id -u; cat /proc/self/uid_map; cat /proc/self/gid_map; echo x > /tmp/f && echo writable; sleep 3600';
     await createPod(c, ns, podSpec('userns', [shContainer('main', script)], { runtimeClassName: 'runc', hostUsers: false }));
     await waitForPod(c, ns, 'userns', 'Running', running);
-    let lines: string[] = [];
-    for (let i = 0; i < 40 && lines.length < 4; i++) {
-      lines = (await kubectl(['logs', '-n', ns, 'userns', '-c', 'main'])).trim().split('\n').filter(Boolean);
-      if (lines.length < 4) await new Promise((r) => setTimeout(r, 500));
-    }
+    const lines = await logLines(ns, 'userns', 'main', 4);
     expect(lines[0]).toBe('0');
     // "<inside> <outside> <length>": 0 maps to a host id above 0, 65536 ids (kubelet's default).
     for (const map of [lines[1]!, lines[2]!]) {

@@ -173,6 +173,16 @@ export async function kubectl(args: string[], timeoutMs = 60_000): Promise<strin
   return stdout;
 }
 
+/** The first `n` non-empty lines of a container's log, polled for 20 s (a Running pod may not have printed yet). */
+export async function logLines(namespace: string, pod: string, container: string, n: number): Promise<string[]> {
+  let lines: string[] = [];
+  for (let i = 0; i < 40 && lines.length < n; i++) {
+    lines = (await kubectl(['logs', '-n', namespace, pod, '-c', container])).trim().split('\n').filter(Boolean);
+    if (lines.length < n) await new Promise((r) => setTimeout(r, 500));
+  }
+  return lines;
+}
+
 /** Starts a long-running kubectl (port-forward); the caller kills it. */
 export function kubectlSpawn(args: string[]): ChildProcess {
   return spawn(kubectlPath, ['--kubeconfig', kubeconfigPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
