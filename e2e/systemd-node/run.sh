@@ -86,6 +86,9 @@ while kill -0 "$QPID" 2>/dev/null; do
   [ -n "$result" ] && break
   sleep 5
 done
+# Once more after the loop: a node that prints its verdict and powers off within one 5 s poll
+# ended the loop (QEMU gone) with the verdict unread ("no verdict" on a passing run, seen once).
+[ -n "$result" ] || result=$(grep -ao 'SYSTEMD-NODE-RESULT: .*' "$WORK/serial.log" 2>/dev/null | tail -1 || true)
 grep -a '^\[check\|^\[status\]\|^\[critest\]\|^\[bulkheadd\]\|^\[kubelet\]' "$WORK/serial.log" || true
 log "wall time: $(( $(date +%s) - start )) s ($accel)"
 # A vitest-style report for e2e/lib/summarize.mjs (run-all.sh's systemd-node step)
