@@ -1,5 +1,5 @@
 // Streaming end to end: the real client-go executors/port-forwarder (e2e/streaming-client)
-// against StreamingServer + OciStreamingBackend, with busybox containers run by conmon+runc
+// against StreamingServer + OciStreams (the OCI task runtime's streams), with busybox containers run by conmon+runc
 // in a network namespace of their own. Needs root, runc, conmon, socat, go.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,8 @@ import net from 'node:net';
 import pino from 'pino';
 import { WebSocket } from 'ws';
 import { StreamingServer } from '../pkg/streaming/server.js';
-import { OciStreamingBackend, type OciStreamTarget } from '../pkg/streaming/oci-backend.js';
+import { OciStreams, type OciStreamTarget } from '../pkg/runtime/oci/oci-streams.js';
+import type { StreamingBackend } from '../pkg/streaming/backend.js';
 import { RuncContainer, createNetns, deleteNetns, makeRootfs, type Netns } from './support/runc-container.js';
 import { buildGoClient, runClient } from './support/go-client.js';
 import { freeLocalPorts } from './lib/free-port.js';
@@ -52,17 +53,18 @@ beforeAll(async () => {
   data50 = randomBytes(50 * 1024 * 1024);
   writeFileSync(join(rootfs, 'data50.bin'), data50);
   netns = createNetns();
-  const backend = new OciStreamingBackend({
-    targets: {
-      container: (id) => {
-        const t = targets.get(id);
-        if (!t) throw new Error(`no container ${id}`);
-        return t;
-      },
-      podNetns: () => netns.path,
-    },
-    log,
-  });
+  // The daemon serves sessions through each container's task runtime; here the OCI streams directly.
+  const streams = new OciStreams(log);
+  const target = (id: string): OciStreamTarget => {
+    const t = targets.get(id);
+    if (!t) throw new Error(`no container ${id}`);
+    return t;
+  };
+  const backend: StreamingBackend = {
+    exec: (id, cmd, o) => streams.exec(target(id), cmd, o),
+    attach: (id, o) => streams.attach(target(id), o),
+    portForward: (_podId, port) => streams.portForward(netns.path, port),
+  };
   server = new StreamingServer({ address: '127.0.0.1', port: 0, tokenTtlSeconds: 30, backend, log });
   await server.start();
 });

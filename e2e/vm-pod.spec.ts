@@ -14,9 +14,9 @@ import type { ImageSource } from '../pkg/container/image-source.js';
 import { createLogger } from '../pkg/log/logger.js';
 import { execFileResult as execCapture } from '../pkg/sys/exec-file.js';
 import type { CallContext } from '../pkg/grpc/handlers.js';
-import { readVmDirPointer, type VmSandboxRuntime } from '../pkg/runtime/vm/vm-runtime.js';
+import { readVmDirPointer, type VmPodRuntime } from '../pkg/runtime/vm/vm-runtime.js';
 import { VM_UID_BASE } from '../pkg/vm/qemu-privileges.js';
-import { withVmBackend } from '../pkg/daemon/streaming-wiring.js';
+import { streamingBackend } from '../pkg/daemon/streaming-wiring.js';
 
 const GUEST_CACHE = process.env.BULKHEAD_VM_TEST_CACHE ?? '/var/cache/bulkhead-tools/guest';
 const log = createLogger((process.env.BULKHEAD_TEST_LOG as 'info') ?? 'warn');
@@ -229,10 +229,7 @@ describe('micro-VM pod via the CRI handlers', () => {
     expect(Buffer.from(ex.stdout!).toString()).toBe('reattached\n');
     expect(ex.exit_code).toBe(2);
     // Streaming backend (what CRI Exec / PortForward sessions use) for the VM pod, after the restart.
-    const streaming = withVmBackend(
-      { exec: () => Promise.reject(new Error('oci')), attach: () => Promise.reject(new Error('oci')), portForward: () => Promise.reject(new Error('oci')) },
-      pods,
-    );
+    const streaming = streamingBackend(pods);
     const proc = await streaming.exec(cid, ['sh', '-c', 'read line; echo got:$line; echo err >&2; exit 5'], { tty: false, stdin: true, stdout: true, stderr: true });
     let so = '';
     let se = '';
@@ -321,9 +318,9 @@ describe('micro-VM pod via the CRI handlers', () => {
   it('takes a pre-booted VM from the warm pool', async () => {
     await pods.close();
     pods = await rebuild(1);
-    const rt = pods.runtimes.get('microvm') as VmSandboxRuntime;
-    for (let i = 0; i < 600 && rt.poolReady < 1; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(rt.poolReady).toBe(1);
+    const rt = pods.runtimes.get('microvm') as VmPodRuntime;
+    for (let i = 0; i < 600 && rt.info().poolReady < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(rt.info().poolReady).toBe(1);
     const t0 = performance.now();
     const podId = need((await pods.handlers.RunPodSandbox!(req('RunPodSandboxRequest', { config: podConfig('warm'), runtime_handler: 'microvm' }), ctx())).pod_sandbox_id);
     timings.warmRunPodSandboxMs = performance.now() - t0;
@@ -365,9 +362,9 @@ describe('micro-VM pod via the CRI handlers', () => {
     // SIGKILL its QEMU and unpin its netns. Wait until the new pool has cleaned and refilled.
     await pods.close();
     pods = await rebuild(1);
-    const rt2 = pods.runtimes.get('microvm') as VmSandboxRuntime;
-    for (let i = 0; i < 600 && rt2.poolReady < 1; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(rt2.poolReady).toBe(1);
+    const rt2 = pods.runtimes.get('microvm') as VmPodRuntime;
+    for (let i = 0; i < 600 && rt2.info().poolReady < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(rt2.info().poolReady).toBe(1);
     expect((await pods.handlers.ContainerStatus!(req('ContainerStatusRequest', { container_id: sleeper }), ctx())).status!.state).toBe('CONTAINER_RUNNING');
     const still = await pods.handlers.ExecSync!(req('ExecSyncRequest', { container_id: sleeper, cmd: ['echo', 'still here'], timeout: 30 }), ctx());
     expect(Buffer.from(still.stdout!).toString()).toBe('still here\n');

@@ -7,7 +7,7 @@ import { mkdirSync, copyFileSync, symlinkSync, writeFileSync, readFileSync, exis
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { OciStreamTarget } from '../../pkg/streaming/oci-backend.js';
+import type { OciStreamTarget } from '../../pkg/runtime/oci/oci-streams.js';
 
 /** conmon wants an absolute runtime path. */
 const RUNC = execFileSync('sh', ['-c', 'command -v runc']).toString().trim();
@@ -81,7 +81,6 @@ export class RuncContainer {
       tty: this.spec.tty ?? false,
       stdin: this.spec.stdin ?? false,
       stdinOnce: this.spec.stdinOnce ?? false,
-      netnsPath: this.spec.netns.path,
     };
   }
 

@@ -15,7 +15,8 @@ import type { CdiRegistry } from '../cdi/registry.js';
 import { vmAppArmor, type AppArmorHost } from '../oci/apparmor.js';
 import { CdiError } from '../cdi/spec-file.js';
 import { hostResourceSupport, resourcesFromCri } from '../oci/resources.js';
-import type { SandboxRuntime, StreamTarget } from '../runtime/sandbox-runtime.js';
+import type { PodRuntime } from '../runtime/pod-runtime.js';
+import type { ProcessStdio, StdioOptions, TaskRuntime } from '../runtime/task-runtime.js';
 import type { SandboxManager, PodContainers } from '../sandbox/sandbox-manager.js';
 import { IdIndex, newId } from '../store/id-index.js';
 import { RecordStore, type ContainerRecord, type SandboxRecord } from '../store/records.js';
@@ -83,11 +84,15 @@ export class ContainerManager implements PodContainers {
 
   constructor(private readonly deps: ContainerManagerDeps) {
     this.store = new RecordStore<ContainerRecord>(join(deps.config.root, 'containers'), 'container.json');
-    for (const rt of new Set(deps.sandboxes.runtimes.values())) rt.onExit((id) => void this.onExit(id));
+    for (const rt of new Set(deps.sandboxes.runtimes.values())) rt.tasks.onExit((id) => void this.onExit(id));
   }
 
-  private runtime(c: { handler: string }): SandboxRuntime {
+  private runtime(c: { handler: string }): PodRuntime {
     return this.deps.sandboxes.runtimeFor(c.handler);
+  }
+
+  private tasks(c: { handler: string }): TaskRuntime {
+    return this.runtime(c).tasks;
   }
 
   get(idOrPrefix: string): ContainerRecord {
@@ -144,7 +149,7 @@ export class ContainerManager implements PodContainers {
     const runtime = this.runtime(sb);
     const cdiNames = (config.CDI_devices ?? []).map((d) => d.name);
     // Host device nodes, host mounts and host hooks have no meaning inside the pod's own kernel.
-    if (cdiNames.length > 0 && runtime.kind === 'vm') throw new CdiError(`CDI devices (${cdiNames.join(', ').slice(0, 256)}) cannot be passed into a micro-VM pod (handler "${sb.handler}")`, 'Unsupported');
+    if (cdiNames.length > 0 && runtime.traits.cdiRefusal) throw new CdiError(`CDI devices (${cdiNames.join(', ').slice(0, 256)}): ${runtime.traits.cdiRefusal} (handler "${sb.handler}")`, 'Unsupported');
     const cdi = cdiNames.length > 0 ? this.resolveCdi(cdiNames) : undefined;
     const imgCfg = image.config.config ?? {};
     const stopSignal = recordStopSignal(config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT' ? config.stop_signal : imgCfg.StopSignal || 'SIGTERM');
@@ -214,7 +219,7 @@ export class ContainerManager implements PodContainers {
         cgroupsPath: c.cgroupsPath,
         hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
         selinuxEnabled: this.deps.selinuxEnabled ?? false,
-        ...(this.deps.apparmor ? { apparmor: runtime.kind === 'vm' ? vmAppArmor(this.deps.apparmor) : this.deps.apparmor } : {}),
+        ...(this.deps.apparmor ? { apparmor: runtime.traits.appArmor === 'guest' ? vmAppArmor(this.deps.apparmor) : this.deps.apparmor } : {}),
       });
       for (const m of spec.mounts) {
         if (!m.source || !volumes.sources.has(m.source)) continue;
@@ -235,7 +240,7 @@ export class ContainerManager implements PodContainers {
       if (c.logPath) await mkdir(dirname(c.logPath), { recursive: true });
       else c.logPath = join(dir, 'container.log');
       timings.specMs = Math.round(performance.now() - t0) - timings.rootfsMs;
-      await runtime.createContainer(sb, c, clog);
+      await runtime.tasks.createContainer(sb, c, clog);
       timings.runtimeMs = Math.round(performance.now() - t0) - timings.rootfsMs - timings.specMs;
       c.phase = 'created';
       await this.store.save(c);
@@ -270,7 +275,7 @@ export class ContainerManager implements PodContainers {
 
   private async destroy(c: ContainerRecord, log: Logger): Promise<void> {
     const rt = this.deps.sandboxes.runtimes.get(c.handler);
-    if (rt) await rt.removeContainer(c, log);
+    if (rt) await rt.tasks.removeContainer(c, log);
     await unmountRootfs(c.dir);
     await unmountImageVolumes(c.id, c.dir, c.config.mounts ?? [], this.deps.images);
     await this.deps.images.releaseLayers(c.leaseId);
@@ -283,7 +288,7 @@ export class ContainerManager implements PodContainers {
       if (c.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${c.id} is in state ${c.state}, not CONTAINER_CREATED`);
       const clog = log.child({ podId: c.podId, containerId: c.id });
       try {
-        await this.runtime(c).startContainer(c, clog);
+        await this.tasks(c).startContainer(c, clog);
       } catch (e) {
         c.state = 'CONTAINER_EXITED';
         c.finishedAt = nowNs();
@@ -318,7 +323,7 @@ export class ContainerManager implements PodContainers {
     if (c.state === 'CONTAINER_EXITED') return;
     const rt = this.deps.sandboxes.runtimes.get(c.handler);
     if (!rt) return;
-    const st = await rt.containerState(c);
+    const st = await rt.tasks.containerState(c);
     if (st.status !== 'exited') return;
     c.state = 'CONTAINER_EXITED';
     c.exitCode = st.exitCode ?? -1;
@@ -346,7 +351,7 @@ export class ContainerManager implements PodContainers {
     await this.refresh(c);
     if (c.state === 'CONTAINER_EXITED') return;
     const clog = log.child({ podId: c.podId, containerId: c.id });
-    await this.runtime(c).stopContainer(c, { signal: stopSignalOf(c, clog), timeoutMs: secondsToMs(timeoutSec) }, clog);
+    await this.tasks(c).stopContainer(c, { signal: stopSignalOf(c, clog), timeoutMs: secondsToMs(timeoutSec) }, clog);
     await this.withLock(c.id, () => this.refresh(c));
     if (!isExited(c)) {
       // Created-but-never-started containers are killed before their init execs.
@@ -460,7 +465,7 @@ export class ContainerManager implements PodContainers {
     // The converter CreateContainer used: the same request gives the same cgroup settings.
     const oci = resourcesFromCri(linux, hostResourceSupport());
     const others = this.inPod(c.podId).filter((o) => o.id !== c.id && o.state !== 'CONTAINER_EXITED');
-    await this.runtime(c).updateResources(c, oci, others);
+    await this.tasks(c).updateResources(c, oci, others);
     c.resources = linux;
     await this.store.save(c);
     // Keep the bundle's spec in step (verbose status shows it; runc reads it on exec).
@@ -474,22 +479,33 @@ export class ContainerManager implements PodContainers {
     const c = this.get(idOrPrefix);
     await this.refresh(c);
     if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running`);
-    await this.runtime(c).reopenLog(c);
+    await this.tasks(c).reopenLog(c);
   }
 
   async execSync(idOrPrefix: string, cmd: string[], timeoutSec: number, log: Logger): Promise<cri.ExecSyncResponse> {
     const c = this.get(idOrPrefix);
     await this.refresh(c);
     if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running (${c.state})`);
-    const rt = this.runtime(c);
+    const rt = this.tasks(c);
     const clog = log.child({ podId: c.podId, containerId: c.id });
     const r = await runExecSync((req) => rt.execSync(c, req, clog), cmd, timeoutSec);
     return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
   }
 
-  streamTarget(idOrPrefix: string): StreamTarget {
+  /** A streaming exec (CRI Exec session) in a running container, through its pod kind's task runtime. */
+  async execStream(idOrPrefix: string, cmd: string[], opts: StdioOptions): Promise<ProcessStdio> {
     const c = this.get(idOrPrefix);
-    return this.runtime(c).streamTarget(this.deps.sandboxes.find(c.podId), c);
+    await this.refresh(c);
+    if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running (${c.state})`);
+    return this.tasks(c).exec(c, cmd, opts);
+  }
+
+  /** A streaming attach (CRI Attach session) to a running container's own stdio. */
+  async attachStream(idOrPrefix: string, opts: StdioOptions): Promise<ProcessStdio> {
+    const c = this.get(idOrPrefix);
+    await this.refresh(c);
+    if (c.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running (${c.state})`);
+    return this.tasks(c).attach(c, opts);
   }
 
   private emit(c: ContainerRecord, type: cri.ContainerEventResponse['container_event_type']): void {
@@ -553,7 +569,7 @@ export class ContainerManager implements PodContainers {
 }
 
 /** A user-namespace pod's containers get their image layers idmapped with the pod's mapping. */
-function rootfsIdmap(sb: SandboxRecord, runtime: SandboxRuntime, daemonRoot: string): RootfsIdmap | undefined {
+function rootfsIdmap(sb: SandboxRecord, runtime: PodRuntime, daemonRoot: string): RootfsIdmap | undefined {
   const userns = podUserNamespace(sb.config.linux?.security_context?.namespace_options, `pod ${sb.id}`);
   if (!userns) return undefined;
   if (!sb.namespaces.user) throw failedPrecondition(`pod ${sb.id} asks for a user namespace but has none pinned`);

@@ -17,7 +17,7 @@ function fakePods() {
   let present = true;
   const sb = { id: 'pod1', state: 'SANDBOX_READY', handler: 'runc', cgroupParent: '/x', namespaces: {}, files: {}, config: podConfig() };
   let tail: Promise<unknown> = Promise.resolve();
-  const runtime = { onExit: () => undefined, removeContainer: () => Promise.resolve() };
+  const runtime = { kind: 'oci', traits: { podCgroupLimits: true, appArmor: 'host' }, tasks: { onExit: () => undefined, removeContainer: () => Promise.resolve() } };
   return {
     sb,
     remove: () => (present = false),

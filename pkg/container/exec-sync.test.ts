@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { ExecSyncExit, ExecSyncRequest } from '../runtime/sandbox-runtime.js';
+import type { ExecSyncExit, ExecSyncRequest } from '../runtime/task-runtime.js';
 import { MAX_TIMER_MS } from '../sys/long-timeout.js';
 import { CappedOutput, EXEC_KILL_GRACE_MS, EXEC_SYNC_OUTPUT_CAP, runExecSync } from './exec-sync.js';
 

@@ -3,7 +3,7 @@
 // turns into a timed-out exec probe, and what containerd returns — and a cap on each output
 // stream. Runtimes only run the command and feed the output sinks.
 import { deadlineExceeded } from '../errors/errors.js';
-import type { ExecOutputSink, ExecSyncExit, ExecSyncRequest } from '../runtime/sandbox-runtime.js';
+import type { ExecOutputSink, ExecSyncExit, ExecSyncRequest } from '../runtime/task-runtime.js';
 import { secondsToMs, setLongTimeout } from '../sys/long-timeout.js';
 
 /**

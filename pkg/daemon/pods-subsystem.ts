@@ -4,16 +4,16 @@ import { CdiRegistry } from '../cdi/registry.js';
 import { SysAppArmor } from '../oci/apparmor-host.js';
 import { selinuxEnabled } from '../oci/selinux.js';
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { RuntimeHandlers } from '../grpc/handlers.js';
 import type { StatusSource } from '../cri/runtime-info.js';
 import type * as cri from '../api/cri-types.js';
-import { OciSandboxRuntime } from '../runtime/oci/oci-runtime.js';
-import { VmSandboxRuntime } from '../runtime/vm/vm-runtime.js';
+import { OciPodRuntime } from '../runtime/oci/oci-runtime.js';
+import { VmPodRuntime } from '../runtime/vm/vm-runtime.js';
 import { ExitWatcher } from '../runtime/oci/exit-watcher.js';
-import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
+import type { PodRuntime } from '../runtime/pod-runtime.js';
 import { CgroupfsDriver, type CgroupDriver } from '../cgroups/driver.js';
 import { SandboxManager, type PodNetwork } from '../sandbox/sandbox-manager.js';
 import { ContainerManager } from '../container/container-manager.js';
@@ -27,16 +27,13 @@ import { containerStatsHandlers } from '../cri/container-stats.js';
 import { podStatsHandlers } from '../cri/pod-stats.js';
 import { listStreamingHandlers } from '../cri/list-streaming.js';
 import { StatsService } from '../stats/stats-service.js';
-import { streamInfoSource, type StreamInfoSource } from './stream-info.js';
 
 export interface PodsSubsystem {
   sandboxes: SandboxManager;
   containers: ContainerManager;
-  runtimes: Map<string, SandboxRuntime>;
+  runtimes: Map<string, PodRuntime>;
   handlers: Partial<RuntimeHandlers>;
   status: StatusSource;
-  /** For the streaming server: container runtime info and pod netns lookups. */
-  streamInfo: StreamInfoSource;
   close(): Promise<void>;
 }
 
@@ -55,7 +52,7 @@ export interface PodsSubsystemDeps {
   network?: PodNetwork;
   images: ImageSource;
   /** Runtimes of other pod kinds (e.g. the micro-VM one), keyed by their handler name. */
-  extraRuntimes?: SandboxRuntime[];
+  extraRuntimes?: PodRuntime[];
   /** The cgroup driver of config.cgroup_driver, opened (and checked) by the caller. Default: cgroupfs. */
   cgroups?: CgroupDriver;
 }
@@ -66,25 +63,20 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   await exits.start();
   const oomMin = hostOomScoreAdjMin();
   const cgroups = deps.cgroups ?? new CgroupfsDriver();
-  const runtimes = new Map<string, SandboxRuntime>();
-  const oci = new Map<string, OciSandboxRuntime>();
+  // The one place where a handler's kind picks its pod controller and task runtime.
+  const runtimes = new Map<string, PodRuntime>();
   for (const [name, h] of Object.entries(config.runtime_handlers)) {
-    if (h.kind !== 'oci') continue;
-    const rt = new OciSandboxRuntime({ handler: name, config: h, stateDir: config.state, exitWatcher: exits, hostOomScoreAdjMin: oomMin, cgroups });
-    runtimes.set(name, rt);
-    oci.set(name, rt);
+    if (h.kind === 'oci') {
+      runtimes.set(name, new OciPodRuntime({ handler: name, config: h, stateDir: config.state, exitWatcher: exits, hostOomScoreAdjMin: oomMin, cgroups, log }));
+    } else {
+      const rt = new VmPodRuntime({ handler: name, config: h, rootDir: h.guest_root ?? config.root, stateDir: config.state, log: log.child({ handler: name }), cgroups });
+      runtimes.set(name, rt);
+      // Build/verify the guest image in the background so the first VM pod does not pay for it.
+      if (!rt.info().unavailable) rt.guestImage().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'guest image build failed'));
+      rt.startPool().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'warm pool start failed'));
+    }
   }
   for (const rt of deps.extraRuntimes ?? []) runtimes.set(rt.handler, rt);
-  const vms = new Map<string, VmSandboxRuntime>();
-  for (const [name, h] of Object.entries(config.runtime_handlers)) {
-    if (h.kind !== 'vm') continue;
-    const rt = new VmSandboxRuntime({ handler: name, config: h, rootDir: h.guest_root ?? config.root, stateDir: config.state, log: log.child({ handler: name }), cgroups });
-    runtimes.set(name, rt);
-    vms.set(name, rt);
-    // Build/verify the guest image in the background so the first VM pod does not pay for it.
-    if (!rt.info().unavailable) rt.guestImage().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'guest image build failed'));
-    rt.startPool().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'warm pool start failed'));
-  }
   const sandboxes = new SandboxManager(config, runtimes, deps.network, cgroups);
   const events = new ContainerEventBus();
   const apparmor = new SysAppArmor();
@@ -97,20 +89,15 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   const stats = new StatsService(sandboxes, containers);
   const status: StatusSource = {
     async conditions() {
-      const def = oci.get(config.default_runtime_handler);
-      const why = def?.available();
+      const why = runtimes.get(config.default_runtime_handler)?.status().unavailable;
       return why ? [{ type: 'RuntimeReady', status: false, reason: 'RuntimeHandlerUnusable', message: `default handler "${config.default_runtime_handler}": ${why}` }] : [];
     },
     async handlers(): Promise<cri.RuntimeHandler[]> {
-      // runc >= 1.1 applies "rro" with mount_setattr (kernel >= 5.12). VM handlers make it themselves:
-      // every host submount of a read-only volume becomes a read-only share of its own in the guest
-      // (pkg/runtime/vm/guest-spec-rewrite.ts). User namespaces: the runtime says (runc >= 1.2 +
-      // the idmap helper; never crun or micro-VM handlers), pkg/runtime/oci/user-namespace-support.ts.
+      // Each runtime says what it supports (recursive read-only mounts, user namespaces).
       const features = (name: string) => {
-        const rt = oci.get(name);
-        const rro = rt ? !rt.available() && basename(rt.runtimePath) === 'runc' : vms.has(name);
-        const userns = runtimes.get(name)?.userNamespaces();
-        return { recursive_read_only_mounts: rro, user_namespaces: userns !== undefined && !('unsupported' in userns) };
+        const rt = runtimes.get(name);
+        const userns = rt?.userNamespaces();
+        return { recursive_read_only_mounts: rt?.status().recursiveReadOnlyMounts ?? false, user_namespaces: userns !== undefined && !('unsupported' in userns) };
       };
       const out: cri.RuntimeHandler[] = [{ name: '', features: features(config.default_runtime_handler) }];
       for (const name of Object.keys(config.runtime_handlers)) out.push({ name, features: features(name) });
@@ -122,12 +109,11 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
     },
     async info() {
       const handlers: Record<string, string> = {};
-      for (const [name, rt] of oci) handlers[name] = rt.available() ?? 'ready';
       const vmInfo: Record<string, unknown> = {};
-      for (const [name, rt] of vms) {
-        const i = rt.info();
-        handlers[name] = i.unavailable ?? 'ready';
-        vmInfo[name] = i;
+      for (const [name, rt] of runtimes) {
+        const st = rt.status();
+        handlers[name] = st.unavailable ?? 'ready';
+        if (st.details) vmInfo[name] = st.details;
       }
       // Not "runtimeHandlers": crictl info prints the CRI handler list (with features) under that key, and an info key of the same name replaced it.
       return { handlerStatus: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo), apparmor: apparmor.whyOff() ?? 'enabled: RuntimeDefault is bulkhead-default, Localhost profiles must be loaded', selinux: selinuxEnabled() ? 'enabled: containers asking for labels or relabeling are refused (not implemented)' : 'not enabled: labels are accepted and not applied' };
@@ -138,7 +124,6 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
     containers,
     runtimes,
     status,
-    streamInfo: streamInfoSource(sandboxes, containers),
     handlers: {
       ...podSandboxHandlers(sandboxes, containers),
       ...containerHandlers(containers),
@@ -149,7 +134,7 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
       ...listStreamingHandlers(sandboxes, containers, stats),
     },
     async close() {
-      for (const rt of vms.values()) await rt.close();
+      for (const rt of runtimes.values()) await rt.close();
       exits.close();
     },
   };

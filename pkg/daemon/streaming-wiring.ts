@@ -1,15 +1,12 @@
-// Builds the streaming server for the daemon: the OCI backend fed by the pods subsystem's
-// stream-info lookups, and the CRI Exec/Attach/PortForward handlers that register requests.
+// Builds the streaming server for the daemon: one backend keyed by CRI ids whose sessions the pod
+// and container managers serve through each pod's own task runtime and pod controller (no kind
+// switch here), and the CRI Exec/Attach/PortForward handlers that register requests.
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { RuntimeHandlers } from '../grpc/handlers.js';
 import type { PodsSubsystem } from './pods-subsystem.js';
 import { streamingHandlers } from '../cri/streaming.js';
-import { OciStreamingBackend } from '../streaming/oci-backend.js';
 import type { StreamingBackend } from '../streaming/backend.js';
-import { VmStreamingBackend } from '../streaming/vm-backend.js';
-import { BackendRouter } from '../streaming/backend-router.js';
-import { VmSandboxRuntime } from '../runtime/vm/vm-runtime.js';
 import { StreamingServer } from '../streaming/server.js';
 
 export interface StreamingSubsystem {
@@ -18,54 +15,28 @@ export interface StreamingSubsystem {
 }
 
 export function buildStreaming(config: Config, pods: PodsSubsystem, log: Logger): StreamingSubsystem {
-  const info = pods.streamInfo;
-  const oci = new OciStreamingBackend({
-    targets: {
-      container: (id) => ({ ...info.getContainerRuntimeInfo(id), stdinOnce: pods.containers.get(id).stdinOnce }),
-      podNetns: (podId) => info.getPodNetns(podId),
-    },
-    log,
-  });
-  const backend = withVmBackend(oci, pods);
   const server = new StreamingServer({
     address: config.streaming.address,
     port: config.streaming.port,
     tokenTtlSeconds: config.streaming.token_ttl_seconds,
-    backend,
+    backend: streamingBackend(pods),
     log,
   });
   const handlers = streamingHandlers({
     registry: server,
     lookup: {
-      container: (id) => info.getContainerRuntimeInfo(id),
+      container: (id) => pods.containers.get(id),
       pod: (id) => pods.sandboxes.get(id),
     },
   });
   return { server, handlers };
 }
 
-/** Routes VM pods' exec/port-forward to the agent channel, namespace pods to runc/conmon. */
-export function withVmBackend(oci: StreamingBackend, pods: PodsSubsystem): StreamingBackend {
-  const vmOf = (handler: string): VmSandboxRuntime | undefined => {
-    const rt = pods.runtimes.get(handler);
-    return rt instanceof VmSandboxRuntime ? rt : undefined;
+/** Exec/attach through the container's task runtime, port-forward through the pod's controller. */
+export function streamingBackend(pods: Pick<PodsSubsystem, 'containers' | 'sandboxes'>): StreamingBackend {
+  return {
+    exec: (id, cmd, opts) => pods.containers.execStream(id, cmd, opts),
+    attach: (id, opts) => pods.containers.attachStream(id, opts),
+    portForward: (podId, port) => pods.sandboxes.portForward(podId, port),
   };
-  const vm = new VmStreamingBackend({
-    async containerAgent(id) {
-      const c = pods.containers.get(id);
-      return { agent: await vmOf(c.handler)!.agentOf(c.podId), containerId: c.id, stdinOnce: c.stdinOnce };
-    },
-    async podAgent(podId) {
-      const sb = pods.sandboxes.get(podId);
-      return vmOf(sb.handler)!.agentOf(sb.id);
-    },
-  });
-  const kindOf = (handler: string) => pods.runtimes.get(handler)?.kind ?? 'oci';
-  return new BackendRouter(
-    {
-      containerKind: (id) => kindOf(pods.containers.get(id).handler),
-      podKind: (id) => kindOf(pods.sandboxes.get(id).handler),
-    },
-    { oci, vm },
-  );
 }

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type * as cri from '../api/cri-types.js';
 import type { Config } from '../config/schema.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
-import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
+import type { PodRuntime } from '../runtime/pod-runtime.js';
+import type { Duplex } from 'node:stream';
 import { IdIndex, newId } from '../store/id-index.js';
 import { RecordStore, type SandboxRecord } from '../store/records.js';
 import { nowNs } from '../store/time.js';
@@ -57,7 +58,7 @@ export class SandboxManager {
 
   constructor(
     private readonly config: Config,
-    readonly runtimes: Map<string, SandboxRuntime>,
+    readonly runtimes: Map<string, PodRuntime>,
     private readonly network: PodNetwork | undefined,
     /** Names pod cgroups and container cgroupsPaths (ContainerManager asks it too). */
     readonly cgroups: CgroupDriver = new CgroupfsDriver(),
@@ -66,7 +67,7 @@ export class SandboxManager {
     this.store = new RecordStore<SandboxRecord>(join(config.root, 'pods'), 'sandbox.json');
   }
 
-  runtimeFor(handler: string): SandboxRuntime {
+  runtimeFor(handler: string): PodRuntime {
     const rt = this.runtimes.get(handler);
     if (rt) return rt;
     const h = this.config.runtime_handlers[handler];
@@ -169,13 +170,13 @@ export class SandboxManager {
         netStatus = res;
       };
       // allSettled, not all: a rollback must not start while a sibling step may still mount things.
-      const steps = await Promise.allSettled([writePodFiles(sb, hostIpc, hostNet), runtime.startSandbox(sb, plog, setUpNetwork)]);
+      const steps = await Promise.allSettled([writePodFiles(sb, hostIpc, hostNet), runtime.controller.startSandbox(sb, plog, setUpNetwork)]);
       const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       // A runtime that ignores the withNamespaces hook still gets its pod network, afterwards.
       if (!networkStarted) await setUpNetwork();
       // The VM runtime boots the pod VM here: it needs the CNI result (veth MAC, IPs, routes).
-      await runtime.podNetworkReady?.(sb, netStatus, plog);
+      await runtime.controller.podNetworkReady?.(sb, netStatus, plog);
       sb.phase = 'created';
       sb.state = 'SANDBOX_READY';
       await this.store.save(sb);
@@ -198,7 +199,7 @@ export class SandboxManager {
     await this.teardownNetwork(sb, log);
     await removePodFiles(sb); // unmounts the shm tmpfs inside the state dir first
     const runtime = this.runtimes.get(sb.handler);
-    if (runtime) await runtime.removeSandbox(sb, log);
+    if (runtime) await runtime.controller.removeSandbox(sb, log);
     await this.store.remove(sb.id);
   }
 
@@ -220,7 +221,7 @@ export class SandboxManager {
       const [procs, net] = await Promise.allSettled([
         (async () => {
           await this.containers?.stopAllInPod(sb.id, plog);
-          await runtime.stopSandbox(sb, plog);
+          await runtime.controller.stopSandbox(sb, plog);
         })(),
         this.teardownNetwork(sb, plog),
       ]);
@@ -299,20 +300,27 @@ export class SandboxManager {
       if (!sb.config.linux) throw failedPrecondition(`pod sandbox ${sb.id} has no Linux config`);
       const runtime = this.runtimes.get(sb.handler);
       // A sandbox that cannot grow (a micro-VM) refuses what it cannot take: SandboxTooSmallError.
-      await runtime?.checkSandboxResources?.(sb, resources);
+      await runtime?.controller.checkSandboxResources?.(sb, resources);
       sb.config.linux.resources = resources;
       sb.config.linux.overhead = overhead;
       // Not on a VM pod's cgroup: it holds QEMU, whose guest RAM alone is memory_mib more than the
       // containers' limits (vm-size.ts), so their sum as memory.max would have the host OOM-kill the VM.
-      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY' && runtime?.kind !== 'vm') await this.cgroups.updatePod(sb.cgroupParent, resourcesFromCri(resources));
+      if (sb.cgroupOwned && sb.state === 'SANDBOX_READY' && runtime?.traits.podCgroupLimits !== false) await this.cgroups.updatePod(sb.cgroupParent, resourcesFromCri(resources));
       await this.store.save(sb);
     });
+  }
+
+  /** A TCP stream to 127.0.0.1:port inside a ready pod (CRI PortForward session), through its kind's controller. */
+  async portForward(idOrPrefix: string, port: number): Promise<Duplex> {
+    const sb = this.get(idOrPrefix);
+    if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready`);
+    return this.runtimeFor(sb.handler).controller.portForward(sb, port);
   }
 
   /** A READY pod whose sandbox process died (runtime says so) becomes NOTREADY, once. */
   private noticeDeath(sb: SandboxRecord): void {
     if (sb.state !== 'SANDBOX_READY' || sb.phase !== 'created') return;
-    if (this.runtimes.get(sb.handler)?.sandboxAlive?.(sb) !== false) return;
+    if (this.runtimes.get(sb.handler)?.controller.sandboxAlive?.(sb) !== false) return;
     sb.state = 'SANDBOX_NOTREADY';
     void this.store.save(sb).catch(() => undefined);
     this.containers?.podEvent(sb, 'CONTAINER_STOPPED_EVENT');

@@ -64,8 +64,8 @@ async function writableLayer(stats: StatsService, c: ContainerRecord): Promise<W
 
 async function sampleContainer(stats: StatsService, pod: PodLabels, c: ContainerRecord): Promise<cri.ContainerMetrics> {
   const rt = stats.sandboxes.runtimes.get(c.handler);
-  const inGuest = rt?.containerCgroupStats !== undefined;
-  let { cgroup, extra } = inGuest ? { cgroup: await rt!.containerCgroupStats!(c).catch(() => undefined), extra: undefined } : hostCgroup(c.cgroupsPath);
+  const inGuest = rt?.tasks.containerCgroupStats !== undefined;
+  let { cgroup, extra } = inGuest ? { cgroup: await rt!.tasks.containerCgroupStats!(c).catch(() => undefined), extra: undefined } : hostCgroup(c.cgroupsPath);
   let fromAgent = inGuest;
   if (cgroup?.guestFiles) {
     // An agent that sends its cgroup files: parsed like a host v2 cgroup, every reading real.

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerManager } from '../container/container-manager.js';
 import type { SandboxManager } from '../sandbox/sandbox-manager.js';
-import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
+import type { PodRuntime } from '../runtime/pod-runtime.js';
 import type { SandboxRecord } from '../store/records.js';
 import type { CgroupStats } from '../cgroups/stats.js';
 import { StatsService } from './stats-service.js';
@@ -11,7 +11,7 @@ import { StatsService } from './stats-service.js';
 const sb = { id: 'p1', handler: 'microvm', cgroupParent: '/nonexistent-bulkhead-test', namespaces: {}, state: 'SANDBOX_READY', config: { metadata: {}, labels: {}, annotations: {} } } as unknown as SandboxRecord;
 
 function service(sandboxStats?: (s: SandboxRecord) => Promise<CgroupStats | undefined>): StatsService {
-  const rt = { kind: 'vm', ...(sandboxStats ? { sandboxStats } : {}) } as unknown as SandboxRuntime;
+  const rt = { kind: 'vm', controller: { ...(sandboxStats ? { sandboxStats } : {}) }, tasks: {} } as unknown as PodRuntime;
   const sandboxes = { runtimes: new Map([['microvm', rt]]) } as unknown as SandboxManager;
   const containers = { inPod: () => [] } as unknown as ContainerManager;
   return new StatsService(sandboxes, containers);

@@ -1,30 +1,11 @@
-// The seam between the streaming protocols and whatever runs the processes: namespace
-// containers (runc + conmon, oci-backend.ts) today, micro-VM guests (process I/O over the guest
-// channel) later. The protocol code only ever sees these two shapes.
-import type { Duplex, Readable, Writable } from 'node:stream';
+// The seam between the streaming protocols (SPDY/WebSocket sessions in this package) and whatever
+// runs the processes: the daemon hands the server one backend keyed by CRI ids, which the
+// orchestration layer serves through each pod's task runtime and pod controller
+// (pkg/daemon/streaming-wiring.ts). The protocol code only ever sees these shapes.
+import type { Duplex } from 'node:stream';
+import type { ProcessStdio, StdioOptions } from '../runtime/task-runtime.js';
 
-export interface StdioOptions {
-  tty: boolean;
-  stdin: boolean;
-  stdout: boolean;
-  stderr: boolean;
-}
-
-/** A running process's I/O. With tty, stdout carries the terminal and stderr is absent. */
-export interface ProcessStdio {
-  stdin?: Writable;
-  stdout?: Readable;
-  stderr?: Readable;
-  /** Terminal resize (tty only); columns × rows. */
-  resize?(width: number, height: number): void;
-  /**
-   * Resolves when the session is over: exec → the process exited (exitCode set);
-   * attach → the container's output ended or the client detached (no exitCode).
-   */
-  wait(): Promise<{ exitCode?: number }>;
-  /** The client vanished: exec kills the process; attach only detaches (the container keeps running). */
-  kill(): void;
-}
+export type { ProcessStdio, StdioOptions } from '../runtime/task-runtime.js';
 
 export interface StreamingBackend {
   exec(containerId: string, cmd: string[], opts: StdioOptions): Promise<ProcessStdio>;

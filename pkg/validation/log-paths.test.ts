@@ -8,7 +8,7 @@ import { ContainerManager, type ContainerManagerDeps } from '../container/contai
 import { SandboxManager } from '../sandbox/sandbox-manager.js';
 import { containerConfig, podConfig } from '../oci/test-fixtures.js';
 import type { Config } from '../config/schema.js';
-import type { SandboxRuntime } from '../runtime/sandbox-runtime.js';
+import type { PodRuntime } from '../runtime/pod-runtime.js';
 
 const log = pino({ level: 'silent' });
 const invalid = expect.objectContaining({ kind: 'invalid-argument' });
@@ -55,7 +55,7 @@ describe('CRI requests with escaping log paths', () => {
   it('RunPodSandbox with a relative log_directory is InvalidArgument', async () => {
     const root = mkdtempSync(join(tmpdir(), 'bulkhead-logdir-'));
     const config = { root, default_runtime_handler: 'runc', runtime_handlers: { runc: { kind: 'oci' } } } as unknown as Config;
-    const sm = new SandboxManager(config, new Map([['runc', {} as SandboxRuntime]]), undefined);
+    const sm = new SandboxManager(config, new Map([['runc', {} as PodRuntime]]), undefined);
     await expect(sm.run(podConfig({ log_directory: '../../etc' }), '', log)).rejects.toThrow(invalid);
   });
 });

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { EXEC_SYNC_OUTPUT_CAP, runExecSync } from '../../container/exec-sync.js';
 import type { ContainerRecord } from '../../store/records.js';
 import { ExitWatcher } from './exit-watcher.js';
-import { OciSandboxRuntime } from './oci-runtime.js';
+import { OciPodRuntime } from './oci-runtime.js';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'bulkhead-oci-exec-'));
@@ -31,13 +31,14 @@ exec /bin/sh -c "$(cat "$bundle/fake-cmd")"
 );
 chmodSync(fakeRunc, 0o755);
 
-const rt = new OciSandboxRuntime({
+const rt = new OciPodRuntime({
+  log: pino({ level: 'silent' }),
   handler: 'runc',
   config: { kind: 'oci', runtime_path: fakeRunc, monitor_path: 'conmon' },
   stateDir: dir,
   exitWatcher: new ExitWatcher(join(dir, 'exits')),
   hostOomScoreAdjMin: 0,
-});
+}).tasks;
 
 let n = 0;
 function container(script: string): ContainerRecord {

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { OomLedger } from '../../cgroups/oom-ledger.js';
 import type { ContainerRecord } from '../../store/records.js';
 import { ExitWatcher } from './exit-watcher.js';
-import { OciSandboxRuntime } from './oci-runtime.js';
+import { OciPodRuntime } from './oci-runtime.js';
+import pino from 'pino';
 
 const dir = mkdtempSync(join(tmpdir(), 'bulkhead-oci-oom-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,14 +16,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const POD = '/sys/fs/cgroup/bulkhead.slice/bulkhead-pod1.slice';
 const kills = new Map<string, number>([[POD, 0]]);
 const ledger = new OomLedger((d) => kills.get(d));
-const rt = new OciSandboxRuntime({
+const rt = new OciPodRuntime({
+  log: pino({ level: 'silent' }),
   handler: 'runc',
   config: { kind: 'oci', runtime_path: '/bin/true', monitor_path: 'conmon' },
   stateDir: dir,
   exitWatcher: new ExitWatcher(join(dir, 'exits')),
   hostOomScoreAdjMin: 0,
   oomLedger: ledger,
-});
+}).tasks;
 
 function container(id: string): ContainerRecord {
   const bundleDir = join(dir, 'bundles', id);

@@ -1,40 +1,17 @@
-// The namespace-pod runtime: pinned namespaces (no pause image), an optional catatonit infra
-// for pod-level PID namespaces, containers under runc supervised by conmon.
-import { spawnProcess } from '../../sys/spawn.js';
-import { constants, existsSync, openSync, closeSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile, rmdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { constants as osConstants } from 'node:os';
-import { detectCgroupMode } from '../../cgroups/detect.js';
+// OCI handlers (kind "oci": runc or crun under conmon) as one PodRuntime: the pod controller
+// (namespaces, pod cgroup, infra) and the task runtime (containers) over one OciHandler.
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { OciHandlerConfig } from '../../config/schema.js';
-import { failedPrecondition, internal, invalidArgument } from '../../errors/errors.js';
-import { createPodNamespaces, removePodNamespaces } from '../../network/namespaces.js';
-import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
-import { which } from '../../sys/which.js';
-import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
-import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type SandboxRuntime, type StopRequest, type StreamTarget, type UserNamespaceSupport } from '../sandbox-runtime.js';
-import { resolveRuntimePath } from './bundled-runtime.js';
-import { probeUserNamespaceSupport } from './user-namespace-support.js';
-import { podUserNamespace } from '../../oci/user-namespace.js';
-import { startUnderConmon, ConmonError } from './conmon.js';
-import { detachAllUnder } from '../../sys/mounts-under.js';
-import { ExitWatcher } from './exit-watcher.js';
-import { OciRuntimeCli, OciRuntimeError } from './runc.js';
-import { msToNs } from '../../store/time.js';
-import { buildInfraSpec } from '../../oci/spec-builder.js';
-import type { OciResources } from '../../oci/spec-types.js';
-import { resourcesFromCri } from '../../cgroups/pod-cgroup.js';
-import { CgroupfsDriver, type CgroupDriver } from '../../cgroups/driver.js';
-import { readCgroupStats } from '../../cgroups/stats.js';
-import { OomLedger } from '../../cgroups/oom-ledger.js';
-import { controllerDir } from '../../cgroups/paths.js';
-import { cgroupFsPath } from '../../cgroups/systemd-names.js';
-
-export const CATATONIT_PATH = '/usr/bin/catatonit';
-const { SIGKILL } = osConstants.signals;
-const OOM_MARKER_OWN = 'bulkhead: oom_kill in the container cgroup\n';
-const OOM_MARKER_POD_COUNT = 'bulkhead: oom_kill counted in the pod cgroup (the container cgroup was gone)\n';
+import type { CgroupDriver } from '../../cgroups/driver.js';
+import type { OomLedger } from '../../cgroups/oom-ledger.js';
+import type { UserNamespaceSupport } from '../pod-controller.js';
+import type { HandlerStatus, PodRuntime, PodRuntimeTraits } from '../pod-runtime.js';
+import type { ExitWatcher } from './exit-watcher.js';
+import { OciHandler } from './oci-handler.js';
+import { OciPodController } from './oci-pod-controller.js';
+import { OciStreams } from './oci-streams.js';
+import { OciTaskRuntime } from './oci-task-runtime.js';
 
 export interface OciRuntimeDeps {
   handler: string;
@@ -42,452 +19,38 @@ export interface OciRuntimeDeps {
   stateDir: string;
   exitWatcher: ExitWatcher;
   hostOomScoreAdjMin: number;
+  log: Logger;
   /** Default: cgroupfs. */
   cgroups?: CgroupDriver;
   /** Default: one reading the host's /sys/fs/cgroup. */
   oomLedger?: OomLedger;
 }
 
-export class OciSandboxRuntime implements SandboxRuntime {
+export class OciPodRuntime implements PodRuntime {
   readonly kind = 'oci' as const;
   readonly handler: string;
-  readonly runtimePath: string;
-  readonly conmonPath: string;
-  readonly runtimeRoot: string;
-  readonly cli: OciRuntimeCli;
-  private readonly exits: ExitWatcher;
-  readonly socketDir: string;
-  private readonly cgroups: CgroupDriver;
-  private readonly oomLedger: OomLedger;
+  readonly tool: OciHandler;
+  readonly controller: OciPodController;
+  readonly tasks: OciTaskRuntime;
+  readonly traits: PodRuntimeTraits = { podCgroupLimits: true, appArmor: 'host' };
 
-  constructor(private readonly deps: OciRuntimeDeps) {
+  constructor(deps: OciRuntimeDeps) {
     this.handler = deps.handler;
-    this.runtimePath = resolveRuntimePath(deps.config.runtime_path) ?? deps.config.runtime_path;
-    this.conmonPath = which(deps.config.monitor_path) ?? deps.config.monitor_path;
-    this.runtimeRoot = deps.config.runtime_root ?? join(deps.stateDir, 'runtimes', deps.handler);
-    this.cgroups = deps.cgroups ?? new CgroupfsDriver();
-    this.oomLedger = deps.oomLedger ?? new OomLedger();
-    this.cli = new OciRuntimeCli(this.runtimePath, this.runtimeRoot, this.cgroups.runtimeArgs);
-    this.exits = deps.exitWatcher;
-    this.socketDir = join(deps.stateDir, 'attach');
+    this.tool = new OciHandler(deps);
+    const streams = new OciStreams(deps.log.child({ handler: deps.handler }));
+    this.controller = new OciPodController(this.tool, streams);
+    this.tasks = new OciTaskRuntime(this.tool, deps.exitWatcher, streams, deps.oomLedger);
   }
-
-  /** Why this handler cannot run containers, or undefined when it can. */
-  available(): string | undefined {
-    if (!resolveRuntimePath(this.deps.config.runtime_path)) return `OCI runtime "${this.deps.config.runtime_path}" not found`;
-    if (!which(this.deps.config.monitor_path)) return `container monitor "${this.deps.config.monitor_path}" not found`;
-    // crun refuses cgroup v1/v2 hybrid hosts ("cgroups in hybrid mode not supported"): say so up
-    // front instead of failing every container create with a cryptic runtime error.
-    if (basename(this.runtimePath).startsWith('crun') && detectCgroupMode() === 'hybrid') {
-      return 'crun does not support this host\'s hybrid cgroup v1/v2 layout (it needs pure v1 or v2); use the runc handler';
-    }
-    return undefined;
-  }
-
-  private usernsSupport: UserNamespaceSupport | undefined;
 
   userNamespaces(): UserNamespaceSupport {
-    if (this.available()) return { unsupported: `runtime handler "${this.handler}": ${this.available()!}` };
-    this.usernsSupport ??= probeUserNamespaceSupport(this.runtimePath);
-    return this.usernsSupport;
+    return this.tool.userNamespaces();
   }
 
-  private checkAvailable(): void {
-    const why = this.available();
-    if (why) throw failedPrecondition(`runtime handler "${this.handler}": ${why}`);
-  }
-
-  async startSandbox(sb: SandboxRecord, log: Logger, withNamespaces?: () => Promise<void>): Promise<void> {
-    this.checkAvailable();
-    const opts = sb.config.linux?.security_context?.namespace_options;
-    const hostNet = opts?.network === 'NODE';
-    const hostIpc = opts?.ipc === 'NODE';
-    const sysctls = sb.config.linux?.sysctls ?? {};
-    await mkdir(sb.stateDir, { recursive: true, mode: 0o711 });
-    const user = podUserNamespace(opts, `pod ${sb.config.metadata?.name ?? sb.id}`);
-    const ns = await createPodNamespaces({
-      ...(user ? { user } : {}),
-      dir: join(sb.stateDir, 'ns'),
-      net: !hostNet,
-      ipc: !hostIpc,
-      uts: !hostNet,
-      hostname: hostNet ? undefined : sb.config.hostname || undefined,
-      sysctls,
-    });
-    sb.namespaces = { ...ns };
-    // The pod cgroup; it carries LinuxPodSandboxConfig.resources only when it is ours (no cgroup_parent).
-    await this.cgroups.ensurePod(sb.cgroupParent, resourcesFromCri(sb.config.linux?.resources), sb.cgroupOwned);
-    const infra = (opts?.pid ?? 'POD') === 'POD' ? this.startInfra(sb, log) : Promise.resolve();
-    const net = withNamespaces ? withNamespaces() : Promise.resolve();
-    const results = await Promise.allSettled([infra, net]);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  private async startInfra(sb: SandboxRecord, log: Logger): Promise<void> {
-    const bundleDir = join(sb.stateDir, 'infra');
-    const id = sb.id;
-    const rootfs = join(bundleDir, 'rootfs');
-    await Promise.all(['proc', 'dev'].map((d) => mkdir(join(rootfs, d), { recursive: true, mode: 0o755 })));
-    await writeFile(join(rootfs, 'catatonit'), '', { mode: 0o755 });
-    const spec = buildInfraSpec({
-      sandbox: {
-        id: sb.id,
-        config: sb.config,
-        netnsPath: sb.namespaces.net,
-        ipcnsPath: sb.namespaces.ipc,
-        utsnsPath: sb.namespaces.uts,
-        ...(sb.namespaces.user ? { usernsPath: sb.namespaces.user } : {}),
-        cgroupParent: sb.cgroupParent,
-      },
-      rootfsPath: rootfs,
-      args: ['/catatonit', '-P'],
-      cgroupsPath: this.cgroups.containerCgroupsPath(sb.cgroupParent, id),
-      hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
-      extraMounts: [{ destination: '/catatonit', type: 'bind', source: CATATONIT_PATH, options: ['rbind', 'ro'] }],
-    });
-    await writeFile(join(bundleDir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
-    // No conmon for the infra: nothing reads its output or exit code, so one `runc run -d` does.
-    await mkdir(this.runtimeRoot, { recursive: true, mode: 0o700 });
-    const pidFile = join(bundleDir, 'pidfile');
-    try {
-      await this.cli.runDetached(id, bundleDir, pidFile);
-    } catch (e) {
-      await this.cli.delete(id, true).catch(() => undefined);
-      if (e instanceof OciRuntimeError) throw internal(`starting the pod infra process failed: ${e.message}`);
-      throw e;
-    }
-    const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    const started = { pid, conmonPid: 0 };
-    sb.infra = { id, pid, conmonPid: 0, bundleDir, startTime: procStartTime(pid) };
-    sb.namespaces.pid = `/proc/${started.pid}/ns/pid`;
-    log.debug({ podId: sb.id, infraPid: started.pid }, 'pod infra started');
-  }
-
-  sandboxAlive(sb: SandboxRecord): boolean | undefined {
-    // Only a pod PID namespace has a sandbox process (catatonit); without one there is nothing to die.
-    return sb.infra ? isSameProcessAlive(sb.infra.pid, sb.infra.startTime) : undefined;
-  }
-
-  async stopSandbox(sb: SandboxRecord, _log: Logger): Promise<void> {
-    if (!sb.infra) return;
-    await this.killInfra(sb);
-  }
-
-  private async killInfra(sb: SandboxRecord): Promise<void> {
-    const infra = sb.infra;
-    if (!infra || !isSameProcessAlive(infra.pid, infra.startTime)) return;
-    // SIGKILL to the PID namespace's init takes every process of the namespace with it.
-    try {
-      process.kill(infra.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    for (let i = 0; i < 500 && isSameProcessAlive(infra.pid, infra.startTime); i++) await new Promise((r) => setTimeout(r, 10));
-  }
-
-  async removeSandbox(sb: SandboxRecord, log: Logger): Promise<void> {
-    // A create interrupted by a crash may have started the infra or pinned namespaces before the
-    // record said so: clean up by deterministic names, not only by what the record lists.
-    const podPid = (sb.config.linux?.security_context?.namespace_options?.pid ?? 'POD') === 'POD';
-    if (sb.infra || (sb.phase === 'creating' && podPid)) {
-      await this.killInfra(sb);
-      await this.cli.delete(sb.id, true).catch((e: unknown) => log.warn({ err: e, podId: sb.id }, 'infra delete failed'));
-    }
-    const { pid: _pid, ...pinned } = sb.namespaces;
-    const nsDir = join(sb.stateDir, 'ns');
-    for (const kind of ['net', 'ipc', 'uts', 'user'] as const) {
-      if (existsSync(join(nsDir, kind))) pinned[kind] = join(nsDir, kind);
-    }
-    await removePodNamespaces(pinned);
-    // Only a pod cgroup we created is ours to empty: kubelet's cgroup_parent is trusted to be the
-    // pod's own, but a misconfigured broad parent must never be mass-killed.
-    if (sb.cgroupOwned) await this.cgroups.removePod(sb.cgroupParent).catch((e: unknown) => log.warn({ err: e, podId: sb.id }, 'pod cgroup removal failed'));
-    if (detachAllUnder(sb.stateDir) > 0) log.warn({ podId: sb.id }, 'stray mounts under the pod state dir were detached');
-    await rm(sb.stateDir, { recursive: true, force: true });
-  }
-
-  private async conmonCreate(id: string, name: string, bundleDir: string, logPath: string, tty: boolean, stdin: boolean, stdinOnce: boolean) {
-    await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
-    await mkdir(this.runtimeRoot, { recursive: true, mode: 0o700 });
-    try {
-      return await startUnderConmon({
-        conmonPath: this.conmonPath,
-        runtimePath: this.runtimePath,
-        runtimeRoot: this.runtimeRoot,
-        id,
-        name,
-        bundleDir,
-        logPath,
-        exitDir: this.exits.dir,
-        socketDir: this.socketDir,
-        tty,
-        stdin,
-        stdinOnce,
-        cgroupArgs: this.cgroups.monitorArgs,
-      });
-    } catch (e) {
-      // Leave nothing behind: a half-created runc container blocks a retry with the same id.
-      await this.cli.delete(id, true).catch(() => undefined);
-      await rm(join(this.exits.dir, id), { force: true });
-      const detail = await this.runtimeLogError(bundleDir);
-      if (e instanceof ConmonError) throw internal(`creating container ${id} failed: ${detail || e.message}`);
-      throw e;
-    }
-  }
-
-  /** The last error runc logged for this bundle (runtime.log, JSON lines). */
-  private async runtimeLogError(bundleDir: string): Promise<string> {
-    try {
-      const lines = (await readFile(join(bundleDir, 'runtime.log'), 'utf8')).trim().split('\n');
-      const errs = lines.map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } }).filter((j) => j.level === 'error' && j.msg);
-      return errs.map((j) => j.msg).join('; ');
-    } catch {
-      return '';
-    }
-  }
-
-  async createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void> {
-    this.checkAvailable();
-    const started = await this.conmonCreate(c.id, c.config.metadata?.name ?? c.id, c.bundleDir, c.logPath, c.tty, c.stdin, c.stdinOnce);
-    c.pid = started.pid;
-    c.conmonPid = started.conmonPid;
-    c.pidStartTime = procStartTime(started.pid);
-    // Created, not started: the OOM baselines (pod slice and siblings) can miss no kill of this one.
-    const memDir = memoryCgroupDir(c.cgroupsPath);
-    if (memDir) this.oomLedger.track(c.id, memDir);
-    // systemd driver: conmon leaves the daemon's unit for a scope in the pod slice (as CRI-O's
-    // crio-conmon-<id>.scope), so restarting bulkhead.service cannot take it down with the daemon.
-    // A failure costs only that, so the container stays.
-    await this.cgroups.adopt(sb.cgroupParent, `conmon-${c.id}`, [started.conmonPid]).catch((e: unknown) => log.warn({ err: e, containerId: c.id }, 'moving conmon into its scope failed'));
-  }
-
-  async startContainer(c: ContainerRecord, _log: Logger): Promise<void> {
-    try {
-      await this.cli.start(c.id);
-    } catch (e) {
-      if (e instanceof OciRuntimeError) throw internal(`starting container ${c.id} failed: ${e.message}`);
-      throw e;
-    }
-  }
-
-  async stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void> {
-    if (await this.exits.read(c.id)) return;
-    if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
-      await this.signal(c, stop.signal);
-      if (await this.waitExitOrDeath(c, stop.timeoutMs)) return;
-      log.info({ containerId: c.id, timeoutMs: stop.timeoutMs }, 'container ignored its stop signal: killing');
-    }
-    await this.signal(c, SIGKILL);
-    if (await this.waitExitOrDeath(c, KILL_EXIT_WAIT_MS)) return;
-    throw internal(`container ${c.id} did not exit after SIGKILL`);
-  }
-
-  /**
-   * The exit file, or, when conmon is gone (killed under us: nobody will write that file), the
-   * death of the process itself. Without the second check a stop waited out its whole timeout.
-   */
-  private async waitExitOrDeath(c: ContainerRecord, ms: number): Promise<boolean> {
-    const end = Date.now() + ms;
-    for (;;) {
-      if (await this.exits.waitExit(c.id, Math.max(0, Math.min(250, end - Date.now())))) return true;
-      if (!isSameProcessAlive(c.conmonPid) && !isSameProcessAlive(c.pid, c.pidStartTime)) return true;
-      if (Date.now() >= end) return false;
-    }
-  }
-
-  private async signal(c: ContainerRecord, sig: number): Promise<void> {
-    // Fast path: signal the init process directly (what `runc kill <id> SIG` does) when the
-    // recorded pid is still the same process; saves a runc spawn on every stop.
-    if (c.pid > 0 && c.pidStartTime && isSameProcessAlive(c.pid, c.pidStartTime)) {
-      try {
-        process.kill(c.pid, sig);
-      } catch {
-        /* exited meanwhile */
-      }
-      return;
-    }
-    try {
-      await this.cli.kill(c.id, String(sig));
-    } catch (e) {
-      if (!(e instanceof OciRuntimeError)) throw e;
-    }
-  }
-
-  async removeContainer(c: ContainerRecord, log: Logger): Promise<void> {
-    this.oomLedger.forget(c.id);
-    await this.cli.delete(c.id, true).catch((e: unknown) => log.warn({ err: e, containerId: c.id }, 'runtime delete failed'));
-    await rm(join(this.exits.dir, c.id), { force: true });
-    await rm(join(this.socketDir, c.id), { force: true, recursive: true });
-    // With a long state path conmon shortens the entry it creates (<socketDir>/<id prefix>) so the
-    // attach socket fits sun_path; remove those too (the leak audit found one 4 KB dir per container).
-    const shortened = await readdir(this.socketDir).catch(() => [] as string[]);
-    for (const n of shortened) if (n.length >= 32 && n !== c.id && c.id.startsWith(n)) await rm(join(this.socketDir, n), { force: true, recursive: true });
-  }
-
-  async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
-    const exit = await this.exits.read(c.id);
-    if (exit) {
-      const marker = join(c.bundleDir, 'oom');
-      const marked = await stat(marker).then(() => true, () => false);
-      const own = !marked && oomKills(c.cgroupsPath) > 0;
-      const counted = !marked && !own && this.oomLedger.exitedOomKilled(c.id) === true;
-      // conmon's own marker file: the verdict outlives the ledger (removal, daemon restart). Its
-      // text says which reading found the kill (conmon's file is empty; e2e/systemd-node checks it).
-      if (own || counted) await writeFile(marker, counted ? OOM_MARKER_POD_COUNT : OOM_MARKER_OWN).catch(() => undefined);
-      const oom = marked || own || counted;
-      return { status: 'exited', pid: c.pid, exitCode: exit.exitCode, finishedAt: msToNs(exit.finishedAtMs), oomKilled: oom };
-    }
-    if (c.pid > 0 && isSameProcessAlive(c.pid, c.pidStartTime)) {
-      // A container from before a daemon restart: baselines from now (kills so far are its own count).
-      if (!this.oomLedger.has(c.id)) {
-        const memDir = memoryCgroupDir(c.cgroupsPath);
-        if (memDir) this.oomLedger.track(c.id, memDir);
-      }
-      return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'running', pid: c.pid };
-    }
-    if (c.pid > 0 && !isSameProcessAlive(c.conmonPid)) {
-      // Both conmon and the process are gone without an exit file.
-      return { status: 'exited', pid: c.pid, exitCode: 255, finishedAt: msToNs(Date.now()) };
-    }
-    return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'unknown', pid: c.pid };
-  }
-
-  async execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit> {
-    const { cmd } = req;
-    if (!cmd.length) throw invalidArgument('exec command must not be empty');
-    const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
-    const proc = { ...spec.process, args: cmd, terminal: false };
-    const tag = `${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`;
-    const execDir = join(c.bundleDir, 'exec');
-    await mkdir(execDir, { recursive: true, mode: 0o700 });
-    const procFile = join(execDir, `${tag}.json`);
-    const pidFile = join(execDir, `${tag}.pid`);
-    await writeFile(procFile, JSON.stringify(proc), { mode: 0o600 });
-    try {
-      return await new Promise<ExecSyncExit>((resolve, reject) => {
-        const child = spawnProcess(this.runtimePath, this.cli.execArgs(c.id, procFile, pidFile), { stdio: ['ignore', 'pipe', 'pipe'] });
-        child.stdout!.on('data', (b: Buffer) => req.stdout.push(b));
-        child.stderr!.on('data', (b: Buffer) => req.stderr.push(b));
-        const onDeadline = (): void => {
-          log.info({ containerId: c.id, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');
-          // Kill the exec'd process itself (runc exec only waits for it), then runc.
-          void killExecProcess(pidFile, () => child.exitCode !== null || child.signalCode !== null).finally(() =>
-            setTimeout(() => child.kill('SIGKILL'), 1000).unref(),
-          );
-        };
-        if (req.deadline.aborted) onDeadline();
-        else req.deadline.addEventListener('abort', onDeadline, { once: true });
-        child.on('error', (e) => {
-          req.deadline.removeEventListener('abort', onDeadline);
-          reject(e);
-        });
-        child.on('close', (code, signal) => {
-          req.deadline.removeEventListener('abort', onDeadline);
-          // runc exits 255 and prints its own error (in stderr) when the exec itself failed (no such binary...).
-          resolve({ exitCode: code ?? (signal ? 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0) : -1), timedOut: false });
-        });
-      });
-    } finally {
-      await rm(procFile, { force: true });
-      await rm(pidFile, { force: true });
-    }
-  }
-
-  async updateResources(c: ContainerRecord, ociResources: OciResources): Promise<void> {
-    try {
-      await this.cli.update(c.id, ociResources);
-    } catch (e) {
-      // runc relays the kernel's EINVAL for out-of-range values (a failed cgroup write): the request's fault.
-      if (e instanceof OciRuntimeError && e.failure === 'invalid-value') throw invalidArgument(`updating resources of ${c.id} failed: ${e.message}`);
-      // A memory limit below what the container uses now: the kernel refuses it (EBUSY) until usage drops.
-      if (e instanceof OciRuntimeError && e.failure === 'limit-below-usage') throw failedPrecondition(`updating resources of ${c.id} failed: ${e.message}`);
-      if (e instanceof OciRuntimeError) throw internal(`updating resources of ${c.id} failed: ${e.message}`);
-      throw e;
-    }
-  }
-
-  async reopenLog(c: ContainerRecord): Promise<void> {
-    let fd: number;
-    try {
-      fd = openSync(join(c.bundleDir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
-    } catch (e) {
-      throw failedPrecondition(`container ${c.id} is not running (its monitor does not answer): ${(e as Error).message}`);
-    }
-    try {
-      writeSync(fd, '2 0 0\n');
-    } finally {
-      closeSync(fd);
-    }
-    // conmon reopens asynchronously; give it a moment so the new file exists when we return.
-    for (let i = 0; i < 50; i++) {
-      if (await stat(c.logPath).then(() => true, () => false)) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  streamTarget(sb: SandboxRecord | undefined, c: ContainerRecord): StreamTarget {
-    return {
-      id: c.id,
-      podId: c.podId,
-      pid: c.pid,
-      bundleDir: c.bundleDir,
-      runtimePath: this.runtimePath,
-      runtimeRoot: this.runtimeRoot,
-      attachSocketPath: join(this.socketDir, c.id, 'attach'),
-      ctlPath: join(c.bundleDir, 'ctl'),
-      tty: c.tty,
-      stdin: c.stdin,
-      netnsPath: sb?.namespaces.net,
-    };
-  }
-
-  onExit(listener: (containerId: string) => void): void {
-    this.exits.onExit(listener);
+  status(): HandlerStatus {
+    const unavailable = this.tool.available();
+    // runc >= 1.1 applies "rro" with mount_setattr (kernel >= 5.12); crun's support is unverified.
+    return { ...(unavailable ? { unavailable } : {}), recursiveReadOnlyMounts: !unavailable && basename(this.tool.runtimePath) === 'runc' };
   }
 
   async close(): Promise<void> {}
-}
-
-/**
- * SIGKILL to an exec'd process once runc has written its pid file. A deadline can come before
- * that: runc exec took over a second to start the process in the TCG systemd test node, and
- * killing only runc then left critest's "execSync with timeout" sleep running. So wait for the
- * file while runc lives (bounded: 200 × 50 ms).
- */
-async function killExecProcess(pidFile: string, runcGone: () => boolean): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const pid = await readFile(pidFile, 'utf8').then((p) => Number(p.trim()), () => 0);
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      return;
-    }
-    if (runcGone()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The container's memory cgroup dir (cgroupfs or systemd name); undefined when not resolvable. */
-function memoryCgroupDir(cgroupsPath: string): string | undefined {
-  try {
-    return controllerDir(cgroupFsPath(cgroupsPath), 'memory');
-  } catch {
-    return undefined;
-  }
-}
-
-function oomKills(cgroupPath: string): number {
-  try {
-    return readCgroupStats(cgroupPath).memory?.oomKills ?? 0;
-  } catch {
-    return 0;
-  }
-}
-
-export async function removeDirIfEmpty(dir: string): Promise<void> {
-  await rmdir(dir).catch(() => undefined);
 }

@@ -11,7 +11,7 @@ import { parseStopSignal } from '../../container/stop-signal.js';
 import type { ContainerRecord } from '../../store/records.js';
 import { procStartTime } from '../../sys/proc.js';
 import { ExitWatcher } from './exit-watcher.js';
-import { OciSandboxRuntime } from './oci-runtime.js';
+import { OciPodRuntime } from './oci-runtime.js';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'bulkhead-oci-stop-'));
@@ -20,13 +20,14 @@ const fakeRunc = join(dir, 'fake-runc');
 writeFileSync(fakeRunc, '#!/bin/sh\nexit 0\n');
 chmodSync(fakeRunc, 0o755);
 
-const rt = new OciSandboxRuntime({
+const rt = new OciPodRuntime({
+  log: pino({ level: 'silent' }),
   handler: 'runc',
   config: { kind: 'oci', runtime_path: fakeRunc, monitor_path: 'conmon' },
   stateDir: dir,
   exitWatcher: new ExitWatcher(join(dir, 'exits')),
   hostOomScoreAdjMin: 0,
-});
+}).tasks;
 
 describe('runc pod StopContainer', () => {
   test.each(['SIGRTMIN+3', 'USR1', '10'])('stop signal %s reaches the process as a number, within the grace period', async (name) => {

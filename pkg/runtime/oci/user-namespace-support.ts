@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { basename, dirname } from 'node:path';
 import { which } from '../../sys/which.js';
-import type { UserNamespaceSupport } from '../sandbox-runtime.js';
+import type { UserNamespaceSupport } from '../pod-controller.js';
 
 export const IDMAP_HELPER = 'bulkhead-idmap-mount';
 const MIN_RUNC: readonly [number, number] = [1, 2];

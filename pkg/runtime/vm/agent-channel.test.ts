@@ -14,7 +14,7 @@ import { RequestCodec, ResponseCodec } from '../../vmchannel/codec.js';
 import type { VmHandlerConfig } from '../../config/schema.js';
 import type { ContainerRecord } from '../../store/records.js';
 import type { VmExit } from '../../vm/micro-vm.js';
-import { VmSandboxRuntime } from './vm-runtime.js';
+import { VmPodRuntime } from './vm-runtime.js';
 import type { BootedVm } from './vm-booter.js';
 
 const cleanups: (() => void)[] = [];
@@ -41,7 +41,7 @@ class FakeVm extends EventEmitter<{ exit: [VmExit] }> {
   }
 }
 
-describe('VmSandboxRuntime and a guest breaking the agent protocol', () => {
+describe('the VM runtime and a guest breaking the agent protocol', () => {
   it('stops the pod VM; its containers exit PodVMDied naming the violation', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bh-vm-channel-'));
     const path = join(dir, 'agent.sock');
@@ -70,7 +70,7 @@ describe('VmSandboxRuntime and a guest breaking the agent protocol', () => {
 
     const log = pino({ level: 'silent' });
     const config = { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64 } as VmHandlerConfig;
-    const rt = new VmSandboxRuntime({ handler: 'microvm', config, rootDir: dir, stateDir: dir, log });
+    const { tasks: rt, controller } = new VmPodRuntime({ handler: 'microvm', config, rootDir: dir, stateDir: dir, log });
     const vm = new FakeVm(agent);
     const booted = { vm, vfs: { pid: 0, socket: '', exited: new Promise<void>(() => undefined), kill: () => undefined }, vmDir: dir, shareDir: dir, netns: '', bootMac: '', readyMs: 1 } as unknown as BootedVm;
     const internals = rt as unknown as { pods: { adopt(podId: string, b: BootedVm, log: unknown): unknown }; ctrs: Map<string, unknown> };
@@ -89,6 +89,6 @@ describe('VmSandboxRuntime and a guest breaking the agent protocol', () => {
     expect(st.status).toBe('exited');
     expect(st.reason).toBe('PodVMDied');
     expect(st.message).toMatch(/^the pod's micro-VM exited: guest agent protocol violation: undecodable EVENT on stream 0 \(1 bytes\)/);
-    expect(rt.sandboxAlive({ id: 'pod1' } as Parameters<VmSandboxRuntime['sandboxAlive']>[0])).toBe(false);
+    expect(controller.sandboxAlive({ id: 'pod1' } as Parameters<typeof controller.sandboxAlive>[0])).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
 import { appendFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ContainerRecord } from '../../store/records.js';
-import type { ContainerRuntimeState } from '../sandbox-runtime.js';
+import type { ContainerRuntimeState } from '../task-runtime.js';
 import { LogShipper } from './log-shipper.js';
 import type { PodVm } from './pod-vms.js';
 

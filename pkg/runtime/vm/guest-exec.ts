@@ -2,7 +2,7 @@
 // in the guest (SignalExec SIGKILL) when the host's deadline passes; the agent's own timer backs it up.
 import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
-import type { ExecSyncExit, ExecSyncRequest } from '../sandbox-runtime.js';
+import type { ExecSyncExit, ExecSyncRequest } from '../task-runtime.js';
 import { MAX_TIMER_MS } from '../../sys/long-timeout.js';
 import { failedPrecondition } from '../../errors/errors.js';
 import { AgentError } from '../../vmchannel/codec.js';

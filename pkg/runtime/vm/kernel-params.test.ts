@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VmSandboxRuntime } from './vm-runtime.js';
+import { VmPodRuntime } from './vm-runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bulkhead-kparams-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const runtime = (kernel_params: string): VmSandboxRuntime =>
-  new VmSandboxRuntime({
+const runtime = (kernel_params: string): VmPodRuntime =>
+  new VmPodRuntime({
     handler: 'microvm',
     config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot', kernel_params },
     rootDir: dir,

@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { ContainerRecord } from '../../store/records.js';
 import { secondsToMs } from '../../sys/long-timeout.js';
-import { KILL_EXIT_WAIT_MS } from '../sandbox-runtime.js';
+import { KILL_EXIT_WAIT_MS } from '../task-runtime.js';
 import { EXEC_SYNC_OUTPUT_CAP, runExecSync } from '../../container/exec-sync.js';
 import type { StreamHandlers } from '../../vmchannel/client.js';
-import { VmSandboxRuntime } from './vm-runtime.js';
+import { VmPodRuntime } from './vm-runtime.js';
+import type { VmTaskRuntime } from './vm-task-runtime.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
-let rt: VmSandboxRuntime;
+let rt: VmTaskRuntime;
 let sent: { signal: number; all: boolean }[];
 let exitNow: () => void;
 /** The exec the fake agent runs: gets the stream's handlers and the exec_process request. */
@@ -28,13 +29,13 @@ const c = { id: 'c1', podId: 'p1', stopSignal: 'SIGTERM' } as ContainerRecord;
 beforeEach(() => {
   vi.useFakeTimers();
   dir = mkdtempSync(join(tmpdir(), 'bulkhead-vm-stop-'));
-  rt = new VmSandboxRuntime({
+  rt = new VmPodRuntime({
     handler: 'microvm',
     config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot' },
     rootDir: dir,
     stateDir: dir,
     log,
-  });
+  }).tasks;
   sent = [];
   execRequests = [];
   execHandler = () => undefined;

@@ -1,4 +1,5 @@
-// StreamingBackend for namespace containers (runc + conmon).
+// Streaming exec/attach/port-forward for namespace containers (runc + conmon); the OCI task runtime
+// and pod controller serve CRI Exec/Attach/PortForward through it.
 //
 // exec: `runc exec` as our child. Without a tty its stdio are our pipes (runc hands them to
 //   the process). With a tty, runc allocates the container's pty itself and copies between
@@ -13,7 +14,7 @@
 // portForward: a TCP socket created inside the pod's network namespace (setns around socket(),
 //   see native.ts), wrapped as a net.Socket and connected to 127.0.0.1:<port> there: no helper
 //   process per connection, real half-close, and ECONNREFUSED as an ordinary error.
-import { spawnProcess, type SpawnedProcess } from '../sys/spawn.js';
+import { spawnProcess, type SpawnedProcess } from '../../sys/spawn.js';
 import { closeSync, constants as fsc, openSync, writeSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -22,25 +23,26 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ProcessStdio, StdioOptions, StreamingBackend } from './backend.js';
-import type { StreamTarget } from '../runtime/sandbox-runtime.js';
-import { connectSeqpacket, openPty, setWindowSize, tcpSocketInNetns } from './native.js';
+import type { ProcessStdio, StdioOptions } from '../task-runtime.js';
+import { connectSeqpacket, openPty, setWindowSize, tcpSocketInNetns } from './stream-native.js';
 
-/** What the backend needs to know about a container: the pods' StreamTarget plus stdinOnce. */
-export interface OciStreamTarget extends Omit<StreamTarget, 'pid'> {
+/**
+ * Where a container's streams are: runtime binary/root for `runc exec`, conmon's attach socket and
+ * ctl FIFO. The attach socket path can exceed sun_path (108 bytes): it is connected via
+ * `/proc/self/fd/<dirfd>/attach` after opening its directory. The ctl FIFO takes
+ * "1 <height> <width>\n" (resize).
+ */
+export interface OciStreamTarget {
+  id: string;
+  podId: string;
+  bundleDir: string;
+  runtimePath: string;
+  runtimeRoot: string;
+  attachSocketPath: string;
+  ctlPath: string;
+  tty: boolean;
+  stdin: boolean;
   stdinOnce?: boolean;
-}
-
-export interface OciTargets {
-  /** Throws (NotFound) for unknown containers. */
-  container(id: string): OciStreamTarget;
-  /** The pod's network namespace path; throws for unknown pods, undefined for host-network pods. */
-  podNetns(podSandboxId: string): string | undefined;
-}
-
-export interface OciBackendOptions {
-  targets: OciTargets;
-  log: Logger;
 }
 
 const ATTACH_PIPE_STDOUT = 2;
@@ -48,12 +50,11 @@ const ATTACH_PIPE_STDERR = 3;
 /** conmon reads stdin packets into an 8 KiB buffer (CONN_SOCK_BUF_SIZE is larger; stay safe). */
 const ATTACH_STDIN_PACKET = 8192;
 
-export class OciStreamingBackend implements StreamingBackend {
-  constructor(private readonly o: OciBackendOptions) {}
+export class OciStreams {
+  constructor(private readonly log: Logger) {}
 
-  async exec(containerId: string, cmd: string[], opts: StdioOptions): Promise<ProcessStdio> {
-    const t = this.o.targets.container(containerId);
-    const log = this.o.log.child({ containerId: t.id, podId: t.podId });
+  async exec(t: OciStreamTarget, cmd: string[], opts: StdioOptions): Promise<ProcessStdio> {
+    const log = this.log.child({ containerId: t.id, podId: t.podId });
     const pidFile = join(t.bundleDir, `exec-stream-${randomBytes(6).toString('hex')}.pid`);
     const args = ['--root', t.runtimeRoot, 'exec', '--pid-file', pidFile, ...(opts.tty ? ['--tty'] : []), t.id, ...cmd];
     let child: SpawnedProcess;
@@ -104,9 +105,8 @@ export class OciStreamingBackend implements StreamingBackend {
     };
   }
 
-  async attach(containerId: string, opts: StdioOptions): Promise<ProcessStdio> {
-    const t = this.o.targets.container(containerId);
-    const log = this.o.log.child({ containerId: t.id, podId: t.podId });
+  async attach(t: OciStreamTarget, opts: StdioOptions): Promise<ProcessStdio> {
+    const log = this.log.child({ containerId: t.id, podId: t.podId });
     const sock = connectSeqpacket(t.attachSocketPath);
     sock.on('error', (e) => log.debug({ err: e }, 'attach socket error'));
     const stdout = new PassThrough({ highWaterMark: 256 * 1024 });
@@ -174,8 +174,8 @@ export class OciStreamingBackend implements StreamingBackend {
     };
   }
 
-  async portForward(podSandboxId: string, port: number): Promise<Duplex> {
-    const netns = this.o.targets.podNetns(podSandboxId);
+  /** A TCP stream to 127.0.0.1:port in netns (the host's for host-network pods). */
+  async portForward(netns: string | undefined, port: number): Promise<Duplex> {
     // manualStart: do not start reading before connect() (Node's option for pre-made handles).
     const opts = { allowHalfOpen: true, manualStart: true } as net.SocketConstructorOpts;
     const sock = netns ? new net.Socket({ ...opts, fd: tcpSocketInNetns(netns), readable: true, writable: true }) : new net.Socket({ allowHalfOpen: true });

@@ -1,0 +1,204 @@
+// The task runtime of micro-VM handlers: containers run inside the pod VM under crun, driven over
+// the agent channel. Their rootfs (the host overlay the container manager mounts) and CRI volumes
+// reach the guest through the pod's virtio-fs share; logs are shipped back into the kubelet log
+// path on the host; exits, a dead VM and reattaching after a restart are guest-containers.ts's.
+import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import type { Logger } from 'pino';
+import type { VmRuntimeDeps } from './vm-handler-deps.js';
+import type { ContainerRecord, SandboxRecord } from '../../store/records.js';
+import { KILL_EXIT_WAIT_MS, type ContainerRuntimeState, type ExecSyncExit, type ExecSyncRequest, type ProcessStdio, type StdioOptions, type StopRequest, type TaskRuntime } from '../task-runtime.js';
+import { attachInGuest, execInGuest } from './vm-streams.js';
+import { sleep } from '../../sys/long-timeout.js';
+import type { CgroupStats } from '../../cgroups/stats.js';
+import type { OciResources } from '../../oci/spec-types.js';
+import { failedPrecondition, internal, invalidArgument } from '../../errors/errors.js';
+import { vmProcessAlive } from '../../vm/micro-vm.js';
+import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
+import { bindIntoShare, guestShareOf, removeFromShare } from './guest-share.js';
+import { readVmDirPointer } from './vm-dir-pointer.js';
+import { PodVms } from './pod-vms.js';
+import { GuestContainers } from './guest-containers.js';
+import { cgroupStatsOf, guestResources } from './guest-resources.js';
+import { fromAgent, isAgentNotFound } from './agent-errors.js';
+import { execSyncInGuest } from './guest-exec.js';
+import { checkFits, limitsFromCri, limitsFromOci, sumLimits, type SizingBase } from './vm-size.js';
+import { readVmSize } from './vm-size-record.js';
+import { readLogBase, writeLogBase } from './log-base.js';
+
+
+const { SIGKILL } = osConstants.signals;
+
+/**
+ * How long a container status waits for its pod VM to be reattached after a daemon restart before it
+ * answers from the record (the reattach goes on in the background). Reattaching a healthy VM takes
+ * tens of ms; a guest that does not answer would otherwise hold start-up recovery (which walks the
+ * containers one by one before the CRI socket listens) for its 2 s QMP + 10 s agent + 10 s list timeouts.
+ */
+const REATTACH_WAIT_MS = 1000;
+
+export class VmTaskRuntime implements TaskRuntime {
+  constructor(
+    private readonly deps: VmRuntimeDeps,
+    private readonly pods: PodVms,
+    private readonly ctrs: GuestContainers,
+    private readonly sizing: SizingBase,
+  ) {}
+
+  async createContainer(sb: SandboxRecord, c: ContainerRecord, log: Logger): Promise<void> {
+    const pod = await this.pods.running(sb.id);
+    if ((c.config.devices ?? []).length > 0) throw invalidArgument('host devices cannot be passed into a micro-VM pod');
+    const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const privileged = !!c.config.linux?.security_context?.privileged;
+    const { spec: guestSpec, shares } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged });
+    const share = guestShareOf(pod.vmDir);
+    try {
+      // The rootfs stays writable on the host (crun in the guest creates mount points in it).
+      bindIntoShare(share, { source: c.rootfs, rel: `${c.id}/rootfs`, recursive: true, readonly: false });
+      for (const s of shares) bindIntoShare(share, { source: s.source, rel: `${c.id}/${s.name}`, recursive: s.recursive, readonly: s.readonly });
+      await writeFile(join(c.bundleDir, 'guest-config.json'), JSON.stringify(guestSpec));
+      await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty }, { timeoutMs: 60_000 });
+    } catch (e) {
+      removeFromShare(share, c.id);
+      throw fromAgent('guest agent', e);
+    }
+    this.ctrs.set(c.id, { podId: sb.id, state: { status: 'created', pid: 0 }, logOffset: 0 });
+    // kubelet reads the log as soon as the container runs; the guest's lines arrive later.
+    if (c.logPath) {
+      mkdirSync(dirname(c.logPath), { recursive: true });
+      appendFileSync(c.logPath, '');
+    }
+    log.debug({ podId: sb.id, containerId: c.id, shares: shares.length }, 'container created in pod VM');
+  }
+
+  async startContainer(c: ContainerRecord, log: Logger): Promise<void> {
+    const pod = await this.pods.running(c.podId);
+    const vc = this.ctrs.get(c.id);
+    if (!vc) throw failedPrecondition(`container ${c.id} is not known to the pod VM`);
+    // The log file exists once the container started (kubelet and critest open it right away), even
+    // before the guest shipped any output.
+    if (c.logPath) {
+      mkdirSync(dirname(c.logPath), { recursive: true });
+      appendFileSync(c.logPath, '');
+    }
+    await this.ctrs.followLog(pod, c, vc, log);
+    const r = await pod.vm.agent.call('start_container', { container_id: c.id }, { timeoutMs: 60_000 }).catch((e: unknown) => {
+      throw fromAgent('guest agent', e);
+    });
+    vc.state = { status: 'running', pid: r.pid };
+    c.pid = vc.state.pid;
+    void this.ctrs.watchExit(c.id, pod, log);
+  }
+
+  async stopContainer(c: ContainerRecord, stop: StopRequest, log: Logger): Promise<void> {
+    if (!this.ctrs.has(c.id)) await this.pods.reattach(c.podId);
+    const vc = this.ctrs.get(c.id);
+    if (!vc || vc.state.status !== 'running') return;
+    const pod = this.pods.get(c.podId);
+    if (!pod || pod.dead) return;
+    // An agent that cannot wait (container gone, VM died under the call) counts as exited.
+    const exit = pod.vm.agent.call('wait_container', { container_id: c.id }).then(() => true, () => true);
+    const exitedWithin = async (ms: number): Promise<boolean> => {
+      const timer = new AbortController();
+      try {
+        return await Promise.race([exit, sleep(ms, timer.signal, { unref: true }).then(() => false)]);
+      } finally {
+        timer.abort();
+      }
+    };
+    if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
+      await pod.vm.agent.call('signal_container', { container_id: c.id, signal: stop.signal }).catch(() => undefined);
+      if (await exitedWithin(stop.timeoutMs)) return this.ctrs.settle(c.id);
+    }
+    log.debug({ containerId: c.id }, 'stop timeout: SIGKILL');
+    const killError = await pod.vm.agent.call('signal_container', { container_id: c.id, signal: SIGKILL, all: true }).then(() => undefined, (e: unknown) => e as Error);
+    if (!(await exitedWithin(KILL_EXIT_WAIT_MS)) && this.ctrs.get(c.id)?.state.status === 'running') {
+      throw internal(`container ${c.id} did not exit after SIGKILL${killError ? ` (${killError.message})` : ''}`);
+    }
+    await this.ctrs.settle(c.id);
+  }
+
+  async removeContainer(c: ContainerRecord, log: Logger): Promise<void> {
+    const pod = this.pods.get(c.podId) ?? (await this.pods.reattach(c.podId));
+    if (pod && !pod.dead) {
+      await pod.vm.agent.call('delete_container', { container_id: c.id }, { timeoutMs: 30_000 }).catch((e: unknown) => {
+        if (!isAgentNotFound(e)) log.warn({ containerId: c.id, err: (e as Error).message }, 'guest delete failed');
+      });
+    }
+    if (pod) removeFromShare(guestShareOf(pod.vmDir), c.id);
+    this.ctrs.delete(c.id);
+  }
+
+  async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
+    if (!this.ctrs.has(c.id) && c.state !== 'CONTAINER_EXITED') await this.pods.reattachWithin(c.podId, REATTACH_WAIT_MS);
+    const vc = this.ctrs.get(c.id);
+    const pod = this.pods.get(c.podId);
+    if (vc && pod && !pod.dead && !vc.following && !vc.logDone && c.logPath && vc.state.status !== 'created') {
+      // After a restart: resume shipping where the host log ends; a rotated log starts at the offset
+      // shipped before its ReopenContainerLog (log-base.ts).
+      // Not awaited: a guest that never answers FollowLogs must not hold the status (or start-up).
+      if (vc.logOffset === 0) vc.logOffset = readLogBase(c.bundleDir) + fileSize(c.logPath);
+      void this.ctrs.followLog(pod, c, vc, this.deps.log.child({ podId: c.podId, containerId: c.id }));
+    }
+    const known = this.ctrs.get(c.id)?.state;
+    if (known) return known;
+    // The VM died while the daemon was down: nothing inside can still run.
+    if (c.state !== 'CONTAINER_EXITED' && !vmProcessAlive(readVmDirPointer(join(this.deps.stateDir, 'pods', c.podId)))) return this.ctrs.vmGone(c);
+    return { status: c.state === 'CONTAINER_EXITED' ? 'exited' : 'unknown', pid: 0 };
+  }
+
+  async execSync(c: ContainerRecord, req: ExecSyncRequest, log: Logger): Promise<ExecSyncExit> {
+    return execSyncInGuest((await this.pods.running(c.podId)).vm.agent, c.id, req, log);
+  }
+
+  /** cgroup v2 stats of the container inside the guest, via the agent. */
+  async containerCgroupStats(c: ContainerRecord): Promise<CgroupStats | undefined> {
+    const vc = this.ctrs.get(c.id);
+    const pod = this.pods.get(c.podId);
+    if (!vc || vc.state.status !== 'running' || !pod || pod.dead) return undefined;
+    const r = await pod.vm.agent.call('stats', { container_ids: [c.id] }, { timeoutMs: 5000 });
+    const st = r.stats[0];
+    return st ? cgroupStatsOf(st) : undefined;
+  }
+
+  async updateResources(c: ContainerRecord, r: OciResources, others: readonly ContainerRecord[] = []): Promise<void> {
+    const pod = await this.pods.running(c.podId);
+    const have = readVmSize(pod.vmDir);
+    if (have) {
+      const rest = others.map((o) => limitsFromCri(o.resources ?? o.config.linux?.resources));
+      const now = sumLimits([limitsFromCri(c.resources ?? c.config.linux?.resources), ...rest]);
+      checkFits(`UpdateContainerResources of container ${c.id}`, sumLimits([limitsFromOci(r), ...rest]), have, this.sizing, now);
+    }
+    await pod.vm.agent.call('update_resources', { container_id: c.id, resources: guestResources(r) });
+  }
+
+  async reopenLog(c: ContainerRecord): Promise<void> {
+    // Each chunk is appended by path, so the next write goes to the new file; it exists from now on
+    // (as after conmon's reopen). It starts at the offset shipped so far: recorded for a restart.
+    const vc = this.ctrs.get(c.id);
+    if (vc) writeLogBase(c.bundleDir, vc.logOffset);
+    if (c.logPath) appendFileSync(c.logPath, '');
+  }
+
+  async exec(c: ContainerRecord, cmd: string[], opts: StdioOptions): Promise<ProcessStdio> {
+    return execInGuest((await this.pods.running(c.podId)).vm.agent, c.id, cmd, opts);
+  }
+
+  async attach(c: ContainerRecord, opts: StdioOptions): Promise<ProcessStdio> {
+    return attachInGuest((await this.pods.running(c.podId)).vm.agent, c.id, c.stdinOnce, opts);
+  }
+
+  onExit(listener: (containerId: string) => void): void {
+    this.ctrs.onExit(listener);
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
