@@ -1,6 +1,9 @@
 // Container lifecycle (Create/Start/Stop/Remove/Status/List/Update/ReopenLog/ExecSync) over the
-// pod's SandboxRuntime: records, name reservation, rootfs, spec, exit tracking, events, recovery.
-import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
+// pod's TaskRuntime: records, name reservation, rootfs, spec, exit tracking, events, recovery.
+// Over 400 lines as one class because every RPC of a container goes through the same per-container
+// lock, name map, refresh de-duplication and intent records; what needs none of that state lives
+// beside it (bundle.ts, container-status.ts, exec-sync.ts, stop-signal.ts, rootfs.ts, image-volumes.ts).
+import { mkdir, readFile } from 'node:fs/promises';
 import { checkMetadataText } from '../validation/metadata-text.js';
 import { containerLogPath } from '../validation/log-paths.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
@@ -9,8 +12,6 @@ import type { Logger } from 'pino';
 import type * as cri from '../api/cri-types.js';
 import type { Config } from '../config/schema.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors/errors.js';
-import { buildContainerSpec } from '../oci/spec-builder.js';
-import { applyCdiEdits } from '../cdi/apply.js';
 import type { CdiRegistry } from '../cdi/registry.js';
 import { vmAppArmor, type AppArmorHost } from '../oci/apparmor.js';
 import { CdiError } from '../cdi/spec-file.js';
@@ -25,9 +26,11 @@ import type { ContainerEventBus } from '../events/container-events.js';
 import type { ImageSource } from './image-source.js';
 import { mountRootfs, removeContainerDir, unmountRootfs, type RootfsIdmap } from './rootfs.js';
 import { podUserNamespace } from '../oci/user-namespace.js';
-import { IMAGE_VOLUME_OPTIONS, mountImageVolumes, unmountImageVolumes } from './image-volumes.js';
+import { mountImageVolumes, unmountImageVolumes } from './image-volumes.js';
+import { writeBundle } from './bundle.js';
+import { containerListItem, containerStatusOf } from './container-status.js';
 import { forEachLimit } from '../sys/for-each-limit.js';
-import { canonicalStopSignal, parseStopSignal, SIGTERM, statusStopSignal, UnknownSignalError } from './stop-signal.js';
+import { canonicalStopSignal, parseStopSignal, SIGTERM, UnknownSignalError } from './stop-signal.js';
 import { runExecSync } from './exec-sync.js';
 import { secondsToMs } from '../sys/long-timeout.js';
 
@@ -196,47 +199,14 @@ export class ContainerManager implements PodContainers {
       await mountRootfs(dir, lowers, rootfsIdmap(sb, runtime, this.deps.config.root));
       const volumes = await mountImageVolumes(id, dir, config.mounts, this.deps.images);
       timings.rootfsMs = Math.round(performance.now() - t0);
-      await this.prepareMounts(volumes.mounts);
-      const spec = buildContainerSpec({
-        containerId: id,
-        config: { ...config, mounts: volumes.mounts },
-        sandbox: {
-          id: sb.id,
-          config: sb.config,
-          netnsPath: sb.namespaces.net,
-          ipcnsPath: sb.namespaces.ipc,
-          utsnsPath: sb.namespaces.uts,
-          pidnsPath: sb.namespaces.pid,
-          ...(sb.namespaces.user ? { usernsPath: sb.namespaces.user } : {}),
-          cgroupParent: sb.cgroupParent,
-          resolvConfPath: sb.files.resolvConf,
-          hostnamePath: sb.files.hostname,
-          hostsPath: sb.files.hosts,
-          shmPath: sb.files.shm,
-        },
+      await writeBundle(c, sb, volumes, {
         imageConfig: imgCfg,
-        rootfsPath: c.rootfs,
-        cgroupsPath: c.cgroupsPath,
         hostOomScoreAdjMin: this.deps.hostOomScoreAdjMin,
         selinuxEnabled: this.deps.selinuxEnabled ?? false,
         ...(this.deps.apparmor ? { apparmor: runtime.traits.appArmor === 'guest' ? vmAppArmor(this.deps.apparmor) : this.deps.apparmor } : {}),
+        ...(cdi ? { cdi } : {}),
       });
-      for (const m of spec.mounts) {
-        if (!m.source || !volumes.sources.has(m.source)) continue;
-        m.options = [...(m.options ?? []), ...IMAGE_VOLUME_OPTIONS];
-        // A multi-layer image volume is an overlay, which cannot be idmapped (EINVAL): in a
-        // user-namespace pod its read-only files show as the overflow id 65534, still readable.
-        delete m.uidMappings;
-        delete m.gidMappings;
-      }
-      c.config = { ...config, mounts: volumes.recorded };
-      if (cdi) {
-        applyCdiEdits(spec, cdi.edits);
-        clog.info({ cdiDevices: cdiNames, specFiles: cdi.files }, 'CDI devices applied');
-      }
-      await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 }); // env may hold secrets
-      const proc = (spec as { process?: { user?: { uid?: number; gid?: number; additionalGids?: number[] } } }).process;
-      c.user = { uid: proc?.user?.uid ?? 0, gid: proc?.user?.gid ?? 0, additionalGids: proc?.user?.additionalGids ?? [] };
+      if (cdi) clog.info({ cdiDevices: cdiNames, specFiles: cdi.files }, 'CDI devices applied');
       if (c.logPath) await mkdir(dirname(c.logPath), { recursive: true });
       else c.logPath = join(dir, 'container.log');
       timings.specMs = Math.round(performance.now() - t0) - timings.rootfsMs;
@@ -259,18 +229,6 @@ export class ContainerManager implements PodContainers {
   private resolveCdi(names: string[]): ReturnType<CdiRegistry['resolve']> {
     if (!this.deps.cdi) throw new CdiError(`CDI devices (${names.join(', ').slice(0, 256)}) requested, but no CDI spec dirs are configured`, 'Unresolvable');
     return this.deps.cdi.resolve(names);
-  }
-
-  /** Bind-mount sources that do not exist are created as directories (as containerd does). */
-  private async prepareMounts(mounts: readonly cri.Mount__Output[]): Promise<void> {
-    for (const m of mounts) {
-      if (!m.host_path) throw invalidArgument(`mount ${m.container_path}: host_path must not be empty`);
-      try {
-        await stat(m.host_path);
-      } catch {
-        await mkdir(m.host_path, { recursive: true });
-      }
-    }
   }
 
   private async destroy(c: ContainerRecord, log: Logger): Promise<void> {
@@ -406,27 +364,7 @@ export class ContainerManager implements PodContainers {
   }
 
   toStatus(c: ContainerRecord): cri.ContainerStatus {
-    return {
-      id: c.id,
-      metadata: c.config.metadata,
-      state: c.state,
-      created_at: c.createdAt,
-      started_at: c.startedAt,
-      finished_at: c.finishedAt,
-      exit_code: c.exitCode,
-      image: { image: c.imageName, annotations: c.config.image?.annotations ?? {}, user_specified_image: c.imageName, runtime_handler: '' },
-      image_ref: c.imageRef,
-      image_id: c.imageId,
-      reason: c.reason,
-      message: c.message,
-      labels: c.config.labels,
-      annotations: c.config.annotations,
-      mounts: c.config.mounts,
-      log_path: c.logPath,
-      resources: c.resources ? { linux: c.resources } : null,
-      user: c.user ? { linux: { uid: c.user.uid, gid: c.user.gid, supplemental_groups: c.user.additionalGids } } : null,
-      stop_signal: statusStopSignal(c.stopSignal) as cri.ContainerStatus['stop_signal'],
-    };
+    return containerStatusOf(c);
   }
 
   async list(filter: cri.ContainerFilter__Output | null): Promise<cri.Container[]> {
@@ -443,18 +381,7 @@ export class ContainerManager implements PodContainers {
     if (filter?.state) items = items.filter((c) => c.state === filter.state!.state);
     const sel = filter?.label_selector ?? {};
     items = items.filter((c) => Object.entries(sel).every(([k, v]) => c.config.labels[k] === v));
-    return items.map((c) => ({
-      id: c.id,
-      pod_sandbox_id: c.podId,
-      metadata: c.config.metadata,
-      image: { image: c.imageName, user_specified_image: c.imageName },
-      image_ref: c.imageRef,
-      image_id: c.imageId,
-      state: c.state,
-      created_at: c.createdAt,
-      labels: c.config.labels,
-      annotations: c.config.annotations,
-    }));
+    return items.map(containerListItem);
   }
 
   async updateResources(idOrPrefix: string, linux: cri.LinuxContainerResources__Output | null): Promise<void> {

@@ -1,5 +1,8 @@
-// Pod sandbox lifecycle (RunPodSandbox/Stop/Remove/Status/List) over the SandboxRuntime of the
+// Pod sandbox lifecycle (RunPodSandbox/Stop/Remove/Status/List) over the PodController of the
 // pod's handler: records, name reservation, pod files, CNI, recovery after a restart.
+// Over 400 lines as one class: run, stop, remove, update and recovery share the per-pod lock, the
+// name map and the rollback order (network, pod files, controller); the stateless parts live in
+// pod-files.ts and pkg/validation.
 import { metrics } from '../metrics/registry.js';
 import { checkMetadataText } from '../validation/metadata-text.js';
 import { checkSandboxLogDirectory } from '../validation/log-paths.js';
