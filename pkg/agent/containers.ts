@@ -337,7 +337,7 @@ export class ContainerManager extends EventEmitter<ContainerEvents> {
     const c = this.containers.get(id);
     if (!c) return;
     if (c.state === 'running') throw new AgentError(Code.FailedPrecondition, `container ${id} is running`);
-    await run('crun', [...CRUN, 'delete', '-f', id]).catch(() => undefined);
+    await run('crun', [...CRUN, 'delete', '-f', id]).catch(() => undefined); // best effort: the create failed already and that error is what the caller gets
     if (!c.rootfs.startsWith(SHARE_DIR + '/') && isMounted(c.rootfs)) await run('umount', ['-l', c.rootfs]);
     rmSync(c.dir, { recursive: true, force: true });
     try {
@@ -477,7 +477,7 @@ export class ContainerManager extends EventEmitter<ContainerEvents> {
       throw new AgentError(Code.FailedPrecondition, `resize ${key}: ${(last as Error).message}`);
     };
     const next = (this.resizeChains.get(key) ?? Promise.resolve()).then(apply);
-    const tail = next.catch(() => undefined);
+    const tail = next.catch(() => undefined); // the chain only orders calls; each caller sees its own rejection
     this.resizeChains.set(key, tail);
     void tail.then(() => this.resizeChains.get(key) === tail && this.resizeChains.delete(key));
     return next;

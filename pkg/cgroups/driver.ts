@@ -71,7 +71,7 @@ export class CgroupfsDriver implements CgroupDriver {
   }
 
   async removePod(parent: string): Promise<void> {
-    await killCgroup(parent).catch(() => undefined);
+    await killCgroup(parent).catch(() => undefined); // the rmdir below reports a cgroup that still has processes
     await removeCgroup(parent);
   }
 
@@ -145,7 +145,7 @@ export class SystemdDriver implements CgroupDriver {
 
   async removePod(parent: string): Promise<void> {
     if (!isSliceName(parent)) {
-      await killCgroup(parent, 'SIGKILL', this.fsOpts()).catch(() => undefined);
+      await killCgroup(parent, 'SIGKILL', this.fsOpts()).catch(() => undefined); // the rmdir below reports a cgroup that still has processes
       return removeCgroup(parent, this.fsOpts());
     }
     // Stopping a slice stops every unit in it (container scopes, conmon scopes) and kills their processes.

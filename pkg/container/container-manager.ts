@@ -117,7 +117,7 @@ export class ContainerManager implements PodContainers {
   private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
+    const settled = next.catch(() => undefined); // the lock chain only orders calls; each caller sees its own rejection
     this.locks.set(id, settled);
     try {
       return await next;
@@ -377,7 +377,7 @@ export class ContainerManager implements PodContainers {
       const sb = this.deps.sandboxes.find(filter.pod_sandbox_id);
       items = sb ? items.filter((c) => c.podId === sb.id) : [];
     }
-    await Promise.all(items.map((c) => this.refresh(c).catch(() => undefined)));
+    await Promise.all(items.map((c) => this.refresh(c).catch(() => undefined))); // a listing shows the record as last known; the refresh failure is the status RPC's to report
     if (filter?.state) items = items.filter((c) => c.state === filter.state!.state);
     const sel = filter?.label_selector ?? {};
     items = items.filter((c) => Object.entries(sel).every(([k, v]) => c.config.labels[k] === v));

@@ -75,13 +75,13 @@ async function makeSearchable(from: string, to: string): Promise<void> {
 export async function unmountRootfs(containerDir: string): Promise<void> {
   const d = rootfsDirs(containerDir);
   for (let i = 0; i < 4 && detachIfMounted(d.rootfs); i++);
-  for (const n of await readdir(d.idmapped).catch(() => [])) for (let i = 0; i < 4 && detachIfMounted(join(d.idmapped, n)); i++);
+  for (const n of await readdir(d.idmapped).catch(() => [])) for (let i = 0; i < 4 && detachIfMounted(join(d.idmapped, n)); i++); // no such dir: nothing was idmapped
 }
 
 export async function removeContainerDir(containerDir: string): Promise<void> {
   await unmountRootfs(containerDir);
   // Image volumes (image-volumes.ts) still mounted after a crash: rm must not walk into image layers.
   const vols = join(containerDir, 'image-volumes');
-  for (const n of await readdir(vols).catch(() => [])) for (let i = 0; i < 4 && detachIfMounted(join(vols, n)); i++);
+  for (const n of await readdir(vols).catch(() => [])) for (let i = 0; i < 4 && detachIfMounted(join(vols, n)); i++); // no such dir: no image volumes
   await rm(containerDir, { recursive: true, force: true });
 }

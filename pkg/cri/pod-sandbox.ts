@@ -28,7 +28,7 @@ export function podSandboxHandlers(
       const sb = sandboxes.get(req.pod_sandbox_id);
       const res = sandboxes.status(sb, req.verbose);
       const inPod = containers.inPod(sb.id);
-      await Promise.all(inPod.map((c) => containers.refresh(c).catch(() => undefined)));
+      await Promise.all(inPod.map((c) => containers.refresh(c).catch(() => undefined))); // the pod status shows the containers as last known
       res.containers_statuses = inPod.map((c) => containers.toStatus(c));
       return res;
     },

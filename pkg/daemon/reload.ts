@@ -121,7 +121,7 @@ export class Reloader {
 
   reload(): Promise<ReloadResult> {
     const run = this.chain.then(() => this.reloadNow());
-    this.chain = run.catch(() => undefined);
+    this.chain = run.catch(() => undefined); // the chain only orders reloads; each caller sees its own result
     return run;
   }
 

@@ -140,7 +140,7 @@ export class ImageStore {
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.mutex.then(fn, fn);
-    this.mutex = p.catch(() => undefined);
+    this.mutex = p.catch(() => undefined); // the mutex chain only orders calls; each caller sees its own rejection
     return p;
   }
 

@@ -123,7 +123,7 @@ export class SnapshotStore {
       this.log.debug({ snapshot: n, chainId }, 'snapshot committed');
       return meta;
     } catch (e) {
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined); // best effort on a path already failing; the caller reports the first error
       throw e;
     }
   }

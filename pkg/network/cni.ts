@@ -125,7 +125,7 @@ export class CniNetwork {
   private async serialised<T>(podId: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(podId) ?? Promise.resolve();
     const run = prev.then(fn, fn);
-    const tail = run.catch(() => {});
+    const tail = run.catch(() => {}); // the chain only orders CNI calls per pod; each caller sees its own rejection
     this.locks.set(podId, tail);
     try {
       return await run;

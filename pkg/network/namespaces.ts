@@ -133,7 +133,7 @@ export async function createPodNamespaces(req: PodNamespaceRequest): Promise<Pod
     }
     return created;
   } catch (e) {
-    await removePodNamespaces(created).catch(() => {});
+    await removePodNamespaces(created).catch(() => {}); // rolling back a failed create: the original error is rethrown below
     throw e;
   }
 }
@@ -151,7 +151,7 @@ export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
     });
     dirs.add(dirname(file));
   }
-  for (const d of dirs) await rmdir(d).catch(() => {});
+  for (const d of dirs) await rmdir(d).catch(() => {}); // a dir still in use by another pod stays (ENOTEMPTY/EBUSY)
 }
 
 /** Decodes mountinfo's octal escapes (\040 for space etc). */

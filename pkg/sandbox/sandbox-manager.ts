@@ -94,7 +94,7 @@ export class SandboxManager {
   async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
+    const settled = next.catch(() => undefined); // the lock chain only orders calls; each caller sees its own rejection
     this.locks.set(id, settled);
     try {
       return await next;
@@ -325,7 +325,7 @@ export class SandboxManager {
     if (sb.state !== 'SANDBOX_READY' || sb.phase !== 'created') return;
     if (this.runtimes.get(sb.handler)?.controller.sandboxAlive?.(sb) !== false) return;
     sb.state = 'SANDBOX_NOTREADY';
-    void this.store.save(sb).catch(() => undefined);
+    void this.store.save(sb).catch(() => undefined); // nothing lost: the next status derives NOTREADY from the runtime again
     this.containers?.podEvent(sb, 'CONTAINER_STOPPED_EVENT');
   }
 

@@ -48,7 +48,7 @@ export class DeviceNames {
 
   /** The mount source of the filesystem holding path (undefined when path does not exist). */
   async filesystemOf(path: string): Promise<string | undefined> {
-    const st = await stat(path).catch(() => undefined);
+    const st = await stat(path).catch(() => undefined); // no such device node: the name stays the major:minor pair
     if (!st) return undefined;
     const key = `${devMajor(st.dev)}:${devMinor(st.dev)}`;
     // One parse serves a whole ListPodSandboxMetrics (a container each); mounts change rarely.

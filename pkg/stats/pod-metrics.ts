@@ -51,9 +51,9 @@ async function writableLayer(stats: StatsService, c: ContainerRecord): Promise<W
   const device = await devices.filesystemOf(upper);
   if (device === undefined) return undefined; // no host-side upper dir (a VM disk rootfs)
   const out: WritableLayerSample = { device };
-  const used = await stats.layers.get(c.id, upper).catch(() => undefined);
+  const used = await stats.layers.get(c.id, upper).catch(() => undefined); // stats are best effort: a container removed meanwhile has no layer
   if (used) out.usedBytes = used.bytes;
-  const fs = await statfs(upper, { bigint: true }).catch(() => undefined);
+  const fs = await statfs(upper, { bigint: true }).catch(() => undefined); // stats are best effort: a container removed meanwhile has no layer
   if (fs) {
     out.limitBytes = fs.blocks * fs.bsize;
     out.inodesTotal = fs.files;
@@ -65,7 +65,7 @@ async function writableLayer(stats: StatsService, c: ContainerRecord): Promise<W
 async function sampleContainer(stats: StatsService, pod: PodLabels, c: ContainerRecord): Promise<cri.ContainerMetrics> {
   const rt = stats.sandboxes.runtimes.get(c.handler);
   const inGuest = rt?.tasks.containerCgroupStats !== undefined;
-  let { cgroup, extra } = inGuest ? { cgroup: await rt!.tasks.containerCgroupStats!(c).catch(() => undefined), extra: undefined } : hostCgroup(c.cgroupsPath);
+  let { cgroup, extra } = inGuest ? { cgroup: await rt!.tasks.containerCgroupStats!(c).catch(() => undefined), extra: undefined } : hostCgroup(c.cgroupsPath); // the VM may be gone: no cgroup sample, reported as zeroes
   let fromAgent = inGuest;
   if (cgroup?.guestFiles) {
     // An agent that sends its cgroup files: parsed like a host v2 cgroup, every reading real.
@@ -106,7 +106,7 @@ async function collectPod(stats: StatsService, sb: SandboxRecord): Promise<cri.P
   const live = stats.containers.inPod(sb.id).filter((c) => c.state !== 'CONTAINER_EXITED');
   const [container_metrics, net] = await Promise.all([
     Promise.all(live.map((c) => sampleContainer(stats, pod, c))),
-    sb.namespaces.net && sb.state === 'SANDBOX_READY' ? netnsInterfaceStats(sb.namespaces.net).catch(() => []) : Promise.resolve([]),
+    sb.namespaces.net && sb.state === 'SANDBOX_READY' ? netnsInterfaceStats(sb.namespaces.net).catch(() => []) : Promise.resolve([]), // a netns gone meanwhile has no interfaces
   ]);
   return { pod_sandbox_id: sb.id, metrics: podNetworkMetrics(pod, sb.id, net, BigInt(nowNs())), container_metrics };
 }

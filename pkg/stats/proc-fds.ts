@@ -27,7 +27,7 @@ export async function countFds(pids: readonly number[], procRoot = '/proc'): Pro
     }
     fds += names.length;
     for (const n of names) {
-      const target = await readlink(join(dir, n)).catch(() => '');
+      const target = await readlink(join(dir, n)).catch(() => ''); // the fd closed meanwhile
       if (target.startsWith('socket:')) sockets++;
     }
   }
@@ -36,7 +36,7 @@ export async function countFds(pids: readonly number[], procRoot = '/proc'): Pro
 
 /** Soft "Max open files" of /proc/<pid>/limits; undefined when unlimited or unreadable. */
 export async function softOpenFilesLimit(pid: number, procRoot = '/proc'): Promise<number | undefined> {
-  const text = await readFile(join(procRoot, String(pid), 'limits'), 'utf8').catch(() => undefined);
+  const text = await readFile(join(procRoot, String(pid), 'limits'), 'utf8').catch(() => undefined); // the process exited meanwhile
   const m = text === undefined ? null : /^Max open files\s+(\S+)/m.exec(text);
   return m && /^\d+$/.test(m[1]!) ? Number(m[1]) : undefined;
 }

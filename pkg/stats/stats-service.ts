@@ -68,7 +68,7 @@ export class StatsService {
   async containerStats(c: ContainerRecord): Promise<cri.ContainerStats> {
     const now = nowNs();
     const rt = this.sandboxes.runtimes.get(c.handler);
-    const s = rt?.tasks.containerCgroupStats ? await rt.tasks.containerCgroupStats(c).catch(() => undefined) : sample(c.cgroupsPath);
+    const s = rt?.tasks.containerCgroupStats ? await rt.tasks.containerCgroupStats(c).catch(() => undefined) : sample(c.cgroupsPath); // the VM may be gone: no cgroup sample for this container
     const layer = await this.layers.get(c.id, join(c.dir, 'upper')).catch(() => ({ bytes: 0n, inodes: 0n }));
     return {
       attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels, annotations: c.config.annotations },
@@ -83,10 +83,10 @@ export class StatsService {
     const inPod = this.containers.inPod(sb.id);
     // A VM pod's VMM is read from /proc (a warm-pool VM's boot stays charged outside its cgroup).
     const rt = this.sandboxes.runtimes.get(sb.handler);
-    const s = (rt?.controller.sandboxStats ? await rt.controller.sandboxStats(sb).catch(() => undefined) : undefined) ?? sample(sb.cgroupParent);
+    const s = (rt?.controller.sandboxStats ? await rt.controller.sandboxStats(sb).catch(() => undefined) : undefined) ?? sample(sb.cgroupParent); // no VMM figures (VM gone): the pod cgroup is read instead
     const [ctrs, net] = await Promise.all([
       Promise.all(inPod.filter((c) => c.state !== 'CONTAINER_EXITED').map((c) => this.containerStats(c))),
-      sb.namespaces.net && sb.state === 'SANDBOX_READY' ? netnsInterfaceStats(sb.namespaces.net).catch(() => []) : Promise.resolve([]),
+      sb.namespaces.net && sb.state === 'SANDBOX_READY' ? netnsInterfaceStats(sb.namespaces.net).catch(() => []) : Promise.resolve([]), // a netns gone meanwhile has no interfaces
     ]);
     const ifaces: cri.NetworkInterfaceUsage[] = net
       .filter((i) => i.name !== 'lo')

@@ -106,7 +106,7 @@ export class RecordStore<T extends { id: string }> {
     if (this.removed.has(rec.id)) return;
     const prev = this.saving.get(rec.id) ?? Promise.resolve();
     const p = prev.then(() => (this.removed.has(rec.id) ? undefined : writeJsonAtomic(join(this.dirOf(rec.id), this.fileName), rec)));
-    const settled = p.catch(() => undefined);
+    const settled = p.catch(() => undefined); // the chain only orders writes of one record; each caller sees its own rejection
     this.saving.set(rec.id, settled);
     try {
       await p;
@@ -132,7 +132,7 @@ export class RecordStore<T extends { id: string }> {
     const orphans: string[] = [];
     for (const n of names) {
       if (!/^[0-9a-f]{64}$/.test(n)) continue;
-      const rec = await readJson<T>(join(this.baseDir, n, this.fileName)).catch(() => undefined);
+      const rec = await readJson<T>(join(this.baseDir, n, this.fileName)).catch(() => undefined); // an unreadable record is reported as an orphan below
       if (rec) records.push(rec);
       else orphans.push(n);
     }

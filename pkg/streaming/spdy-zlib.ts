@@ -104,7 +104,7 @@ export class HeaderDecompressor {
         });
       });
     const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
+    this.queue = p.catch(() => undefined); // the queue only orders (de)compressions; each caller sees its own rejection
     return p;
   }
 

@@ -132,7 +132,7 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
       const early = new Promise<never>((_, reject) =>
         child.once('exit', (code, sig) => reject(new Error(`qemu exited at start (code ${code}, signal ${sig}): ${readTail(p.stderrLog)}`))),
       );
-      early.catch(() => undefined);
+      early.catch(() => undefined); // observed by whoever awaits the boot; this only avoids an unhandled rejection
       const qmp = await Promise.race([QmpClient.connect(p.qmpSocket, o.timeoutMs ?? 10_000), early]);
       return new MicroVm(pid, o.stateDir, qmp, child, o.log);
     } catch (e) {
@@ -187,10 +187,10 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     const waitExit = (ms: number): Promise<boolean> =>
       Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
     if (this.agent.connected) {
-      await this.agent.call('shutdown', {}, { timeoutMs: 1000 }).catch(() => undefined);
+      await this.agent.call('shutdown', {}, { timeoutMs: 1000 }).catch(() => undefined); // the guest may not answer: QMP quit and SIGKILL follow
       if (await waitExit(graceMs)) return this.exitInfo!;
     }
-    await this.qmp.execute('quit').catch(() => undefined);
+    await this.qmp.execute('quit').catch(() => undefined); // QEMU may be gone already: SIGKILL follows
     if (await waitExit(2000)) return this.exitInfo!;
     this.kill();
     await waitExit(5000);

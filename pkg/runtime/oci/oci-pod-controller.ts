@@ -83,7 +83,7 @@ export class OciPodController implements PodController {
     try {
       await this.h.cli.runDetached(id, bundleDir, pidFile);
     } catch (e) {
-      await this.h.cli.delete(id, true).catch(() => undefined);
+      await this.h.cli.delete(id, true).catch(() => undefined); // rolling back: the start error below is what the caller gets
       if (e instanceof OciRuntimeError) throw internal(`starting the pod infra process failed: ${e.message}`);
       throw e;
     }

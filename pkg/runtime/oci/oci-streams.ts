@@ -193,7 +193,7 @@ export class OciStreams {
 
 async function killExec(child: SpawnedProcess, pidFile: string, log: Logger): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()); // no pid file yet: runc itself is killed below
   if (pid > 0) {
     try {
       process.kill(pid, 'SIGKILL'); // runc then exits with the process

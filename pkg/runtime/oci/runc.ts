@@ -86,7 +86,7 @@ export class OciRuntimeCli {
       child.on('exit', (c) => resolve(c));
     });
     if (code !== 0) {
-      const text = await readFile(logFile, 'utf8').catch(() => '');
+      const text = await readFile(logFile, 'utf8').catch(() => ''); // no log written: the message falls back to runc's stderr
       const errs = text.split('\n').filter((l) => l.includes('"error"')).join('\n');
       const msg = runtimeErrorMessage(errs) || `exit ${code}`;
       throw new OciRuntimeError(`run: ${msg}`, 'other');

@@ -18,7 +18,7 @@ export function execSyncInGuest(agent: AgentClient, containerId: string, req: Ex
   return new Promise<ExecSyncExit>((resolve, reject) => {
     let execId = '';
     const kill = (): void => {
-      if (execId) void agent.call('signal_exec', { exec_id: execId, signal: SIGKILL }).catch(() => undefined);
+      if (execId) void agent.call('signal_exec', { exec_id: execId, signal: SIGKILL }).catch(() => undefined); // the VM may be gone: the exec ends with the channel either way
     };
     const onDeadline = (): void => {
       log.info({ containerId, timeoutMs: req.timeoutMs }, 'exec sync deadline: killing the command');

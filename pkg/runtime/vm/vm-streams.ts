@@ -31,7 +31,7 @@ function outputSink(s: () => OpenStream | undefined, out: PassThrough | undefine
 /** Terminal resizes of a container (execId '') or exec: best effort, as kubelet's (a failed resize is not an error of the session). */
 function resizer(agent: AgentClient, containerId: string, execId: string): (width: number, height: number) => void {
   return (width, height) => {
-    void agent.call('resize', { container_id: containerId, exec_id: execId, width, height }).catch(() => undefined);
+    void agent.call('resize', { container_id: containerId, exec_id: execId, width, height }).catch(() => undefined); // a resize is best effort, as kubelet's (not an error of the session)
   };
 }
 
@@ -83,7 +83,7 @@ export async function execInGuest(agent: AgentClient, id: string, cmd: string[],
     resize: opts.tty ? resizer(agent, id, execId) : undefined,
     wait: () => exited,
     kill: () => {
-      void agent.call('signal_exec', { exec_id: execId, signal: SIGKILL }).catch(() => undefined);
+      void agent.call('signal_exec', { exec_id: execId, signal: SIGKILL }).catch(() => undefined); // the VM may be gone: the exec ends with the channel either way
     },
   };
 }

@@ -109,7 +109,7 @@ export class VmTaskRuntime implements TaskRuntime {
       }
     };
     if (stop.timeoutMs > 0 && stop.signal !== SIGKILL) {
-      await pod.vm.agent.call('signal_container', { container_id: c.id, signal: stop.signal }).catch(() => undefined);
+      await pod.vm.agent.call('signal_container', { container_id: c.id, signal: stop.signal }).catch(() => undefined); // a container already gone counts as stopped: the wait below settles it
       if (await exitedWithin(stop.timeoutMs)) return this.ctrs.settle(c.id);
     }
     log.debug({ containerId: c.id }, 'stop timeout: SIGKILL');

@@ -137,7 +137,7 @@ export class VmTemplates {
         releaseGuestShare(vmDir);
       }
       releaseShortSocketDir(vmDir);
-      if (netns) await removePodNamespaces({ net: netns }).catch(() => undefined);
+      if (netns) await removePodNamespaces({ net: netns }).catch(() => undefined); // cleanup after a failed template boot; that failure is reported
       await rm(slot, { recursive: true, force: true });
       await rm(tmp, { recursive: true, force: true });
     }

@@ -222,7 +222,7 @@ function pidFrom(file: string): number | undefined {
 
 async function cleanSlot(slot: string): Promise<void> {
   releaseShortSocketDir(join(slot, 'vm'));
-  await removePodNamespaces({ net: join(slot, 'ns', 'net') }).catch(() => undefined);
+  await removePodNamespaces({ net: join(slot, 'ns', 'net') }).catch(() => undefined); // a slot whose netns is already gone; the slot dir is removed next
   // A pod cut off mid-hand-over may have left container rootfs/volume binds under the share:
   // rm must never recurse through a mount into what it shows.
   detachAllUnder(slot);
