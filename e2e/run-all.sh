@@ -2,7 +2,8 @@
 # e2e/run-all.sh - THE test command (`npm test`, `.ci/run`). Run as root on Debian 12 / Ubuntu:
 #   1 setup            e2e/setup.sh: OS packages, npm ci, build, crictl/critest, CNI config
 #   2 typecheck        tsc over everything, tests included (tsconfig.test.json)
-#     layers           scripts/check-layers.mjs: no new package import cycle (baseline scripts/layers-baseline.txt)
+#     layers           scripts/check-layers.mjs: no new package import cycle (baseline scripts/layers-baseline.txt);
+#                      scripts/check-silent-catches.mjs: no error dropped without a comment
 #     unit             vitest project "unit"
 #   3 images           offline test images pushed to the loopback registry (127.0.0.1:5000)
 #   4 daemon           bulkheadd with e2e/bulkhead-e2e.toml in the background
@@ -116,7 +117,7 @@ integration() {
 step setup bash "$E2E/setup.sh"
 if [ "${RC[setup]}" = 0 ]; then
   step typecheck npx tsc -p tsconfig.test.json
-  step layers node scripts/check-layers.mjs
+  step layers bash -c "node scripts/check-layers.mjs && node scripts/check-silent-catches.mjs"
   step unit vitest_project unit
   step images images
   if [ "${RC[images]}" = 0 ] && step daemon start_daemon; then
