@@ -1,7 +1,7 @@
-// RPCs on the lifecycle and resources of the guest's containers, answered by the ContainerManager
+// RPCs on the lifecycle and resources of the guest's containers, answered by the AgentContainers
 // (containers.ts): create, start, signal, wait, delete, list, stats, resources, terminal size.
 import { constants as osConstants } from 'node:os';
-import type { ContainerManager } from './containers.js';
+import type { AgentContainers } from './containers.js';
 import type { Handlers } from './rpc.js';
 
 const { SIGTERM } = osConstants.signals;
@@ -17,7 +17,7 @@ export type ContainerRpc =
   | 'update_resources'
   | 'resize';
 
-export function containerRpcs(c: ContainerManager): Handlers<ContainerRpc> {
+export function containerRpcs(c: AgentContainers): Handlers<ContainerRpc> {
   return {
     create_container: async (r) => {
       await c.create(r);

@@ -3,7 +3,7 @@
 import { constants as osConstants } from 'node:os';
 import { AgentError, Code } from '../vmchannel/codec.js';
 import { Fd } from '../vmchannel/protocol.js';
-import type { ContainerManager } from './containers.js';
+import type { AgentContainers } from './containers.js';
 import type { Handlers } from './rpc.js';
 
 const { SIGKILL } = osConstants.signals;
@@ -11,7 +11,7 @@ const { SIGKILL } = osConstants.signals;
 /** An attach session's output is dropped beyond this backlog (the container must not block on a slow client). */
 const ATTACH_MAX_BACKLOG = 1 << 20;
 
-export function execRpcs(c: ContainerManager, log: (msg: string) => void): Handlers<'exec_process' | 'signal_exec' | 'attach'> {
+export function execRpcs(c: AgentContainers, log: (msg: string) => void): Handlers<'exec_process' | 'signal_exec' | 'attach'> {
   return {
     exec_process: (r, ctx) => {
       const h = c.exec(r, { write: (fd, b) => ctx.sendData(fd, b), onDrain: (f) => ctx.onDrain(f) }, (st) => {

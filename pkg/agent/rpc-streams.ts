@@ -3,10 +3,10 @@
 import { connect } from 'node:net';
 import { AgentError, Code } from '../vmchannel/codec.js';
 import { DATA_CHUNK, Fd } from '../vmchannel/protocol.js';
-import type { ContainerManager } from './containers.js';
+import type { AgentContainers } from './containers.js';
 import type { Handlers, StreamContext } from './rpc.js';
 
-export function streamRpcs(c: ContainerManager): Handlers<'follow_logs' | 'port_forward'> {
+export function streamRpcs(c: AgentContainers): Handlers<'follow_logs' | 'port_forward'> {
   return {
     follow_logs: (r, ctx) => {
       followLogs(c, ctx, r.container_id, Number(r.offset));
@@ -24,7 +24,7 @@ export function streamRpcs(c: ContainerManager): Handlers<'follow_logs' | 'port_
  * allows (a slow host never makes the agent hold the log in memory); CLOSE once the container exited
  * and everything was sent.
  */
-function followLogs(c: ContainerManager, ctx: StreamContext, id: string, offset: number): void {
+function followLogs(c: AgentContainers, ctx: StreamContext, id: string, offset: number): void {
   const ct = c.get(id);
   let sent = offset;
   let stopped = false;

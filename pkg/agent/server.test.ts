@@ -9,7 +9,7 @@ import type { SerialPort } from './port.js';
 import { FakePort, until } from './testdata/fake-port.js';
 
 // The real container manager sets up /run/bulkhead and drives crun: not wanted in a unit test.
-vi.mock('./containers.js', () => ({ ContainerManager: class extends EventEmitter {} }));
+vi.mock('./containers.js', () => ({ AgentContainers: class extends EventEmitter {} }));
 const { AgentServer } = await import('./server.js');
 
 describe('AgentServer with junk host frames', () => {

@@ -2,7 +2,7 @@
 // the handler table assembled from the feature modules (rpc-*.ts), with the container manager's exits
 // and OOMs sent to the host as events.
 import type { SerialPort } from './port.js';
-import { ContainerManager } from './containers.js';
+import { AgentContainers } from './containers.js';
 import { AgentSession, type OnServed } from './session.js';
 import { systemRpcs } from './rpc-system.js';
 import { containerRpcs } from './rpc-containers.js';
@@ -13,7 +13,7 @@ import { cloneRpcs } from './rpc-clone.js';
 export { AGENT_VERSION } from './session.js';
 
 export class AgentServer {
-  readonly containers = new ContainerManager();
+  readonly containers = new AgentContainers();
   private readonly session: AgentSession;
 
   constructor(port: SerialPort, log: (msg: string) => void, onServed?: OnServed) {
