@@ -14,7 +14,7 @@ import type { ImageSource } from '../pkg/container/image-source.js';
 import { createLogger } from '../pkg/log/logger.js';
 import { execFileResult as execCapture } from '../pkg/sys/exec-file.js';
 import type { CallContext } from '../pkg/grpc/handlers.js';
-import { readVmDirPointer, type VmPodRuntime } from '../pkg/runtime/vm/vm-runtime.js';
+import { podVmDir, type VmPodRuntime } from '../pkg/runtime/vm/vm-runtime.js';
 import { VM_UID_BASE } from '../pkg/vm/qemu-privileges.js';
 import { streamingBackend } from '../pkg/daemon/streaming-wiring.js';
 
@@ -370,7 +370,7 @@ describe('micro-VM pod via the CRI handlers', () => {
     expect(Buffer.from(still.stdout!).toString()).toBe('still here\n');
 
     const stateDir = pods.sandboxes.get(podId).stateDir;
-    process.kill(Number(readFileSync(join(readVmDirPointer(stateDir), 'virtiofsd.pid'), 'utf8')), 'SIGKILL');
+    process.kill(Number(readFileSync(join(podVmDir(stateDir), 'virtiofsd.pid'), 'utf8')), 'SIGKILL');
     let dead;
     for (let i = 0; i < 200; i++) {
       dead = (await pods.handlers.ContainerStatus!(req('ContainerStatusRequest', { container_id: sleeper }), ctx())).status!;

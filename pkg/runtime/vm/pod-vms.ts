@@ -9,7 +9,7 @@ import { failedPrecondition } from '../../errors/errors.js';
 import { MicroVm } from '../../vm/micro-vm.js';
 import { adoptVirtiofsd } from '../../vm/virtiofsd.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';
-import { readVmDirPointer } from './vm-dir-pointer.js';
+import { podVmDir } from './vm-state.js';
 import type { BootedVm } from './vm-booter.js';
 
 /** Reattaching: the agent of a VM that survived the daemon answers Hello in ms; 10 s means it won't. */
@@ -141,7 +141,7 @@ export class PodVms {
 
   private async doReattach(podId: string): Promise<PodVm | undefined> {
     const podDir = join(this.stateDir, 'pods', podId);
-    const vmDir = readVmDirPointer(podDir);
+    const vmDir = podVmDir(podDir);
     if (!existsSync(join(vmDir, 'qemu.pid'))) return undefined;
     const log = this.log.child({ podId });
     let vm: MicroVm;

@@ -22,14 +22,13 @@ import { GUEST_POD_PIDNS } from '../../vmchannel/protocol.js';
 import { createTap } from './tap-network.js';
 import { WarmPool } from './warm-pool.js';
 import { releaseGuestShare } from './guest-share.js';
-import { readVmDirPointer, writeVmDirPointer } from './vm-dir-pointer.js';
 import { SHARE_TAG, VmBooter } from './vm-booter.js';
 import { VmStarter, type StartedVm } from './snapshot-start.js';
 import { PodVms } from './pod-vms.js';
 import { setupSandboxRequest, wireTapToVeth } from './pod-network.js';
 import { fromAgent } from './agent-errors.js';
 import { checkFits, limitsFromCri, podVmSize, sizeFits, type SizingBase, type VmSize } from './vm-size.js';
-import { readVmSize, writeVmSize } from './vm-size-record.js';
+import { loadPodVmState, podVmDir, savePodVmState } from './vm-state.js';
 import { processTree } from '../../sys/proc.js';
 import type * as cri from '../../api/cri-types.js';
 import { vmmUsage } from '../../vm/vmm-usage.js';
@@ -66,9 +65,7 @@ export class VmPodController implements PodController {
       deps.config.pool_size,
       join(deps.stateDir, 'vm-pool', deps.handler),
       async (r) => {
-        const b = await this.starter.start({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log });
-        writeVmSize(b.vmDir, this.poolVmSize);
-        return b;
+        return this.starter.start({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log });
       },
       deps.log.child({ pool: deps.handler }),
       deps.handler,
@@ -125,7 +122,7 @@ export class VmPodController implements PodController {
     const warm = sizeFits(size, this.poolVmSize) ? this.pool.take(sb.stateDir) : undefined;
     if (warm) {
       sb.namespaces = { net: warm.netns, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
-      writeVmDirPointer(sb.stateDir, warm.vmDir);
+      savePodVmState(sb.stateDir, { vmDir: warm.vmDir, size: this.poolVmSize, startedFrom: `pool (${warm.startedFrom})` });
       // QEMU, virtiofsd and the children they forked while pooled (virtiofsd's sandbox worker, forked
       // when QEMU connected): what they use from now on is the pod's. cgroup v2 does not move memory
       // charged before the move (it stays where the pool booted them); PodSandboxStats reads the
@@ -160,7 +157,7 @@ export class VmPodController implements PodController {
       mkdirSync(vmDir, { recursive: true, mode: 0o700 });
       const size = this.podSize(sb);
       const booted = await this.starter.start({ name: `bulkhead-${sb.id.slice(0, 12)}`, vmDir, netns, ...size, cgroupProcs: this.podCgroup.procsFiles(sb), log });
-      writeVmSize(vmDir, size);
+      savePodVmState(sb.stateDir, { vmDir, size, startedFrom: booted.startedFrom });
       log.info({ podId: sb.id, vcpus: size.vcpus, memoryMib: size.memoryMib, startedFrom: booted.startedFrom }, 'pod VM sized');
       pod = this.pods.adopt(sb.id, booted, log);
       startedFrom = booted.startedFrom;
@@ -182,7 +179,7 @@ export class VmPodController implements PodController {
     const p = this.pods.get(sb.id);
     // Not reattached yet (daemon restarted): QEMU may have died meanwhile, or been shut down by a
     // StopPodSandbox the kill cut off before its record was saved. The pidfile tells.
-    return p ? !p.dead : vmProcessAlive(readVmDirPointer(sb.stateDir));
+    return p ? !p.dead : vmProcessAlive(podVmDir(sb.stateDir));
   }
 
   async stopSandbox(sb: SandboxRecord, _log: Logger): Promise<void> {
@@ -191,7 +188,7 @@ export class VmPodController implements PodController {
 
   async removeSandbox(sb: SandboxRecord, log: Logger): Promise<void> {
     await this.pods.stop(sb.id);
-    const vmDir = readVmDirPointer(sb.stateDir);
+    const vmDir = podVmDir(sb.stateDir);
     releaseShortSocketDir(vmDir);
     this.pods.forget(sb.id);
     releaseGuestShare(vmDir);
@@ -229,7 +226,7 @@ export class VmPodController implements PodController {
 
   /** UpdatePodSandboxResources: the pod's new limits must fit the VM it booted with. */
   async checkSandboxResources(sb: SandboxRecord, resources: cri.LinuxContainerResources__Output | null): Promise<void> {
-    const have = readVmSize(readVmDirPointer(sb.stateDir));
+    const have = loadPodVmState(sb.stateDir).size;
     if (!have) return; // no VM (never booted, or removed): nothing to outgrow
     checkFits(`UpdatePodSandboxResources of pod ${sb.id}`, limitsFromCri(resources), have, this.sizing, limitsFromCri(sb.config.linux?.resources));
   }

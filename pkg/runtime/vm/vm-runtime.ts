@@ -20,7 +20,7 @@ import { VmTaskRuntime } from './vm-task-runtime.js';
 import type { GuestImage } from '../../vm/guest-image.js';
 
 export type { VmHandlerInfo, VmRuntimeDeps } from './vm-handler-deps.js';
-export { readVmDirPointer } from './vm-dir-pointer.js';
+export { podVmDir } from './vm-state.js';
 
 export class VmPodRuntime implements PodRuntime {
   readonly kind = 'vm' as const;

@@ -18,14 +18,13 @@ import { failedPrecondition, internal, invalidArgument } from '../../errors/erro
 import { vmProcessAlive } from '../../vm/micro-vm.js';
 import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { bindIntoShare, guestShareOf, removeFromShare } from './guest-share.js';
-import { readVmDirPointer } from './vm-dir-pointer.js';
 import { PodVms } from './pod-vms.js';
 import { GuestContainers } from './guest-containers.js';
 import { cgroupStatsOf, guestResources } from './guest-resources.js';
 import { fromAgent, isAgentNotFound } from './agent-errors.js';
 import { execSyncInGuest } from './guest-exec.js';
 import { checkFits, limitsFromCri, limitsFromOci, sumLimits, type SizingBase } from './vm-size.js';
-import { readVmSize } from './vm-size-record.js';
+import { loadPodVmState, podVmDir } from './vm-state.js';
 import { readLogBase, writeLogBase } from './log-base.js';
 
 
@@ -38,6 +37,8 @@ const { SIGKILL } = osConstants.signals;
  * containers one by one before the CRI socket listens) for its 2 s QMP + 10 s agent + 10 s list timeouts.
  */
 const REATTACH_WAIT_MS = 1000;
+/** Stats have no start-up to hold: they may wait longer for the reattach (a guest that never answers gives up at 22 s). */
+const STATS_REATTACH_WAIT_MS = 10_000;
 
 export class VmTaskRuntime implements TaskRuntime {
   constructor(
@@ -145,7 +146,7 @@ export class VmTaskRuntime implements TaskRuntime {
     const known = this.ctrs.get(c.id)?.state;
     if (known) return known;
     // The VM died while the daemon was down: nothing inside can still run.
-    if (c.state !== 'CONTAINER_EXITED' && !vmProcessAlive(readVmDirPointer(join(this.deps.stateDir, 'pods', c.podId)))) return this.ctrs.vmGone(c);
+    if (c.state !== 'CONTAINER_EXITED' && !vmProcessAlive(podVmDir(join(this.deps.stateDir, 'pods', c.podId)))) return this.ctrs.vmGone(c);
     return { status: c.state === 'CONTAINER_EXITED' ? 'exited' : 'unknown', pid: 0 };
   }
 
@@ -155,6 +156,9 @@ export class VmTaskRuntime implements TaskRuntime {
 
   /** cgroup v2 stats of the container inside the guest, via the agent. */
   async containerCgroupStats(c: ContainerRecord): Promise<CgroupStats | undefined> {
+    // Right after a daemon restart the pod's VM may still be reattaching (seconds under TCG at load
+    // 16): wait for it a while, or the first stats after a restart read as zeroes.
+    if (!this.ctrs.has(c.id)) await this.pods.reattachWithin(c.podId, STATS_REATTACH_WAIT_MS);
     const vc = this.ctrs.get(c.id);
     const pod = this.pods.get(c.podId);
     if (!vc || vc.state.status !== 'running' || !pod || pod.dead) return undefined;
@@ -165,7 +169,7 @@ export class VmTaskRuntime implements TaskRuntime {
 
   async updateResources(c: ContainerRecord, r: OciResources, others: readonly ContainerRecord[] = []): Promise<void> {
     const pod = await this.pods.running(c.podId);
-    const have = readVmSize(pod.vmDir);
+    const have = loadPodVmState(join(this.deps.stateDir, 'pods', c.podId)).size;
     if (have) {
       const rest = others.map((o) => limitsFromCri(o.resources ?? o.config.linux?.resources));
       const now = sumLimits([limitsFromCri(c.resources ?? c.config.linux?.resources), ...rest]);

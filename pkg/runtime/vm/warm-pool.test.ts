@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { procStartTime } from '../../sys/proc.js';
 import { WarmPool, slotOwner } from './warm-pool.js';
-import { writeVmDirPointer } from './vm-dir-pointer.js';
+import { savePodVmState } from './vm-state.js';
 
 const log = pino({ level: 'silent' });
 const children: ChildProcess[] = [];
@@ -48,7 +48,7 @@ describe('WarmPool.cleanStale after a daemon restart', () => {
       const taken = makeSlot(poolDir, 'aaaaaaaaaaaa');
       const podDir = join(root, 'pods', 'p1');
       mkdirSync(podDir, { recursive: true });
-      writeVmDirPointer(podDir, taken.vmDir);
+      savePodVmState(podDir, { vmDir: taken.vmDir });
       writeFileSync(join(taken.slot, 'taken-by'), podDir);
       const takenQemu = standIn(taken.qemuPidFile);
       writeFileSync(taken.qemuPidFile, String(takenQemu));
@@ -84,16 +84,16 @@ describe('WarmPool.cleanStale after a daemon restart', () => {
     }
   });
 
-  test('a pod whose own pointer names another VM dir does not own the slot', () => {
+  test('a pod whose own state names another VM dir does not own the slot', () => {
     const root = mkdtempSync(join(tmpdir(), 'bh-pool-'));
     try {
       const s = makeSlot(join(root, 'pool'), 'eeeeeeeeeeee');
       const podDir = join(root, 'pods', 'p2');
       mkdirSync(podDir, { recursive: true });
       writeFileSync(join(s.slot, 'taken-by'), podDir);
-      // cut off between the mark and its pointer: the pod's VM dir defaults to <pod>/vm
+      // cut off between the mark and its state file: the pod's VM dir defaults to <pod>/vm
       expect(slotOwner(s.slot)).toBeUndefined();
-      writeVmDirPointer(podDir, s.vmDir);
+      savePodVmState(podDir, { vmDir: s.vmDir });
       expect(slotOwner(s.slot)).toBe(podDir);
     } finally {
       rmSync(root, { recursive: true, force: true });

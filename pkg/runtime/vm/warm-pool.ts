@@ -17,7 +17,7 @@ import { vmPaths, vmProcessAlive, type MicroVm } from '../../vm/micro-vm.js';
 import { shortSocketDir } from '../../vm/socket-dir.js';
 import { adoptVirtiofsd } from '../../vm/virtiofsd.js';
 import { createTap } from './tap-network.js';
-import { readVmDirPointer } from './vm-dir-pointer.js';
+import { podVmDir } from './vm-state.js';
 
 /** In a slot a pod took: the pod's state dir. */
 const TAKEN_BY = 'taken-by';
@@ -190,7 +190,7 @@ export function slotOwner(slot: string): string | undefined {
   }
   // A pod removed, or cut off between the mark and its own pointer, no longer owns the slot.
   if (!podStateDir || !existsSync(podStateDir)) return undefined;
-  return readVmDirPointer(podStateDir) === join(slot, 'vm') ? podStateDir : undefined;
+  return podVmDir(podStateDir) === join(slot, 'vm') ? podStateDir : undefined;
 }
 
 /** SIGKILLs the slot's QEMU and virtiofsd when (and only when) they are the slot's, then waits for them. */
