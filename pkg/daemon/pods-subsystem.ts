@@ -66,17 +66,14 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   // The one place where a handler's kind picks its pod controller and task runtime.
   const runtimes = new Map<string, PodRuntime>();
   for (const [name, h] of Object.entries(config.runtime_handlers)) {
-    if (h.kind === 'oci') {
-      runtimes.set(name, new OciPodRuntime({ handler: name, config: h, stateDir: config.state, exitWatcher: exits, hostOomScoreAdjMin: oomMin, cgroups, log }));
-    } else {
-      const rt = new VmPodRuntime({ handler: name, config: h, rootDir: h.guest_root ?? config.root, stateDir: config.state, log: log.child({ handler: name }), cgroups });
-      runtimes.set(name, rt);
-      // Build/verify the guest image in the background so the first VM pod does not pay for it.
-      if (!rt.info().unavailable) rt.guestImage().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'guest image build failed'));
-      rt.startPool().catch((e: unknown) => log.error({ handler: name, err: (e as Error).message }, 'warm pool start failed'));
-    }
+    const rt =
+      h.kind === 'oci'
+        ? new OciPodRuntime({ handler: name, config: h, stateDir: config.state, exitWatcher: exits, hostOomScoreAdjMin: oomMin, cgroups, log })
+        : new VmPodRuntime({ handler: name, config: h, rootDir: h.guest_root ?? config.root, stateDir: config.state, log: log.child({ handler: name }), cgroups });
+    runtimes.set(name, rt);
   }
   for (const rt of deps.extraRuntimes ?? []) runtimes.set(rt.handler, rt);
+  for (const rt of runtimes.values()) rt.start?.(log);
   const sandboxes = new SandboxManager(config, runtimes, deps.network, cgroups);
   const events = new ContainerEventBus();
   const apparmor = new SysAppArmor();

@@ -2,6 +2,7 @@
 // one kind, and what the handler says of itself. A third kind plugs in by implementing both halves
 // and a PodRuntime factory, registered by kind in pkg/daemon/pods-subsystem.ts (the one place where
 // a handler's kind picks its implementation).
+import type { Logger } from 'pino';
 import type { PodController, UserNamespaceSupport } from './pod-controller.js';
 import type { TaskRuntime } from './task-runtime.js';
 
@@ -46,5 +47,10 @@ export interface PodRuntime {
    */
   userNamespaces(): UserNamespaceSupport;
   status(): HandlerStatus;
+  /**
+   * Background work the handler starts with the daemon (VM kinds: build or check the guest image so
+   * the first pod does not wait, then fill the warm pool); failures are logged, not thrown.
+   */
+  start?(log: Logger): void;
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@
 //   pod-network.ts       tap <-> CNI veth wiring and the SetupSandbox request
 //   guest-exec.ts        ExecSync, vm-streams.ts exec/attach/port-forward through the agent
 //   guest-share.ts, guest-spec-rewrite.ts, guest-resources.ts, agent-errors.ts, vm-size.ts
+import type { Logger } from 'pino';
 import type { UserNamespaceSupport } from '../pod-controller.js';
 import type { HandlerStatus, PodRuntime, PodRuntimeTraits } from '../pod-runtime.js';
 import { GuestContainers } from './guest-containers.js';
@@ -83,6 +84,11 @@ export class VmPodRuntime implements PodRuntime {
   /** Cleans what an earlier daemon left in the pool, then starts filling it. */
   startPool(): Promise<void> {
     return this.controller.startPool();
+  }
+
+  start(log: Logger): void {
+    if (!this.info().unavailable) this.guestImage().catch((e: unknown) => log.error({ handler: this.handler, err: (e as Error).message }, 'guest image build failed'));
+    this.startPool().catch((e: unknown) => log.error({ handler: this.handler, err: (e as Error).message }, 'warm pool start failed'));
   }
 
   async close(): Promise<void> {
