@@ -11,14 +11,13 @@
 #   4. kind delete cluster; no node container, mount or netns left; the `kind` network and dockerd
 #      are left alone while another cluster (e.g. the conformance suite's) uses them
 # Safe beside another kind cluster on the same engine: only $CLUSTER is created and deleted.
-# BULKHEAD_KIND_MICROVM=0 skips the micro-VM pods (e.g. a node image built without QEMU).
+# BULKHEAD_KIND_MICROVM=0 skips the micro-VM pods (default: skipped when the node image has no QEMU).
 # Prints "kind: N passed, M failed" last; exit status 1 when anything failed.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${BULKHEAD_KIND_CACHE:-/var/cache/bulkhead-tools/kind}
 CLUSTER=${BULKHEAD_KIND_CLUSTER:-bhk-e2e}
 NODE_IMAGE=${NODE_IMAGE:-bulkhead/kind-node:v1.36.3}
-MICROVM=${BULKHEAD_KIND_MICROVM:-1}
 TEST_IMAGE=bulkhead.local/kind-e2e/busybox:e2e
 TEST_IMAGE2=bulkhead.local/kind-e2e/busybox:e2e-v2
 WORK=$(mktemp -d /tmp/bulkhead-kind-e2e.XXXXXX)
@@ -71,6 +70,10 @@ log "docker engine: $docker_started"
 t0=$SECONDS
 flock "$CACHE/.build.lock" bash "$REPO/deploy/kind/build-node-image.sh"
 timing "node image (build or cached)" $((SECONDS - t0))
+# Micro-VM pods where the node image has QEMU (label set by build-node-image.sh; QEMU=0 builds none).
+MICROVM=${BULKHEAD_KIND_MICROVM:-$(docker image inspect -f '{{index .Config.Labels "bulkhead.microvm"}}' "$NODE_IMAGE" 2>/dev/null || true)}
+[[ $MICROVM == 0 ]] || MICROVM=1
+log "microvm pods: $([[ $MICROVM == 1 ]] && echo yes || echo "no (node image without QEMU)")"
 
 # The test image: the host's static busybox, made into a `docker save` archive and loaded into
 # the engine, so `kind load docker-image` exercises docker save → ctr shim → bulkhead import.
@@ -253,6 +256,13 @@ if [[ $MICROVM == 1 ]]; then
     check "microvm vm-$i: kubectl exec (guest kernel)" bash -c "
       out=\$('$KUBECTL' exec vm-$i -- sh -c 'cat /www/index.html; uname -r'); echo \"\$out\"
       [[ \$out == served-by-vm-$i* ]] && [[ \$(sed -n 2p <<<\"\$out\") != \$(docker exec ${nodes[i]} uname -r) ]]"
+  done
+  # The accelerator the nodes' Bulkhead chose: KVM only where the host's /dev/kvm is real (kind's
+  # privileged nodes see it); TCG where it is PVM (stock guest kernels cannot boot) or absent.
+  want=kvm
+  if [[ -e /sys/module/kvm_pvm ]] || ! grep -qwE 'vmx|svm' /proc/cpuinfo || [[ ! -c /dev/kvm ]]; then want=tcg; fi
+  for i in 0 1; do
+    check "microvm vm-$i: QEMU runs with -accel $want" bash -c "docker exec ${nodes[i]} pgrep -a qemu-system | tee /dev/stderr | grep -q -- '-accel $want'"
   done
   vm1_ip=$(k get pod vm-1 -o jsonpath='{.status.podIP}')
   check "pod-to-pod runc → microvm across nodes (web-0 → vm-1 $vm1_ip)" bash -c "get_in web-0 $vm1_ip 8080 | grep -q served-by-vm-1"
