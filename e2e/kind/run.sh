@@ -99,6 +99,10 @@ done
 check "nodes Ready" k wait --for=condition=Ready node --all --timeout=60s
 k get nodes -o wide | tee "$WORK/nodes.txt"
 check "both nodes run bulkhead" bash -c "[[ \$(grep -c 'bulkhead://' '$WORK/nodes.txt') == 2 ]]"
+for n in "${nodes[@]}"; do # the node's own view: every configured handler usable (QEMU, guest image, accelerator)
+  check "bulkhead status on $n: handlers ✓" bash -c "docker exec $n bulkhead status >'$WORK/status.out' 2>&1; sed -n '/^Handlers/,/^CNI/p' '$WORK/status.out'
+    grep -q '✓ runc' '$WORK/status.out' && { [[ $MICROVM == 0 ]] || grep -q '✓ microvm' '$WORK/status.out'; }"
+done
 
 # ---- 3. workload
 t1=$SECONDS
