@@ -141,11 +141,13 @@ fi
 KIND_SRC=$(cd /tmp && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/images/base/files
 [[ -f $KIND_SRC/usr/local/bin/entrypoint ]] || die "kind's base-image files not found in $KIND_SRC"
 
-# A node image built from exactly these inputs is reused (warm runs): this checkout's dist/ and
-# deploy/, the base, the tools and this script. BULKHEAD_KIND_REBUILD=1 forces a build.
-STAMP=$( { echo "$BASE $NODE_BASE $K8S_VERSION ${COREDNS:-} guest=${GUEST_DIR##*/}";
+# A node image built from exactly these inputs is reused (warm runs): the contents of this
+# checkout's dist/ and deploy/ (this script included; not the *.md files) and package-lock.json,
+# node's version, the bases, the tools and the guest image. Contents, not mtimes: `npm run build`
+# rewrites dist/ with the same bytes. BULKHEAD_KIND_REBUILD=1 forces a build.
+STAMP=$( { echo "$BASE $NODE_BASE $K8S_VERSION ${COREDNS:-} guest=${GUEST_DIR##*/} node=$(node --version)";
   ls -l --time-style=+%s "$K8S_BIN" "$CACHE/bin" "$CRICTL";
-  (cd "$REPO" && find dist deploy -type f -newermt @0 -printf '%p %s %T@\n' | sort) ; } | sha256sum | cut -c1-16)
+  (cd "$REPO" && find dist deploy package-lock.json -type f ! -name '*.md' -print0 | sort -z | xargs -0 sha256sum) ; } | sha256sum | cut -c1-16)
 if [[ $ROOTFS_ONLY == 0 && ${BULKHEAD_KIND_REBUILD:-0} != 1 ]] \
    && [[ $(docker image inspect -f '{{index .Config.Labels "bulkhead.inputs"}}' "$NODE_IMAGE" 2>/dev/null) == "$STAMP" ]]; then
   log "$NODE_IMAGE is up to date (inputs $STAMP)"
