@@ -57,7 +57,7 @@ pf_pid=
 cleanup() {
   log "cleanup"
   [[ -n $pf_pid ]] && kill "$pf_pid" 2>/dev/null || true
-  bhk_cluster_down "$CLUSTER" 2>/dev/null || true
+  bhk_cluster_down "$CLUSTER" || true
   docker rmi -f "$TEST_IMAGE" "$TEST_IMAGE2" >/dev/null 2>&1 || true
   bhk_docker_down "$docker_started" || true
   rm -rf "$WORK"

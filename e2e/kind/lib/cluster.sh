@@ -10,8 +10,8 @@
 #   cluster.sh down NAME                 → kind delete cluster NAME; the `kind` network is removed
 #                                          only when no container is attached to it any more
 #   cluster.sh docker-down STARTED       → stops dockerd only if STARTED is "started" (this caller
-#                                          started it) and no kind node (of any cluster) and no
-#                                          other container exists
+#                                          started it), no container (kind node of any cluster or
+#                                          other) exists and no node image build holds the build lock
 # Never touches another cluster's containers; never removes the network or stops the engine
 # while something else uses them.
 set -euo pipefail
@@ -70,6 +70,11 @@ bhk_docker_down() { # STARTED ("started" when the caller's docker-up started doc
   others=$(docker ps -aq 2>/dev/null | wc -l)
   if ((others > 0)); then
     _bhk_log "dockerd kept running: $others container(s) exist ($(docker ps -a --format '{{.Names}}' | tr '\n' ' '))"
+    return 0
+  fi
+  # A node image build (another checkout's, under the shared lock) imports into this engine.
+  if [[ -e $BHK_CACHE/.build.lock ]] && ! flock -n "$BHK_CACHE/.build.lock" true; then
+    _bhk_log "dockerd kept running: a node image build holds $BHK_CACHE/.build.lock"
     return 0
   fi
   pid=$(cat "$BHK_DOCKER_STATE/dockerd.pid" 2>/dev/null || true)
