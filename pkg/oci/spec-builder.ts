@@ -2,6 +2,9 @@
 // the sandbox's namespaces and files, and the image config — following containerd's CRI plugin
 // wherever the CRI leaves room for interpretation. Pure apart from reading the rootfs's
 // /etc/passwd and /etc/group, the host's device nodes (privileged/devices) and seccomp files.
+// Just over 400 lines: one function per spec section (process, mounts, namespaces, devices,
+// resources, security) read top to bottom in the order runc applies them; the sections with
+// policies of their own already live beside it (user.ts, mounts.ts, resources.ts, seccomp, apparmor).
 import { hostname as osHostname } from 'node:os';
 import type * as cri from '../api/cri-types.js';
 import { failedPrecondition, invalidArgument } from '../errors/errors.js';
