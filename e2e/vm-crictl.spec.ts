@@ -3,6 +3,7 @@
 //   from the host the pod IP answers on its port; crictl exec (plain, stdin, tty), logs, stats and
 //   port-forward work; orphans in the pod are reaped (catatonit); after `crictl rmp` no QEMU,
 //   virtiofsd, netns (with its tap), mount or per-pod file of the pod remains.
+import { podVmDir as vmDirOfPod } from '../pkg/runtime/vm/vm-state.js';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -192,8 +193,7 @@ describe.skipIf(!isRoot || !existsSync('/usr/bin/qemu-system-x86_64'))('micro-VM
   });
 
   it('after rmp nothing of the pod remains: QEMU, virtiofsd, netns/tap, mounts, files', async () => {
-    const vmDirPointer = join(podVmDir, 'vm-dir');
-    const vmDir = existsSync(vmDirPointer) ? readFileSync(vmDirPointer, 'utf8').trim() : join(podVmDir, 'vm');
+    const vmDir = vmDirOfPod(podVmDir);
     expect(processesMentioning(vmDir, /qemu-system/).length).toBe(1);
     // virtiofsd runs sandbox=namespace: the process we start plus its worker in the new pid namespace.
     expect(processesMentioning(vmDir, /virtiofsd/).length).toBe(2);

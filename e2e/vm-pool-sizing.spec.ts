@@ -1,6 +1,7 @@
 // The warm pool serves pods with limits: pool VMs boot at pool_vcpus/pool_memory_mib, and a pod whose
 // own size (pkg/runtime/vm/vm-size.ts) fits takes one; its later updates are checked against the VM it
 // got. The hand-over moves QEMU, virtiofsd and virtiofsd's sandbox worker into the pod's cgroup.
+import { podVmDir } from '../pkg/runtime/vm/vm-state.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,7 +81,7 @@ describe.skipIf(!isRoot || !vmEnabled)('warm pool serving a pod with limits', ()
   });
 
   it("moves the VM's host processes, virtiofsd's sandbox worker included, into the pod cgroup", async () => {
-    const vmDir = readFileSync(join(d.state, 'pods', pod, 'vm-dir'), 'utf8').trim();
+    const vmDir = podVmDir(join(d.state, 'pods', pod));
     const qemu = Number(readFileSync(join(vmDir, 'qemu.pid'), 'utf8'));
     const vfs = Number(readFileSync(join(vmDir, 'virtiofsd.pid'), 'utf8'));
     // The memory controller's cgroup (v1 "N:memory:/path" on a hybrid host, else the v2 "0::/path").
