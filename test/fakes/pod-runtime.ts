@@ -232,3 +232,13 @@ export class FakePodRuntime implements PodRuntime {
     this.closed = true;
   }
 }
+
+/** A cgroup sample for the fakes' containerCgroupStats/sandboxStats: cpu usage and working set. */
+export function cgroupStats(o: { usageNs: bigint; workingSetBytes: number; pids?: number }): CgroupStats {
+  return {
+    timestampNs: BigInt(Date.now()) * 1_000_000n,
+    cpu: { usageNs: o.usageNs },
+    memory: { usageBytes: o.workingSetBytes, workingSetBytes: o.workingSetBytes, rssBytes: o.workingSetBytes, cacheBytes: 0, pageFaults: 0, majorPageFaults: 0, oomKills: 0, limitHits: 0 },
+    pids: { current: o.pids ?? 1 },
+  };
+}
