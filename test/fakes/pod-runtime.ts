@@ -206,8 +206,9 @@ export class FakePodRuntime implements PodRuntime {
   readonly controller: FakePodController;
   readonly tasks: FakeTaskRuntime;
   readonly traits: PodRuntimeTraits;
-  private readonly userns: UserNamespaceSupport;
-  private readonly st: HandlerStatus;
+  /** What userNamespaces() and status() answer; tests may change them. */
+  userns: UserNamespaceSupport;
+  handlerStatus: HandlerStatus;
   closed = false;
 
   constructor(journal: Journal, o: FakePodRuntimeOptions) {
@@ -217,7 +218,7 @@ export class FakePodRuntime implements PodRuntime {
     this.tasks = new FakeTaskRuntime(journal);
     this.traits = { podCgroupLimits: true, appArmor: 'host', ...o.traits };
     this.userns = o.userNamespaces ?? { unsupported: 'the fake runtime has no user namespaces' };
-    this.st = { recursiveReadOnlyMounts: true, ...o.status };
+    this.handlerStatus = { recursiveReadOnlyMounts: true, ...o.status };
   }
 
   userNamespaces(): UserNamespaceSupport {
@@ -225,7 +226,7 @@ export class FakePodRuntime implements PodRuntime {
   }
 
   status(): HandlerStatus {
-    return this.st;
+    return this.handlerStatus;
   }
 
   async close(): Promise<void> {

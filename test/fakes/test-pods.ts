@@ -23,6 +23,8 @@ import { ContainerEventBus } from '../../pkg/events/container-events.js';
 import type { CallContext, ResponseStream } from '../../pkg/grpc/handlers.js';
 import { containerConfig, podConfig } from '../../pkg/oci/test-fixtures.js';
 import { SandboxManager } from '../../pkg/sandbox/sandbox-manager.js';
+import { podsStatusSource } from '../../pkg/daemon/pods-subsystem.js';
+import type { StatusSource } from '../../pkg/status/status-source.js';
 import { LayerUsageCache } from '../../pkg/stats/layer-usage-cache.js';
 import { StatsService } from '../../pkg/stats/stats-service.js';
 import { FakeCgroupDriver, FakeImageSource, FakePodNetwork, fakePodFiles, fakeRootfs } from './host.js';
@@ -48,6 +50,8 @@ export interface TestPods extends TestHost {
   containers: ContainerManager;
   events: ContainerEventBus;
   stats: StatsService;
+  /** The subsystem's StatusSource (handler readiness and features), as buildPodsSubsystem makes it. */
+  status: StatusSource;
   /** The CRI handlers of the pods subsystem, as buildPodsSubsystem composes them. */
   cri: ReturnType<typeof criHandlers>;
   ctx: CallContext;
@@ -134,6 +138,7 @@ async function assemble(host: TestHost, recover: boolean): Promise<TestPods> {
     containers,
     events,
     stats,
+    status: podsStatusSource(host.config, runtimes, { whyOff: () => 'no AppArmor in unit tests' }, () => false),
     cri,
     ctx,
     restart: () => assemble(host, true),
