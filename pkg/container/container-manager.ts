@@ -76,7 +76,19 @@ export interface ContainerManagerDeps {
   /** The node's AppArmor; absent: profiles accepted and not applied (unit tests, hosts without it). */
   apparmor?: AppArmorHost;
   selinuxEnabled?: boolean;
+  /** Mounting the rootfs overlay (rootfs.ts, needs root); absent: the real one. Unit tests inject a fake. */
+  rootfs?: RootfsMounter;
 }
+
+/** The rootfs steps of a container's create and removal (rootfs.ts). */
+export interface RootfsMounter {
+  mount(containerDir: string, lowerdirs: string[], idmap?: RootfsIdmap): Promise<string>;
+  unmount(containerDir: string): Promise<void>;
+  /** Unmounts what is left and deletes the container's directory. */
+  removeDir(containerDir: string): Promise<void>;
+}
+
+const hostRootfs: RootfsMounter = { mount: mountRootfs, unmount: unmountRootfs, removeDir: removeContainerDir };
 
 export class ContainerManager implements PodContainers {
   readonly store: RecordStore<ContainerRecord>;
@@ -84,8 +96,10 @@ export class ContainerManager implements PodContainers {
   private readonly names = new Map<string, string>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly refreshing = new Map<string, Promise<void>>();
+  private readonly rootfs: RootfsMounter;
 
   constructor(private readonly deps: ContainerManagerDeps) {
+    this.rootfs = deps.rootfs ?? hostRootfs;
     this.store = new RecordStore<ContainerRecord>(join(deps.config.root, 'containers'), 'container.json');
     for (const rt of new Set(deps.sandboxes.runtimes.values())) rt.tasks.onExit((id) => void this.onExit(id));
   }
@@ -196,7 +210,7 @@ export class ContainerManager implements PodContainers {
       const t0 = performance.now();
       await this.store.save(c); // intent record
       const lowers = await this.deps.images.acquireLayers(image.id, c.leaseId);
-      await mountRootfs(dir, lowers, rootfsIdmap(sb, runtime, this.deps.config.root));
+      await this.rootfs.mount(dir, lowers, rootfsIdmap(sb, runtime, this.deps.config.root));
       const volumes = await mountImageVolumes(id, dir, config.mounts, this.deps.images);
       timings.rootfsMs = Math.round(performance.now() - t0);
       await writeBundle(c, sb, volumes, {
@@ -234,10 +248,10 @@ export class ContainerManager implements PodContainers {
   private async destroy(c: ContainerRecord, log: Logger): Promise<void> {
     const rt = this.deps.sandboxes.runtimes.get(c.handler);
     if (rt) await rt.tasks.removeContainer(c, log);
-    await unmountRootfs(c.dir);
+    await this.rootfs.unmount(c.dir);
     await unmountImageVolumes(c.id, c.dir, c.config.mounts ?? [], this.deps.images);
     await this.deps.images.releaseLayers(c.leaseId);
-    await removeContainerDir(c.dir);
+    await this.rootfs.removeDir(c.dir);
   }
 
   async start(idOrPrefix: string, log: Logger): Promise<void> {
@@ -466,7 +480,7 @@ export class ContainerManager implements PodContainers {
   /** Start-up: load records, roll back interrupted creates, pick up exits that happened while down. */
   async recover(log: Logger): Promise<void> {
     const { records, orphans } = await this.store.loadAll();
-    for (const o of orphans) await removeContainerDir(this.store.dirOf(o));
+    for (const o of orphans) await this.rootfs.removeDir(this.store.dirOf(o));
     const live: ContainerRecord[] = [];
     for (const c of records) {
       const clog = log.child({ podId: c.podId, containerId: c.id });

@@ -84,7 +84,31 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
   await sandboxes.finishPendingRemovals(log);
 
   const stats = new StatsService(sandboxes, containers);
-  const status: StatusSource = {
+  const status = podsStatusSource(config, runtimes, apparmor, selinuxEnabled);
+  return {
+    sandboxes,
+    containers,
+    runtimes,
+    status,
+    handlers: {
+      ...podSandboxHandlers(sandboxes, containers),
+      ...containerHandlers(containers),
+      ...execSyncHandlers(containers),
+      ...eventHandlers(events),
+      ...containerStatsHandlers(containers, stats),
+      ...podStatsHandlers(sandboxes, stats),
+      ...listStreamingHandlers(sandboxes, containers, stats),
+    },
+    async close() {
+      for (const rt of runtimes.values()) await rt.close();
+      exits.close();
+    },
+  };
+}
+
+/** The pods subsystem's part of the CRI Status: the default handler's readiness, each handler's features, `crictl info` details. */
+export function podsStatusSource(config: Config, runtimes: ReadonlyMap<string, PodRuntime>, apparmor: Pick<SysAppArmor, 'whyOff'>, selinux: () => boolean): StatusSource {
+  return {
     async conditions() {
       const why = runtimes.get(config.default_runtime_handler)?.status().unavailable;
       return why ? [{ type: 'RuntimeReady', status: false, reason: 'RuntimeHandlerUnusable', message: `default handler "${config.default_runtime_handler}": ${why}` }] : [];
@@ -113,26 +137,7 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
         if (st.details) vmInfo[name] = st.details;
       }
       // Not "runtimeHandlers": crictl info prints the CRI handler list (with features) under that key, and an info key of the same name replaced it.
-      return { handlerStatus: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo), apparmor: apparmor.whyOff() ?? 'enabled: RuntimeDefault is bulkhead-default, Localhost profiles must be loaded', selinux: selinuxEnabled() ? 'enabled: containers asking for labels or relabeling are refused (not implemented)' : 'not enabled: labels are accepted and not applied' };
-    },
-  };
-  return {
-    sandboxes,
-    containers,
-    runtimes,
-    status,
-    handlers: {
-      ...podSandboxHandlers(sandboxes, containers),
-      ...containerHandlers(containers),
-      ...execSyncHandlers(containers),
-      ...eventHandlers(events),
-      ...containerStatsHandlers(containers, stats),
-      ...podStatsHandlers(sandboxes, stats),
-      ...listStreamingHandlers(sandboxes, containers, stats),
-    },
-    async close() {
-      for (const rt of runtimes.values()) await rt.close();
-      exits.close();
+      return { handlerStatus: JSON.stringify(handlers), vmHandlers: JSON.stringify(vmInfo), apparmor: apparmor.whyOff() ?? 'enabled: RuntimeDefault is bulkhead-default, Localhost profiles must be loaded', selinux: selinux() ? 'enabled: containers asking for labels or relabeling are refused (not implemented)' : 'not enabled: labels are accepted and not applied' };
     },
   };
 }

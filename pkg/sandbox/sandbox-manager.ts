@@ -35,6 +35,14 @@ export interface PodContainers {
   podEvent(sb: SandboxRecord, type: 'CONTAINER_CREATED_EVENT' | 'CONTAINER_STARTED_EVENT' | 'CONTAINER_STOPPED_EVENT' | 'CONTAINER_DELETED_EVENT'): void;
 }
 
+/** Where pod files are made and removed (pod-files.ts; its shm tmpfs needs root). Unit tests inject a fake. */
+export interface PodFiles {
+  write(sb: SandboxRecord, hostIpc: boolean, hostNet: boolean): Promise<void>;
+  remove(sb: SandboxRecord): Promise<void>;
+}
+
+const hostPodFiles: PodFiles = { write: writePodFiles, remove: removePodFiles };
+
 export function sandboxNameKey(m: cri.PodSandboxMetadata__Output | null): string {
   if (!m || !m.name) throw invalidArgument('pod sandbox metadata.name must not be empty');
   checkMetadataText('pod sandbox metadata.name', m.name);
@@ -66,6 +74,7 @@ export class SandboxManager {
     /** Names pod cgroups and container cgroupsPaths (ContainerManager asks it too). */
     readonly cgroups: CgroupDriver = new CgroupfsDriver(),
     private readonly vmUnavailable = 'micro-VM handler not available yet',
+    private readonly podFiles: PodFiles = hostPodFiles,
   ) {
     this.store = new RecordStore<SandboxRecord>(join(config.root, 'pods'), 'sandbox.json');
   }
@@ -173,7 +182,7 @@ export class SandboxManager {
         netStatus = res;
       };
       // allSettled, not all: a rollback must not start while a sibling step may still mount things.
-      const steps = await Promise.allSettled([writePodFiles(sb, hostIpc, hostNet), runtime.controller.startSandbox(sb, plog, setUpNetwork)]);
+      const steps = await Promise.allSettled([this.podFiles.write(sb, hostIpc, hostNet), runtime.controller.startSandbox(sb, plog, setUpNetwork)]);
       const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       // A runtime that ignores the withNamespaces hook still gets its pod network, afterwards.
@@ -200,7 +209,7 @@ export class SandboxManager {
   /** Releases everything a (possibly half-created) sandbox holds; idempotent. */
   private async destroy(sb: SandboxRecord, log: Logger): Promise<void> {
     await this.teardownNetwork(sb, log);
-    await removePodFiles(sb); // unmounts the shm tmpfs inside the state dir first
+    await this.podFiles.remove(sb); // unmounts the shm tmpfs inside the state dir first
     const runtime = this.runtimes.get(sb.handler);
     if (runtime) await runtime.controller.removeSandbox(sb, log);
     await this.store.remove(sb.id);
