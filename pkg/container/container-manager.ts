@@ -323,7 +323,10 @@ export class ContainerManager implements PodContainers {
     await this.refresh(c);
     if (c.state === 'CONTAINER_EXITED') return;
     const clog = log.child({ podId: c.podId, containerId: c.id });
-    await this.tasks(c).stopContainer(c, { signal: stopSignalOf(c, clog), timeoutMs: secondsToMs(timeoutSec) }, clog);
+    // Its handler gone from the config (see SandboxManager.stop): the record is marked exited below.
+    const rt = this.deps.sandboxes.runtimes.get(c.handler);
+    if (rt) await rt.tasks.stopContainer(c, { signal: stopSignalOf(c, clog), timeoutMs: secondsToMs(timeoutSec) }, clog);
+    else clog.warn({ handler: c.handler }, 'the container\'s runtime handler is no longer configured: marked exited without a stop');
     await this.withLock(c.id, () => this.refresh(c));
     if (!isExited(c)) {
       // Created-but-never-started containers are killed before their init execs.

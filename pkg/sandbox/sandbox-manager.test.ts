@@ -150,3 +150,17 @@ describe('SandboxManager recovery', () => {
     expect(again.sandboxes.get(id).state).toBe('SANDBOX_NOTREADY');
   });
 });
+
+describe('a pod whose handler is no longer configured (removed from the config while it had pods)', () => {
+  it('still stops and is removed: its records go, its container is marked exited', async () => {
+    const id = await pods.runPod();
+    const cid = await pods.runContainer(id);
+    pods.sandboxes.runtimes.delete('runc');
+    await pods.sandboxes.stop(id, silentLog);
+    expect(pods.sandboxes.get(id).state).toBe('SANDBOX_NOTREADY');
+    expect(pods.containers.get(cid).state).toBe('CONTAINER_EXITED');
+    await pods.sandboxes.remove(id, silentLog);
+    expect(pods.sandboxes.find(id)).toBeUndefined();
+    expect(pods.containers.find(cid)).toBeUndefined();
+  });
+});

@@ -228,12 +228,15 @@ export class SandboxManager {
     await this.withLock(sb.id, async () => {
       if (!this.index.find(sb.id)) return; // removed while this call waited for the lock
       const plog = log.child({ podId: sb.id });
-      const runtime = this.runtimeFor(sb.handler);
+      // A handler removed from the config while it had pods: nothing can stop what it ran (its
+      // processes are the admin's to clean up), but the pod must still stop and be removable.
+      const runtime = this.runtimes.get(sb.handler);
+      if (!runtime) plog.warn({ handler: sb.handler }, 'the pod\'s runtime handler is no longer configured: stopping its records only');
       // Processes and network are independent: stop them concurrently, report the first failure.
       const [procs, net] = await Promise.allSettled([
         (async () => {
           await this.containers?.stopAllInPod(sb.id, plog);
-          await runtime.controller.stopSandbox(sb, plog);
+          await runtime?.controller.stopSandbox(sb, plog);
         })(),
         this.teardownNetwork(sb, plog),
       ]);
