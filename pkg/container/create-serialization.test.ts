@@ -57,15 +57,21 @@ describe('CreateContainer vs Stop/RemovePodSandbox', () => {
     const pods = fakePods();
     const order: string[] = [];
     let failLease!: () => void;
+    let leasing!: () => void;
+    const leased = new Promise<void>((r) => (leasing = r));
     // The create stalls mid-way (layers being leased), then fails and rolls back (its last step
     // releases the lease): enough to see who waited for whom.
     const cm = manager(
       pods,
-      () => new Promise((_, reject) => (failLease = () => reject(new Error('no layers in this test')))),
+      () =>
+        new Promise((_, reject) => {
+          failLease = () => reject(new Error('no layers in this test'));
+          leasing();
+        }),
       () => order.push('create rolled back'),
     );
     const create = cm.create('pod1', containerConfig({ log_path: '' }), log);
-    await new Promise((r) => setTimeout(r, 20));
+    await leased; // the create holds the pod's lock now (a fixed wait was too short at load 16)
     // What RemovePodSandbox does: take the pod's lock, then list and stop/remove the pod's containers.
     const removal = pods.sandboxes.withLock('pod1', async () => {
       order.push('removal runs');
