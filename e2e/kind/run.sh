@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # e2e/kind/run.sh: a 2-node kind v0.33.0 cluster on Bulkhead, offline (optional CI step: run-all.sh
-# runs it only with BULKHEAD_E2E_KIND=1; a cold run builds kubeadm & co. and the node image).
+# runs it unless BULKHEAD_E2E_KIND=0; a cold run builds kubeadm & co. and the node image).
 #   1. Docker engine (e2e/kind/docker-setup.sh), the node image (deploy/kind/build-node-image.sh,
 #      under the shared build lock), a test image built here
 #   2. cluster up (e2e/kind/lib/cluster.sh: kind create cluster, pod network, nodes Ready)
