@@ -16,6 +16,7 @@ expect_eq() { # what got want
   if [ "$2" = "$3" ]; then ok "$1 = $2"; else bad "$1: got '$2', want '$3'"; fi
 }
 finish() {
+  [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
   journalctl -u bulkhead --no-pager -n 40 -o cat 2>/dev/null | sed 's/^/[bulkheadd] /' | tail -40
   if [ "$fails" = 0 ]; then say "SYSTEMD-NODE-RESULT: PASS"; else say "SYSTEMD-NODE-RESULT: FAIL ($fails failed)"; fi
   sync
@@ -59,6 +60,15 @@ systemctl start bulkhead.service
 for _ in $(seq 1 600); do [ -S /run/bulkhead/bulkhead.sock ] && break; systemctl is-active -q bulkhead || break; sleep 1; done
 [ -S /run/bulkhead/bulkhead.sock ] || { bad "bulkheadd did not start"; exit 1; }
 ok "bulkheadd serving after $(awk -v t="$t" '{printf "%.1f", $1 - t}' /proc/uptime) s"
+# Watchdog for the intermittent hang of 2026-12-05 (a first RunPodSandbox busy for 14 min with both
+# vCPUs at 100%): every 90 s the busiest processes and the daemon's last lines go to the console,
+# so a hung run says where it hangs. Cheap: one ps and one journalctl per 90 s.
+( while sleep 90; do
+    say "watchdog: check still running; busiest processes:"
+    ps -eo pid,ppid,stat,pcpu,etime,wchan:24,args --sort=-pcpu | head -10 | cut -c1-200 | sed 's/^/[ps] /'
+    journalctl -u bulkhead --no-pager -n 6 -o cat 2>/dev/null | cut -c1-300 | sed 's/^/[bulkheadd] /'
+  done ) &
+WATCHDOG=$!
 st=$(bulkhead status 2>&1)
 printf '%s\n' "$st" | sed 's/^/[status] /'
 if printf '%s\n' "$st" | grep -q 'cgroup driver systemd$' && ! printf '%s\n' "$st" | grep -q 'cgroup_driver "systemd":'; then
