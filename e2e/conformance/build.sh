@@ -94,7 +94,7 @@ step() { # name cmd...
 }
 step ginkgo go build -p 2 -trimpath -o "$OUT/.ginkgo.tmp" github.com/onsi/ginkgo/v2/ginkgo
 step agnhost go build -p 2 -trimpath -ldflags "-s -w" -o "$OUT/.agnhost.tmp" k8s.io/kubernetes/test/images/agnhost
-step e2e.test go test -c -p 2 -trimpath -ldflags "$ldflags_k8s" -o "$OUT/.e2e.test.tmp" k8s.io/kubernetes/test/e2e
+step e2e.test go test -c -vet=off -p 2 -trimpath -ldflags "$ldflags_k8s" -o "$OUT/.e2e.test.tmp" k8s.io/kubernetes/test/e2e
 "$OUT/ginkgo" version
 "$OUT/e2e.test" --help >/dev/null 2>&1 || true
 ls -l "$OUT/e2e.test" "$OUT/ginkgo" "$OUT/agnhost"
