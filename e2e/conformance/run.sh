@@ -84,7 +84,7 @@ if [[ $DRY == 1 ]]; then
   grep -E '^Ran [0-9]+ of [0-9]+ Specs' "$RESULTS/dry-run.log" || tail -5 "$RESULTS/dry-run.log"
   out=$(summarize "$RESULTS/dry-run.json")
   read -r _ p _ s <<<"$(tail -1 <<<"$out")"
-  echo "conformance dry run: $p would run, $s skipped ($([[ $FULL == 1 ]] \&\& echo full || echo "ci subset") selection; list: $RESULTS/dry-run.log)"
+  echo "conformance dry run: $p would run, $s skipped ($([[ $FULL == 1 ]] && echo full || echo "ci subset") selection; list: $RESULTS/dry-run.log)"
   exit 0
 fi
 
