@@ -6,7 +6,8 @@
 #        Debian bookworm minbase with bash, curl, netcat-openbsd (-u), iproute2, dig, iperf; the
 #        module's porter TLS cert/key at /localhost.{crt,key}, /uploads, /agnhost-2, the
 #        user-defined-in-image(1000)/group-defined-in-image(50000) accounts; ENTRYPOINT /agnhost, CMD pause
-#   e2e-test-images/busybox:1.37.0-1  Debian's dynamic busybox + glibc (the applets are looked up in PATH)
+#   e2e-test-images/busybox:1.37.0-1  Debian's dynamic busybox + glibc (the applets are looked up in
+#        PATH), with bash as /bin/sh (see below)
 #   pause:3.10.2                       e2e/images/helpers/pause.c, static, USER 65535
 #   e2e-test-images/nonroot:1.5        busybox + USER 1234
 #   e2e-test-images/nonewprivs:1.4     busybox + setuid-root /usr/local/bin/nnp (helpers/nnp.c), CMD nnp
@@ -86,7 +87,11 @@ else
   chmod 1777 "$R/tmp"; chmod 700 "$R/root"
   install -m 0755 "$BB" "$R/bin/busybox"
   for a in $("$BB" --list); do [[ $a == busybox ]] || ln "$R/bin/busybox" "$R/bin/$a"; done
-  for lib in $(ldd "$BB" | awk '/=>/ {print $3} /ld-linux/ && !/=>/ {print $1}' | sort -u); do
+  # /bin/sh is bash, not busybox ash: Debian's busybox 1.35 ash drops environment variables whose
+  # names are not shell identifiers ("data-1", from envFrom) before `sh -c env` runs env; upstream's
+  # busybox 1.37 passes them through (Secrets/ConfigMap "should be consumable via the environment").
+  rm -f "$R/bin/sh"; install -m 0755 /bin/bash "$R/bin/bash"; ln -s bash "$R/bin/sh"
+  for lib in $(ldd "$BB" /bin/bash | awk '/=>/ {print $3} /ld-linux/ && !/=>/ {print $1}' | sort -u); do
     mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"
   done
   # nss: getent/id of numeric users must not need more than files
