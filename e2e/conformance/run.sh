@@ -187,6 +187,8 @@ done
 out=$(summarize "$RESULTS/report.json")
 sed '$d' <<<"$out"
 read -r _ p f s <<<"$(tail -1 <<<"$out")"
+cleanup
+trap - EXIT
 log "total $((SECONDS - t_start))s"
 echo "conformance: $p passed, $f failed, $s skipped"
 ((f == 0 && rc == 0))
