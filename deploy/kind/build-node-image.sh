@@ -16,6 +16,10 @@
 #      archives through `bulkhead images import` (the same checks as a pull)
 #   6. `docker import` of the rootfs as $NODE_IMAGE (skipped with --rootfs-only, or without an
 #      engine: the rootfs tarball stays in the cache)
+# Micro-VM pods (QEMU=1, the default; QEMU=0 leaves them out): the node's rootfs is the base plus
+# Debian's qemu-system-x86 (QEMU 7.2 + its virtiofsd; installed with apt in a chroot, cached), and
+# the guest image deploy/guest/build-guest.sh builds on this host (cached under $GUEST_ROOT) is
+# copied to /usr/local/lib/bulkhead/guest-image, the microvm handler's guest_image.
 # Everything is cached under $BULKHEAD_KIND_CACHE (default /var/cache/bulkhead-tools/kind).
 # Usage: deploy/kind/build-node-image.sh [--rootfs-only | --base-only]
 set -euo pipefail
@@ -30,6 +34,8 @@ PAUSE_TAG=3.10.2
 CACHE=${BULKHEAD_KIND_CACHE:-/var/cache/bulkhead-tools/kind}
 NODE_IMAGE=${NODE_IMAGE:-bulkhead/kind-node:$K8S_VERSION}
 CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.36.0}
+QEMU=${QEMU:-1}
+GUEST_ROOT=${GUEST_ROOT:-/var/cache/bulkhead-tools/guest}
 ROOTFS_ONLY=0
 BASE_ONLY=0
 [[ ${1:-} == --rootfs-only ]] && ROOTFS_ONLY=1
@@ -69,7 +75,38 @@ if [[ ! -f $BASE ]]; then
   log "base rootfs cached: $BASE ($((SECONDS - t0))s)"
 fi
 
-[[ $BASE_ONLY == 1 ]] && { log "base only: $BASE"; exit 0; }
+# ---- 2b. the node's base: + QEMU for micro-VM pods (apt in a chroot of the base), cached. The
+# control-plane images keep the plain base as their bottom layer.
+NODE_BASE=$BASE
+if [[ $QEMU == 1 ]]; then
+  QEMU_PACKAGES="qemu-system-x86"
+  NODE_BASE=$CACHE/base-qemu-$(sha256sum <<<"$BASE $QEMU_PACKAGES" | cut -c1-12).tar
+  if [[ ! -f $NODE_BASE ]]; then
+    t0=$SECONDS
+    log "base + $QEMU_PACKAGES (apt-get in a chroot)"
+    b=$CACHE/work/base-qemu
+    rm -rf "$b" && mkdir -p "$b"
+    tar -C "$b" --numeric-owner --xattrs -xf "$BASE"
+    mv "$b/etc/resolv.conf" "$b/etc/resolv.conf.orig" 2>/dev/null || true
+    cp -L /etc/resolv.conf "$b/etc/resolv.conf"
+    printf '#!/bin/sh\nexit 101\n' >"$b/usr/sbin/policy-rc.d" && chmod 0755 "$b/usr/sbin/policy-rc.d"
+    mount -t proc proc "$b/proc"
+    trap 'umount "$b/proc" 2>/dev/null || true' EXIT
+    { chroot "$b" apt-get update -q && chroot "$b" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $QEMU_PACKAGES; } \
+      >"$CACHE/work/qemu-apt.log" 2>&1 || { tail -20 "$CACHE/work/qemu-apt.log" >&2; die "apt-get install $QEMU_PACKAGES failed"; }
+    umount "$b/proc"
+    trap - EXIT
+    chroot "$b" apt-get clean
+    rm -rf "$b"/var/lib/apt/lists/* "$b"/var/cache/apt/*.bin "$b"/var/log/*.log "$b/usr/sbin/policy-rc.d" "$b/etc/resolv.conf"
+    mv "$b/etc/resolv.conf.orig" "$b/etc/resolv.conf" 2>/dev/null || true
+    tar -C "$b" --numeric-owner --xattrs -cf "$NODE_BASE.tmp" .
+    mv -f "$NODE_BASE.tmp" "$NODE_BASE"
+    rm -rf "$b"
+    log "base + QEMU cached: $NODE_BASE ($((SECONDS - t0))s, $(du -h "$NODE_BASE" | cut -f1) vs $(du -h "$BASE" | cut -f1))"
+  fi
+fi
+
+[[ $BASE_ONLY == 1 ]] && { log "base only: $BASE $NODE_BASE"; exit 0; }
 
 # ---- 1. tools
 bash "$REPO/e2e/cluster/build.sh" --kind
@@ -91,14 +128,26 @@ if [[ ! -x $CRICTL ]]; then
   . "$REPO/deploy/lib/cri-tools.sh"
   build_cri_tools "/var/cache/bulkhead-tools/$CRI_TOOLS_VERSION" "$CRI_TOOLS_VERSION" crictl >/dev/null
 fi
+# The micro-VM guest image (kernel, initramfs, erofs root with the agent of this checkout), built
+# or reused by the same script the daemon runs at start; the node ships it prebuilt (guest_image).
+GUEST_DIR=
+if [[ $QEMU == 1 ]]; then
+  t0=$SECONDS
+  GUEST_DIR=$(bash "$REPO/deploy/guest/build-guest.sh" "$GUEST_ROOT" 2>"$CACHE/work/build-guest.log" | tail -1) \
+    || { tail -20 "$CACHE/work/build-guest.log" >&2; die "guest image build failed"; }
+  [[ -f $GUEST_DIR/manifest.json ]] || die "no guest image in '$GUEST_DIR'"
+  log "guest image $GUEST_DIR ($((SECONDS - t0))s)"
+fi
 KIND_SRC=$(cd /tmp && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/images/base/files
 [[ -f $KIND_SRC/usr/local/bin/entrypoint ]] || die "kind's base-image files not found in $KIND_SRC"
 
-# A node image built from exactly these inputs is reused (warm runs): this checkout's dist/ and
-# deploy/, the base, the tools and this script. BULKHEAD_KIND_REBUILD=1 forces a build.
-STAMP=$( { echo "$BASE $K8S_VERSION ${COREDNS:-}";
+# A node image built from exactly these inputs is reused (warm runs): the contents of this
+# checkout's dist/ and deploy/ (this script included; not the *.md files) and package-lock.json,
+# node's version, the bases, the tools and the guest image. Contents, not mtimes: `npm run build`
+# rewrites dist/ with the same bytes. BULKHEAD_KIND_REBUILD=1 forces a build.
+STAMP=$( { echo "$BASE $NODE_BASE $K8S_VERSION ${COREDNS:-} guest=${GUEST_DIR##*/} node=$(node --version)";
   ls -l --time-style=+%s "$K8S_BIN" "$CACHE/bin" "$CRICTL";
-  (cd "$REPO" && find dist deploy -type f -newermt @0 -printf '%p %s %T@\n' | sort) ; } | sha256sum | cut -c1-16)
+  (cd "$REPO" && find dist deploy package-lock.json -type f ! -name '*.md' -print0 | sort -z | xargs -0 sha256sum) ; } | sha256sum | cut -c1-16)
 if [[ $ROOTFS_ONLY == 0 && ${BULKHEAD_KIND_REBUILD:-0} != 1 ]] \
    && [[ $(docker image inspect -f '{{index .Config.Labels "bulkhead.inputs"}}' "$NODE_IMAGE" 2>/dev/null) == "$STAMP" ]]; then
   log "$NODE_IMAGE is up to date (inputs $STAMP)"
@@ -108,7 +157,7 @@ fi
 # ---- 3. node rootfs
 R=$CACHE/work/rootfs
 rm -rf "$R" && mkdir -p "$R"
-tar -C "$R" --numeric-owner --xattrs -xf "$BASE"
+tar -C "$R" --numeric-owner --xattrs -xf "$NODE_BASE"
 install -d -m 0755 "$R/kind" "$R/kind/bin" "$R/etc/kubernetes/manifests" "$R/etc/systemd/system/kubelet.service.d" \
   "$R/etc/systemd/system/multi-user.target.wants" "$R/LICENSES"
 install -m 0755 "$KIND_SRC/usr/local/bin/entrypoint" "$KIND_SRC/usr/local/bin/clean-install" "$R/usr/local/bin/"
@@ -137,7 +186,13 @@ printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/bulkhead/dist/cmd/bul
 install -m 0755 "$REPO/deploy/kind/bin/ctr" "$REPO/deploy/kind/bin/containerd" "$R/usr/local/bin/"
 chmod 0755 "$R/usr/local/bin/bulkheadd" "$R/usr/local/bin/bulkhead"
 install -d -m 0755 "$R/etc/bulkhead" "$R/etc/bulkhead/certs.d" "$R/etc/cni/net.d"
-install -m 0644 "$REPO/deploy/kind/bulkhead-config.toml" "$R/etc/bulkhead/config.toml"
+if [[ $QEMU == 1 ]]; then
+  install -m 0644 "$REPO/deploy/kind/bulkhead-config.toml" "$R/etc/bulkhead/config.toml"
+  mkdir -p "$LIB/guest-image"
+  cp "$GUEST_DIR"/{manifest.json,stamp,vmlinux,initrd.cpio,rootfs.erofs} "$LIB/guest-image/"
+else # no QEMU: no microvm handler section (from its header to the next section)
+  awk '/^\[runtime_handlers\.microvm\]/{skip=1; next} /^\[/{skip=0} !skip' "$REPO/deploy/kind/bulkhead-config.toml" >"$R/etc/bulkhead/config.toml"
+fi
 install -m 0644 "$REPO/deploy/kind/crictl.yaml" "$R/etc/crictl.yaml"
 install -m 0644 "$REPO/deploy/systemd/bulkhead.service" "$R/etc/systemd/system/bulkhead.service"
 install -m 0644 "$REPO/deploy/kind/kubelet-after-bulkhead.conf" "$R/etc/systemd/system/kubelet.service.d/20-bulkhead.conf"
@@ -218,11 +273,17 @@ if [[ $ROOTFS_ONLY == 1 ]] || ! docker info >/dev/null 2>&1; then
 fi
 # docker 20.10's import takes no STOPSIGNAL: a one-line build adds it (kind's nodes stop with
 # SIGRTMIN+3, systemd's "halt"); kind deletes nodes with a kill anyway, so it is not fatal.
+# The image this build replaces (its tag moves to the new one): removed afterwards, or every
+# rebuild would leave ~1.5 GB of untagged image behind. Not while a container still uses it.
+old_image=$(docker image inspect -f '{{.Id}}' "$NODE_IMAGE" 2>/dev/null || true)
 tar -C "$R" --numeric-owner --xattrs -cf - . | docker import \
   --change 'ENV container=docker' \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
   - "$NODE_IMAGE" >/dev/null
-printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\nLABEL bulkhead.inputs=%s\n' "$NODE_IMAGE" "$STAMP" | DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >/dev/null \
+printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\nLABEL bulkhead.inputs=%s bulkhead.microvm=%s\n' "$NODE_IMAGE" "$STAMP" "$QEMU" | DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >/dev/null \
   || log "warning: could not set STOPSIGNAL on $NODE_IMAGE"
 log "built $NODE_IMAGE ($(docker image inspect -f '{{.Size}}' "$NODE_IMAGE") bytes)"
+if [[ -n $old_image && $old_image != $(docker image inspect -f '{{.Id}}' "$NODE_IMAGE") ]]; then
+  docker rmi "$old_image" >/dev/null 2>&1 && log "removed the image it replaces (${old_image:7:12})" || true
+fi
 rm -rf "$R" # 1.3 GB, rebuilt from the cached base every time anyway

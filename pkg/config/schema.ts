@@ -33,6 +33,13 @@ const vmHandler = z
     vcpus: z.number().int().min(1).max(256).default(1),
     /** Where the guest image is built and cached (<dir>/guest/<stamp>). Default: the daemon root. */
     guest_root: absPath.optional(),
+    /**
+     * A guest image built beforehand (deploy/guest/build-guest.sh's output dir: manifest.json, vmlinux,
+     * initrd.cpio, rootfs.erofs), used as is: no build at daemon start. For nodes that cannot run the
+     * build (no apt or Debian package database, e.g. a kind node image, which ships one built on the
+     * image's build host).
+     */
+    guest_image: absPath.optional(),
     /** Pre-booted pod-less VMs kept ready (0 disables the pool). */
     pool_size: z.number().int().min(0).max(64).default(0),
     /**

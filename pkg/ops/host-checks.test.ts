@@ -79,6 +79,30 @@ describe('host checks', () => {
     expect(withGuest.summary).toBe('qemu 7.2.22; TCG (/dev/kvm is PVM: stock kernels cannot boot); guest bbbb (kernel 6.1.0-56-cloud-amd64); pool 1');
   });
 
+  test('vm handler: guest_root and a prebuilt guest_image are where the guest image is looked for', () => {
+    const qemu = fakeBinary('qemu-system-x86_64', 'QEMU emulator version 7.2.22 (Debian)');
+    const config = validateConfig({ root: join(dir, 'root2') });
+    const h = { kind: 'vm' as const, qemu_path: qemu, accelerator: 'auto' as const, memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot' as const };
+    const groot = join(dir, 'groot');
+    mkdirSync(join(groot, 'guest', 'cccc'), { recursive: true });
+    writeFileSync(join(groot, 'guest', 'cccc', 'stamp'), 'cccc\n');
+    const viaRoot = checkHandler('microvm', { ...h, guest_root: groot }, config, facts('hybrid'));
+    expect(viaRoot.ok).toBe(true);
+    expect(viaRoot.summary).toContain('guest cccc');
+
+    const prebuilt = join(dir, 'prebuilt');
+    const missing = checkHandler('microvm', { ...h, guest_image: prebuilt }, config, facts('hybrid'));
+    expect(missing.ok).toBe(false);
+    expect(missing.problems).toEqual([`guest_image ${prebuilt} is not a guest image (no stamp: copy deploy/guest/build-guest.sh's output dir there)`]);
+    mkdirSync(prebuilt, { recursive: true });
+    writeFileSync(join(prebuilt, 'stamp'), 'dddd\n');
+    writeFileSync(join(prebuilt, 'manifest.json'), JSON.stringify({ stamp: 'dddd', kernel_release: '6.1.0-57-cloud-amd64' }));
+    const ok = checkHandler('microvm', { ...h, guest_image: prebuilt, guest_root: groot }, config, facts('hybrid'));
+    expect(ok.ok).toBe(true);
+    expect(ok.summary).toContain('guest dddd (kernel 6.1.0-57-cloud-amd64)');
+    expect(ok.guest?.images.map((g) => g.dir)).toEqual([prebuilt]);
+  });
+
   test('CNI: first config file in lexical order, plugin binaries looked up in bin_dirs', () => {
     const conf = join(dir, 'net.d');
     const bins = join(dir, 'cni-bin');

@@ -70,22 +70,27 @@ export function guestImages(root: string): GuestImage[] {
   }
   const out: (GuestImage & { mtime: number })[] = [];
   for (const n of names) {
-    const dir = join(guest, n);
-    try {
-      const stamp = readFileSync(join(dir, 'stamp'), 'utf8').trim();
-      let kernel_release: string | undefined;
-      try {
-        kernel_release = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { kernel_release?: string }).kernel_release;
-      } catch {
-        /* manifest optional */
-      }
-      const st = statSync(join(dir, 'stamp'));
-      out.push({ stamp, dir, kernel_release, built: st.mtime.toISOString(), mtime: st.mtimeMs });
-    } catch {
-      /* not an image dir (cache, partial build) */
-    }
+    const g = guestImageDir(join(guest, n));
+    if (g) out.push(g); // else not an image dir (cache, partial build)
   }
   return out.sort((a, b) => b.mtime - a.mtime).map(({ mtime: _m, ...g }) => g);
+}
+
+/** One guest image directory (build-guest.sh's output: stamp + manifest.json), or undefined. */
+function guestImageDir(dir: string): (GuestImage & { mtime: number }) | undefined {
+  try {
+    const stamp = readFileSync(join(dir, 'stamp'), 'utf8').trim();
+    let kernel_release: string | undefined;
+    try {
+      kernel_release = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { kernel_release?: string }).kernel_release;
+    } catch {
+      /* manifest optional */
+    }
+    const st = statSync(join(dir, 'stamp'));
+    return { stamp, dir, kernel_release, built: st.mtime.toISOString(), mtime: st.mtimeMs };
+  } catch {
+    return undefined;
+  }
 }
 
 export interface HandlerReport {
@@ -146,7 +151,16 @@ export function checkHandler(name: string, h: HandlerConfig, config: Config, hos
     problems.push((e as Error).message);
     accelerator = { accel: h.accelerator === 'tcg' ? 'tcg' : 'kvm', reason: 'unusable as configured' };
   }
-  const images = guestImages(config.root);
+  // The image the handler boots: a prebuilt guest_image as is, else the newest build under its guest
+  // root (guest_root, default the daemon root), as pkg/runtime/vm/vm-booter.ts picks them.
+  const guestRoot = h.guest_root ?? config.root;
+  let images: GuestImage[];
+  if (h.guest_image) {
+    const g = guestImageDir(h.guest_image);
+    images = g ? [(({ mtime: _m, ...rest }) => rest)(g)] : [];
+  } else {
+    images = guestImages(guestRoot);
+  }
   let kernelOk = true;
   if (h.kernel_path) {
     try {
@@ -156,7 +170,11 @@ export function checkHandler(name: string, h: HandlerConfig, config: Config, hos
       problems.push(`kernel_path ${h.kernel_path} missing`);
     }
   } else if (images.length === 0) {
-    problems.push(`no guest image in ${join(config.root, 'guest')} (build it: deploy/guest/build-guest.sh ${config.root})`);
+    problems.push(
+      h.guest_image
+        ? `guest_image ${h.guest_image} is not a guest image (no stamp: copy deploy/guest/build-guest.sh's output dir there)`
+        : `no guest image in ${join(guestRoot, 'guest')} (build it: deploy/guest/build-guest.sh ${guestRoot})`,
+    );
   }
   const accel = `${accelerator.accel.toUpperCase()} (${accelerator.reason})`;
   const guest = h.kernel_path

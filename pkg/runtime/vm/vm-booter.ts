@@ -10,7 +10,7 @@ import type { VmHandlerConfig } from '../../config/schema.js';
 import { chooseAccelerator, type AccelChoice } from '../../vm/accelerator.js';
 import { pickVmRunAs, qemuDropOption } from '../../vm/qemu-privileges.js';
 import { hostTscKhz } from '../../vm/tsc.js';
-import { cancelGuestImageBuild, ensureGuestImage, type GuestImage } from '../../vm/guest-image.js';
+import { cancelGuestImageBuild, ensureGuestImage, readGuestImage, type GuestImage } from '../../vm/guest-image.js';
 import { MicroVm } from '../../vm/micro-vm.js';
 import { defaultVirtiofsdPath, startVirtiofsd, type Virtiofsd } from '../../vm/virtiofsd.js';
 import { loadVmState, STATE_FDSET, type VmStateFile } from '../../vm/vm-state-file.js';
@@ -92,7 +92,8 @@ export class VmBooter {
 
   /** Builds (or reuses) the guest image; the daemon calls it at start so the first pod does not wait. */
   guestImage(): Promise<GuestImage> {
-    this.guest ??= ensureGuestImage(this.rootDir).then(
+    const prebuilt = this.config.guest_image;
+    this.guest ??= (prebuilt ? Promise.resolve().then(() => readGuestImage(prebuilt)) : ensureGuestImage(this.rootDir)).then(
       (g) => {
         this.stamp = g.stamp;
         this.log.info({ stamp: g.stamp, kernel: g.kernelRelease }, 'guest image ready');
