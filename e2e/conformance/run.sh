@@ -41,7 +41,7 @@ die() { log "ERROR: $*"; exit 2; }
 
 # ---- the spec selection
 FOCUS='\[NodeConformance\]'
-[[ -n ${BULKHEAD_CONFORMANCE_FOCUS:-} ]] && FOCUS="$FOCUS.*${BULKHEAD_CONFORMANCE_FOCUS}|${BULKHEAD_CONFORMANCE_FOCUS}.*$FOCUS"
+[[ -n ${BULKHEAD_CONFORMANCE_FOCUS:-} ]] && FOCUS="$FOCUS.*(${BULKHEAD_CONFORMANCE_FOCUS})|(${BULKHEAD_CONFORMANCE_FOCUS}).*$FOCUS"
 SKIP='\[Serial\]|\[Slow\]|\[Disruptive\]|\[Flaky\]'
 list_regexes() { grep -v '^[[:space:]]*#' "$1" | sed '/^[[:space:]]*$/d' | paste -sd'|'; }
 if [[ $FULL != 1 ]]; then SKIP="$SKIP|$(list_regexes "$HERE/ci-skip.list")"; fi
