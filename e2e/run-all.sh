@@ -26,6 +26,8 @@
 #                      (runc and microvm RuntimeClasses; BULKHEAD_SKIP_KUBELET=1 skips it)
 #     kind             e2e/kind/run.sh: a 2-node kind cluster on Bulkhead, runc and microvm pods (BULKHEAD_E2E_KIND=0 skips)
 #                      (Docker engine, offline node image; cold it builds kubeadm & co. for a long while)
+#     conformance      only with BULKHEAD_E2E_CONFORMANCE=1: e2e/conformance/run.sh, upstream e2e.test's
+#                      [NodeConformance] specs (CI subset) on a 2-node kind cluster (cluster bhk-conf)
 #     systemd-node     e2e/systemd-node/run.sh (only with BULKHEAD_E2E_SYSTEMD=1), a Debian systemd +
 #                      cgroup v2 VM (debootstrap image, cached) running Bulkhead with cgroup_driver =
 #                      "systemd": slice/scope/OOM checks, kubelet (cgroupDriver: systemd) with a
@@ -140,6 +142,9 @@ if [ "${RC[setup]}" = 0 ]; then
   # 2-node cluster: 4-5 min warm (39 checks in 191-268 s + a node image rebuild when dist/ changed);
   # cold ~17 min more on a quiet 2-core machine (kubeadm & co. and coredns from the Go proxy).
   if [ "${RC[setup]}" = 0 ] && [ "${BULKHEAD_E2E_KIND:-1}" = 1 ]; then step kind bash "$E2E/kind/run.sh"; fi
+  # Opt-in: upstream's [NodeConformance] specs (e2e.test v1.36.3) on a 2-node kind cluster; the CI
+  # subset (e2e/conformance/ci-skip.list), ~18 min warm; cold +~20 min of Go builds (e2e.test).
+  if [ "${BULKHEAD_E2E_CONFORMANCE:-0}" = 1 ]; then step conformance bash "$E2E/conformance/run.sh"; fi
   # The systemd + cgroup v2 node (a QEMU VM; TCG here): cgroup_driver = "systemd" checks, a
   # kubelet with cgroupDriver: systemd and critest's 20 focused specs inside it. Needs the test
   # registry (images step). Measured under TCG on the shared 2-core host: 425 s warm at load 5,

@@ -12,7 +12,7 @@ describe('CRI log format', () => {
     expect(rfc3339Nano(new Date('2026-11-23T07:15:47.123Z'))).toBe('2026-11-23T07:15:47.123000000Z');
   });
 
-  it('holds partial lines until the newline or the end of the stream', () => {
+  it('holds partial lines until the newline, or the end of the stream (then P, as conmon)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bh-crilog-'));
     try {
       const w = new CriLogWriter(join(dir, 'log'));
@@ -23,7 +23,7 @@ describe('CRI log format', () => {
       w.write('stderr', Buffer.from('err\n'));
       w.flush();
       const lines = readFileSync(join(dir, 'log'), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(1).join(' '));
-      expect(lines).toEqual(['stdout F hello', 'stderr F err', 'stdout F wor']);
+      expect(lines).toEqual(['stdout F hello', 'stderr F err', 'stdout P wor']);
       expect(appended.join('')).toBe(readFileSync(join(dir, 'log'), 'utf8'));
       expect(w.bytes).toBe(readFileSync(join(dir, 'log')).length);
     } finally {

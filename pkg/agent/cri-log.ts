@@ -123,10 +123,14 @@ export class CriLogWriter extends EventEmitter<{ append: [Buffer]; drained: [] }
     this.append(formatCriLines(stream, text.slice(0, cut + 1), true));
   }
 
-  /** Stream ended: whatever is held becomes a final (F) record. */
+  /**
+   * Stream ended: whatever is held is written as a partial (P) record, as conmon writes output that
+   * never got its newline. kubelet appends a newline to F records only, so `echo -n DONE` reads back
+   * as "DONE" (termination message from the log, kubectl logs), not "DONE\n".
+   */
   flush(): void {
     for (const s of ['stdout', 'stderr'] as const) {
-      if (this.partial[s]) this.append(formatCriLines(s, this.partial[s], true));
+      if (this.partial[s]) this.append(formatCriLines(s, this.partial[s], false));
       this.partial[s] = '';
     }
   }

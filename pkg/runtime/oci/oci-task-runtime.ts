@@ -178,6 +178,9 @@ export class OciTaskRuntime implements TaskRuntime {
       return { status: c.state === 'CONTAINER_CREATED' ? 'created' : 'running', pid: c.pid };
     }
     if (c.pid > 0 && !isSameProcessAlive(c.conmonPid)) {
+      // conmon writes the exit file and then exits: both may have happened since the read above
+      // (a container that exits within ms of its start). Only without the file is the code unknown.
+      if (await this.exits.read(c.id)) return this.containerState(c);
       // Both conmon and the process are gone without an exit file.
       return { status: 'exited', pid: c.pid, exitCode: 255, finishedAt: msToNs(Date.now()) };
     }
