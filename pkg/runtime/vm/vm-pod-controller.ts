@@ -34,7 +34,6 @@ import type * as cri from '../../api/cri-types.js';
 import { vmmUsage } from '../../vm/vmm-usage.js';
 import { nowNs } from '../../store/time.js';
 
-
 /** What pod sizes are computed from and the size every warm-pool VM boots with (vm-size.ts). */
 export interface VmSizing {
   base: SizingBase;
@@ -64,9 +63,8 @@ export class VmPodController implements PodController {
     this.pool = new WarmPool(
       deps.config.pool_size,
       join(deps.stateDir, 'vm-pool', deps.handler),
-      async (r) => {
-        return this.starter.start({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log });
-      },
+      // Its size is the pod's to record when one takes it (savePodVmState in startSandbox).
+      (r) => this.starter.start({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log }),
       deps.log.child({ pool: deps.handler }),
       deps.handler,
     );
@@ -84,7 +82,6 @@ export class VmPodController implements PodController {
       this.pool.refill();
     }
   }
-
 
   info(): VmHandlerInfo {
     const accel = this.booter.accel;
@@ -222,7 +219,6 @@ export class VmPodController implements PodController {
       pids: { current: u.processes },
     };
   }
-
 
   /** UpdatePodSandboxResources: the pod's new limits must fit the VM it booted with. */
   async checkSandboxResources(sb: SandboxRecord, resources: cri.LinuxContainerResources__Output | null): Promise<void> {

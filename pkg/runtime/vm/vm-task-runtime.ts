@@ -27,7 +27,6 @@ import { checkFits, limitsFromCri, limitsFromOci, sumLimits, type SizingBase } f
 import { loadPodVmState, podVmDir } from './vm-state.js';
 import { readLogBase, writeLogBase } from './log-base.js';
 
-
 const { SIGKILL } = osConstants.signals;
 
 /**
