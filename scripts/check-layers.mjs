@@ -15,9 +15,10 @@
 //   node scripts/check-layers.mjs            check against the baseline (exit 1 on a new cycle edge)
 //   node scripts/check-layers.mjs --update   rewrite the baseline to today's cycle edges
 //   node scripts/check-layers.mjs --verbose  also list the files behind each cycle edge
-import { readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles } from './lib/source-files.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,16 +52,6 @@ export function layerViolations(graph, layers = LAYERS) {
 }
 const ROOTS = ['pkg', 'cmd'];
 const BASELINE = join(REPO, 'scripts', 'layers-baseline.txt');
-
-function sourceFiles(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
-    else if (p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** The package a repo-relative file belongs to: pkg/runtime/vm/x.ts → "runtime", cmd/bulkhead/main.ts → "cmd/bulkhead". */
 function packageOf(rel) {

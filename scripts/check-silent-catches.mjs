@@ -3,24 +3,15 @@
 // waiting to be hidden. In pkg/ and cmd/ (tests excluded) every `.catch(() => <constant>)` must have
 // a comment on its line or the line above saying why the error can be dropped, and every empty
 // `catch {}` block must hold a comment. Dependency-free, like check-layers.mjs.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles } from './lib/source-files.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DROPPED = /\.catch\(\(\) => (undefined|\{\s*\}|null|false|true|\[\]|''|0)\)/;
 const EMPTY_BLOCK = /catch(\s*\(\w+\))?\s*\{\s*\}/;
 const OPEN_BLOCK = /catch(\s*\(\w+\))?\s*\{\s*$/;
-
-function sourceFiles(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
-    else if (p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 const found = [];
 for (const file of ['pkg', 'cmd'].flatMap((d) => sourceFiles(join(REPO, d)))) {

@@ -90,19 +90,24 @@ export async function buildPodsSubsystem(deps: PodsSubsystemDeps): Promise<PodsS
     containers,
     runtimes,
     status,
-    handlers: {
-      ...podSandboxHandlers(sandboxes, containers),
-      ...containerHandlers(containers),
-      ...execSyncHandlers(containers),
-      ...eventHandlers(events),
-      ...containerStatsHandlers(containers, stats),
-      ...podStatsHandlers(sandboxes, stats),
-      ...listStreamingHandlers(sandboxes, containers, stats),
-    },
+    handlers: podsCriHandlers(sandboxes, containers, events, stats),
     async close() {
       for (const rt of runtimes.values()) await rt.close();
       exits.close();
     },
+  };
+}
+
+/** The CRI handlers the pods subsystem serves (everything but images, streaming and status). */
+export function podsCriHandlers(sandboxes: SandboxManager, containers: ContainerManager, events: ContainerEventBus, stats: StatsService) {
+  return {
+    ...podSandboxHandlers(sandboxes, containers),
+    ...containerHandlers(containers),
+    ...execSyncHandlers(containers),
+    ...eventHandlers(events),
+    ...containerStatsHandlers(containers, stats),
+    ...podStatsHandlers(sandboxes, stats),
+    ...listStreamingHandlers(sandboxes, containers, stats),
   };
 }
 

@@ -12,18 +12,11 @@ import type * as cri from '../../pkg/api/cri-types.js';
 import { validateConfig } from '../../pkg/config/load.js';
 import type { Config } from '../../pkg/config/schema.js';
 import { ContainerManager } from '../../pkg/container/container-manager.js';
-import { podSandboxHandlers } from '../../pkg/cri/pod-sandbox.js';
-import { containerHandlers } from '../../pkg/cri/container.js';
-import { execSyncHandlers } from '../../pkg/cri/exec-sync.js';
-import { eventHandlers } from '../../pkg/cri/events.js';
-import { containerStatsHandlers } from '../../pkg/cri/container-stats.js';
-import { podStatsHandlers } from '../../pkg/cri/pod-stats.js';
-import { listStreamingHandlers } from '../../pkg/cri/list-streaming.js';
 import { ContainerEventBus } from '../../pkg/events/container-events.js';
 import type { CallContext, ResponseStream } from '../../pkg/grpc/handlers.js';
 import { containerConfig, podConfig } from '../../pkg/oci/test-fixtures.js';
 import { SandboxManager } from '../../pkg/sandbox/sandbox-manager.js';
-import { podsStatusSource } from '../../pkg/daemon/pods-subsystem.js';
+import { podsCriHandlers, podsStatusSource } from '../../pkg/daemon/pods-subsystem.js';
 import type { StatusSource } from '../../pkg/status/status-source.js';
 import { LayerUsageCache } from '../../pkg/stats/layer-usage-cache.js';
 import { StatsService } from '../../pkg/stats/stats-service.js';
@@ -53,7 +46,7 @@ export interface TestPods extends TestHost {
   /** The subsystem's StatusSource (handler readiness and features), as buildPodsSubsystem makes it. */
   status: StatusSource;
   /** The CRI handlers of the pods subsystem, as buildPodsSubsystem composes them. */
-  cri: ReturnType<typeof criHandlers>;
+  cri: ReturnType<typeof podsCriHandlers>;
   ctx: CallContext;
   /** A second daemon over the same root and host: new managers, recovered from the records. */
   restart(): Promise<TestPods>;
@@ -63,18 +56,6 @@ export interface TestPods extends TestHost {
   runContainer(podId: string, over?: Partial<cri.ContainerConfig__Output>, start?: boolean): Promise<string>;
   /** Deletes the tmp root. */
   cleanup(): void;
-}
-
-function criHandlers(sandboxes: SandboxManager, containers: ContainerManager, events: ContainerEventBus, stats: StatsService) {
-  return {
-    ...podSandboxHandlers(sandboxes, containers),
-    ...containerHandlers(containers),
-    ...execSyncHandlers(containers),
-    ...eventHandlers(events),
-    ...containerStatsHandlers(containers, stats),
-    ...podStatsHandlers(sandboxes, stats),
-    ...listStreamingHandlers(sandboxes, containers, stats),
-  };
 }
 
 function newTestHost(): TestHost {
@@ -130,7 +111,7 @@ async function assemble(host: TestHost, recover: boolean): Promise<TestPods> {
   }
   // Layer usage measured as zero: no walk of the (empty) upper dirs in the background.
   const stats = new StatsService(sandboxes, containers, new LayerUsageCache(async () => ({ bytes: 0n, inodes: 0n })));
-  const cri = criHandlers(sandboxes, containers, events, stats);
+  const cri = podsCriHandlers(sandboxes, containers, events, stats);
   const ctx: CallContext = { log: silentLog, signal: new AbortController().signal };
   const pods: TestPods = {
     ...host,
