@@ -1,8 +1,8 @@
 #!/bin/bash
 # e2e/systemd-node/run.sh - boots the systemd + cgroup v2 test node (build.sh) under QEMU (KVM
 # when usable, TCG otherwise: expect minutes) with this checkout's build on a second disk, and
-# waits for check.sh's verdict on the serial console. Not part of run-all.sh (too slow under
-# TCG); run it by hand after `npm run build`:  bash e2e/systemd-node/run.sh
+# waits for check.sh's verdict on the serial console. run-all.sh's step `systemd-node` runs it
+# (TIMEOUT=1500 there); by hand after `npm run build`:  bash e2e/systemd-node/run.sh
 # Env: TIMEOUT (s, default 2400), MEM (MiB, 2048), SMP (2), KEEP=1 keeps the work dir, CRITEST=0
 # skips the critest specs, CRITEST_FULL=1 runs critest's whole suite (minus e2e/critest-skip.list), CRITEST_BIN (default: e2e/setup.sh's cri-tools v1.36.0 build), KUBELET=0
 # skips the kubelet check, KUBELET_BIN (default: e2e/cluster/build.sh's v1.36.3 build), OOM_RUNS
