@@ -93,6 +93,11 @@ step() {
 
 cleanup() {
   trap - EXIT INT TERM
+  if [ -n "${prebuild_pid:-}" ]; then
+    # its own process group (setsid): the go builds under it go too
+    kill -0 "$prebuild_pid" 2>/dev/null && { kill -TERM -- "-$prebuild_pid" 2>/dev/null || true; }
+    grep '^prebuild:' "$E2E_WORK/prebuild.log" 2>/dev/null | sed 's/^/  /'
+  fi
   if [ $daemon_started = yes ]; then bash "$E2E/lib/daemon.sh" stop || true; fi
   if [ $registry_started = yes ]; then bash "$E2E/images/stop-registry.sh" || true; fi
 }
@@ -125,6 +130,12 @@ integration() {
 
 step setup bash "$E2E/setup.sh"
 if [ "${RC[setup]}" = 0 ]; then
+  # The later steps' Go builds and images, at nice 19 while the early steps leave CPU idle
+  # (e2e/lib/prebuild.sh; its log: .e2e-work/prebuild.log). Warm caches: done in seconds.
+  if [ "${BULKHEAD_PREBUILD:-1}" = 1 ]; then
+    setsid bash "$E2E/lib/prebuild.sh" > "$E2E_WORK/prebuild.log" 2>&1 &
+    prebuild_pid=$!
+  fi
   step typecheck npx tsc -p tsconfig.test.json
   step layers bash -c "node scripts/check-layers.mjs && node scripts/check-silent-catches.mjs"
   step unit vitest_project unit

@@ -16,7 +16,8 @@ export DEBIAN_FRONTEND=noninteractive
 # ------------------------------------------------------------------ 1. OS packages
 # runc/crun + conmon + catatonit: namespace containers; containernetworking-plugins: pod networks;
 # qemu-system-x86: micro-VM pods; docker-registry + skopeo + umoci + gcc/libc6-dev: the offline
-# test images and their loopback registry; containerd: reference runtime for comparing behaviour.
+# test images and their loopback registry; containerd: reference runtime for comparing behaviour;
+# debootstrap: the kind node image and the systemd test node (built by run-all.sh's prebuild).
 # busybox-static conflicts with Debian's dynamic busybox; the test images fetch the latter with
 # `apt-get download` instead of installing it.
 PACKAGES=(
@@ -24,7 +25,7 @@ PACKAGES=(
   docker-registry skopeo umoci
   iproute2 iptables curl jq socat tmux util-linux e2fsprogs erofs-utils squashfs-tools
   busybox-static qemu-system-x86 containerd kmod gcc libc6-dev ca-certificates
-  libseccomp-dev pkg-config
+  libseccomp-dev pkg-config debootstrap
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -92,11 +92,16 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 build() { # name pkg ldflags
-  local name="$1" pkg="$2" ldflags="$3" t0=$SECONDS
-  [[ -x "$OUT/$name" ]] && { echo "build.sh: $name cached"; return 0; }
+  local name="$1" pkg="$2" ldflags="$3" t0=$SECONDS lock
+  # One build per binary at a time: run-all.sh's background prebuild (e2e/lib/prebuild.sh) and
+  # the step that needs the binary may both get here; the second waits, then finds it cached.
+  exec {lock}>"$OUT/.$name.lock"
+  flock "$lock"
+  if [[ -x "$OUT/$name" ]]; then echo "build.sh: $name cached ($((SECONDS - t0))s waiting)"; exec {lock}>&-; return 0; fi
   echo "build.sh: building $name ($pkg)"
   nice -n "${BUILD_NICE:-10}" go build -trimpath -ldflags "$ldflags" -o "$OUT/.$name.tmp" "$pkg"
   mv -f "$OUT/.$name.tmp" "$OUT/$name"
+  exec {lock}>&-
   echo "build.sh: $name built in $((SECONDS - t0))s"
 }
 build kubelet k8s.io/kubernetes/cmd/kubelet "$ldflags_k8s"

@@ -19,7 +19,9 @@ log() { printf '[systemd-node] %s\n' "$*"; }
 [ -f "$REPO/dist/cmd/bulkheadd/main.js" ] || { log "no dist/: run npm run build first"; exit 1; }
 # a fresh CI machine: the one tool e2e/setup.sh does not install (here, not in build.sh: its hash keys the image cache)
 command -v debootstrap >/dev/null || { log "installing debootstrap"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2; }
-IMG=$(bash "$HERE/build.sh")
+# the lock run-all.sh's background prebuild takes while it builds the same image
+mkdir -p /var/cache/bulkhead-tools/systemd-node
+IMG=$(flock /var/cache/bulkhead-tools/systemd-node/.build.lock bash "$HERE/build.sh")
 WORK=$(mktemp -d /var/tmp/systemd-node.XXXXXX)
 # The node pulls the test images from the host's loopback registry (QEMU user net 10.0.2.2:5000):
 # make-test-images.sh builds them once (cached) and starts the registry unless something serves it.
