@@ -41,6 +41,8 @@ export interface PodCtx {
    *  (pause/catatonit); kubelet's default is one per container. Also what a pod config without
    *  namespace_options means over CRI (NamespaceMode 0 is POD). */
   sharedPid?: boolean;
+  /** Deadline of each CRI call (default the client's 120 s): VM bursts under TCG take longer. */
+  callTimeoutMs?: number;
 }
 
 /** A pod as kubelet sends it; `dir` holds what kubelet writes on the node for it (etc-hosts, termination log). */
@@ -128,13 +130,13 @@ export async function startPod(rt: RuntimeUnderTest, ctx: PodCtx): Promise<PodTi
   const req: RunPodSandboxRequest = { config: pod.config, runtime_handler: ctx.handler ?? '' };
   const api = rt.client.runtime;
   const t0 = performance.now();
-  const { pod_sandbox_id } = await api.RunPodSandbox(req);
+  const { pod_sandbox_id } = await api.RunPodSandbox(req, ctx.callTimeoutMs);
   await api.PodSandboxStatus({ pod_sandbox_id, verbose: false });
   const t1 = performance.now();
   const img = await rt.client.image.ImageStatus({ image: { image: BUSYBOX } });
   const imageRef = img.image?.id || BUSYBOX;
-  const { container_id } = await api.CreateContainer({ pod_sandbox_id, config: containerConfig(pod, imageRef), sandbox_config: pod.config });
-  await api.StartContainer({ container_id });
+  const { container_id } = await api.CreateContainer({ pod_sandbox_id, config: containerConfig(pod, imageRef), sandbox_config: pod.config }, ctx.callTimeoutMs);
+  await api.StartContainer({ container_id }, ctx.callTimeoutMs);
   const st = await api.ContainerStatus({ container_id, verbose: false });
   const t2 = performance.now();
   if (st.status?.state !== 'CONTAINER_RUNNING') throw new Error(`container ${container_id} is ${String(st.status?.state)} after StartContainer`);

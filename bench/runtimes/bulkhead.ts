@@ -7,11 +7,25 @@ import { DaemonProcess } from './daemon-process.js';
 import type { ProcInfo } from '../proc.js';
 import { DaemonRuntime } from './daemon-runtime.js';
 import { configSchema } from '../../pkg/config/schema.js';
+import { detectSnapshotSupport, type SnapshotSupport } from '../../pkg/vm/snapshot-support.js';
+import { defaultVirtiofsdPath } from '../../pkg/vm/virtiofsd.js';
 
-/** Micro-VM handlers the bench adds when this build's schema knows them: cold, and with a warm pool of one. */
-export const VM_HANDLERS = { cold: 'microvm', warm: 'microvm-warm' } as const;
+/**
+ * Micro-VM handlers the bench adds when this build's schema knows them: cold, with a warm pool of
+ * one, and started from a snapshot when this host's QEMU and virtiofsd can (snapshotVm()).
+ */
+export const VM_HANDLERS = { cold: 'microvm', warm: 'microvm-warm', snapshot: 'microvm-snapshot' } as const;
 /** Guest image cache shared by bench runs (building it is slow; the daemon's temp root would lose it). */
 const VM_GUEST_ROOT = process.env.BENCH_VM_GUEST_ROOT ?? '/var/tmp/bulkhead-bench/vm-guest';
+/** Where deploy/vm-tools.sh leaves backports' QEMU 10 when the distro's is older than 9.0. */
+const CACHED_QEMU = '/var/cache/bulkhead-tools/qemu-10.0.2/usr/bin/qemu-system-x86_64';
+
+/** The QEMU and virtiofsd the snapshot handler would use, and whether they can snapshot (why not). */
+export function snapshotVm(): { qemu: string; virtiofsd: string; support: SnapshotSupport } {
+  const qemu = process.env.BENCH_SNAPSHOT_QEMU ?? (existsSync(CACHED_QEMU) ? CACHED_QEMU : 'qemu-system-x86_64');
+  const virtiofsd = process.env.BENCH_SNAPSHOT_VIRTIOFSD ?? defaultVirtiofsdPath();
+  return { qemu, virtiofsd, support: detectSnapshotSupport(qemu, virtiofsd) };
+}
 
 /**
  * The handler table, always explicit: runc only, unless the micro-VM handlers are wanted. The
@@ -23,6 +37,10 @@ function handlersToml(vm: boolean): string {
   if (vm) {
     handlers[VM_HANDLERS.cold] = { kind: 'vm', guest_root: VM_GUEST_ROOT, pool_size: 0 };
     handlers[VM_HANDLERS.warm] = { kind: 'vm', guest_root: VM_GUEST_ROOT, pool_size: 1 };
+    const snap = snapshotVm();
+    if (snap.support.ok) {
+      handlers[VM_HANDLERS.snapshot] = { kind: 'vm', guest_root: VM_GUEST_ROOT, pool_size: 0, qemu_path: snap.qemu, virtiofsd_path: snap.virtiofsd, start_from: 'snapshot' };
+    }
     // Builds without the VM runtime reject these keys (strict schema): then runc only.
     if (!configSchema.safeParse({ runtime_handlers: handlers }).success) return handlersToml(false);
     mkdirSync(VM_GUEST_ROOT, { recursive: true });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BUSYBOX, startPod, stopPod } from '../pods.js';
 import { descendants, listProcesses, sumPss, topMappings } from '../proc.js';
-import { BulkheadRuntime, VM_HANDLERS } from '../runtimes/bulkhead.js';
+import { BulkheadRuntime, snapshotVm, VM_HANDLERS } from '../runtimes/bulkhead.js';
 import { removeAllPods, type RuntimeUnderTest } from '../runtimes/runtime.js';
 import { addSample, metric, note, MiB, type Metric } from '../stats.js';
 import { errorText, type BenchContext } from './context.js';
@@ -114,6 +114,66 @@ async function measure(ctx: BenchContext, rt: RuntimeUnderTest): Promise<Metric[
     note(warm, `warm pool: ${errorText(e)}`);
     await removeAllPods(rt.client).catch(() => 0);
   }
+  const snapshot = await measureSnapshot(rt, ctx, accel, iterations);
+  const burst = await measureBurst(rt, ctx, accel, daemon);
   note(ready, 'VM pod ready = kubelet SyncPod calls (RunPodSandbox, PodSandboxStatus, ImageStatus, CreateContainer, StartContainer, ContainerStatus) for the busybox workload');
-  return [ready, warm, mem];
+  return [ready, warm, snapshot, mem, ...burst];
+}
+
+/** Pods restored from the handler's template; the first pod (which makes the template) is noted apart. */
+async function measureSnapshot(rt: RuntimeUnderTest, ctx: BenchContext, accel: string, iterations: number): Promise<Metric> {
+  const m = metric('microvm_pod_ready_snapshot', `microvm pod ready, snapshot start (${accel})`, 'ms');
+  const snap = snapshotVm();
+  try {
+    if (!snap.support.ok) throw new Error(snap.support.reason);
+    const h = (await vmInfo(rt))[VM_HANDLERS.snapshot];
+    if (!h || h.unavailable) throw new Error(h?.unavailable ?? `no "${VM_HANDLERS.snapshot}" handler`);
+    const first = await startPod(rt, { logRoot: ctx.logRoot, handler: VM_HANDLERS.snapshot, callTimeoutMs: 300_000 });
+    note(m, `first pod, template boot + save + restore: ${first.wholeMs.toFixed(0)} ms (QEMU ${snap.support.qemuVersion}, ${snap.qemu})`);
+    await stopPod(rt, first.podId);
+    for (let i = 0; i < iterations; i++) {
+      const t = await startPod(rt, { logRoot: ctx.logRoot, handler: VM_HANDLERS.snapshot });
+      addSample(m, rt.name, t.wholeMs);
+      await stopPod(rt, t.podId);
+    }
+  } catch (e) {
+    m.label = 'microvm pod ready, snapshot start: not available';
+    note(m, `snapshot start: ${errorText(e)}`);
+    await removeAllPods(rt.client).catch(() => 0);
+  }
+  return m;
+}
+
+/**
+ * N pods started at once (10; --quick 3) on the snapshot handler where it works, else the cold
+ * one: wall time until every container runs, and the peak host memory of the daemon and all it
+ * started (QEMU, virtiofsd, ...), sampled every 250 ms.
+ */
+async function measureBurst(rt: RuntimeUnderTest, ctx: BenchContext, accel: string, daemon: number): Promise<Metric[]> {
+  const n = ctx.quick ? 3 : 10;
+  const handler = snapshotVm().support.ok ? VM_HANDLERS.snapshot : VM_HANDLERS.cold;
+  const start = handler === VM_HANDLERS.snapshot ? 'snapshot start' : 'booted';
+  const wall = metric('microvm_burst_wall', `${n} microvm pods at once, all running (${accel}, ${start})`, 'ms');
+  const peak = metric('microvm_burst_memory', `${n} microvm pods at once, peak host memory (daemon + VMMs, ${accel})`, 'MiB');
+  let highest = 0;
+  const sample = (): void => {
+    highest = Math.max(highest, sumPss([daemon, ...descendants([daemon]).map((p) => p.pid)]));
+  };
+  const timer = setInterval(sample, 250);
+  const t0 = performance.now();
+  try {
+    const pods = await Promise.all(Array.from({ length: n }, () => startPod(rt, { logRoot: ctx.logRoot, handler, callTimeoutMs: 600_000 })));
+    addSample(wall, rt.name, performance.now() - t0);
+    sample();
+    addSample(peak, rt.name, highest / MiB);
+    note(wall, `per pod: ${pods.map((p) => (p.wholeMs / 1000).toFixed(1)).join(', ')} s`);
+    for (const p of pods) await stopPod(rt, p.podId);
+  } catch (e) {
+    wall.label = `${n} microvm pods at once: failed`;
+    note(wall, errorText(e));
+    await removeAllPods(rt.client).catch(() => 0);
+  } finally {
+    clearInterval(timer);
+  }
+  return [wall, peak];
 }
