@@ -17,13 +17,14 @@ import { defaultVirtiofsdPath } from '../../pkg/vm/virtiofsd.js';
 export const VM_HANDLERS = { cold: 'microvm', warm: 'microvm-warm', snapshot: 'microvm-snapshot' } as const;
 /** Guest image cache shared by bench runs (building it is slow; the daemon's temp root would lose it). */
 const VM_GUEST_ROOT = process.env.BENCH_VM_GUEST_ROOT ?? '/var/tmp/bulkhead-bench/vm-guest';
-/** Where deploy/vm-tools.sh leaves backports' QEMU 10 when the distro's is older than 9.0. */
+/** Where deploy/vm-tools.sh leaves backports' QEMU 10 and the Rust virtiofsd when the distro's can't snapshot. */
 const CACHED_QEMU = '/var/cache/bulkhead-tools/qemu-10.0.2/usr/bin/qemu-system-x86_64';
+const CACHED_VIRTIOFSD = '/var/cache/bulkhead-tools/virtiofsd/bin/virtiofsd';
 
 /** The QEMU and virtiofsd the snapshot handler would use, and whether they can snapshot (why not). */
 export function snapshotVm(): { qemu: string; virtiofsd: string; support: SnapshotSupport } {
   const qemu = process.env.BENCH_SNAPSHOT_QEMU ?? (existsSync(CACHED_QEMU) ? CACHED_QEMU : 'qemu-system-x86_64');
-  const virtiofsd = process.env.BENCH_SNAPSHOT_VIRTIOFSD ?? defaultVirtiofsdPath();
+  const virtiofsd = process.env.BENCH_SNAPSHOT_VIRTIOFSD ?? (existsSync(CACHED_VIRTIOFSD) ? CACHED_VIRTIOFSD : defaultVirtiofsdPath());
   return { qemu, virtiofsd, support: detectSnapshotSupport(qemu, virtiofsd) };
 }
 
