@@ -34,6 +34,14 @@ import type * as cri from '../../api/cri-types.js';
 import { vmmUsage } from '../../vm/vmm-usage.js';
 import { nowNs } from '../../store/time.js';
 
+/**
+ * How long the guest may take to configure the pod (addresses, routes, DNS, the share mount). A few
+ * hundred ms alone, but its first commands run on a cold translation cache: 3 VM pods started at
+ * once under TCG at load ~20 (bench burst) overran the 30 s this used to be. 90 s stays inside
+ * kubelet's RunPodSandbox deadline (runtimeRequestTimeout, 2 min by default) with the boot before it.
+ */
+const SETUP_SANDBOX_TIMEOUT_MS = 90_000;
+
 /** What pod sizes are computed from and the size every warm-pool VM boots with (vm-size.ts). */
 export interface VmSizing {
   base: SizingBase;
@@ -163,7 +171,7 @@ export class VmPodController implements PodController {
       await this.podCgroup.place(sb, [booted.vm.pid, booted.vfs.pid]).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'moving the pod VM into its cgroup failed'));
     }
     try {
-      await pod.vm.agent.call('setup_sandbox', setupSandboxRequest(sb, net, veth, pod.bootMac, SHARE_TAG), { timeoutMs: 30_000 });
+      await pod.vm.agent.call('setup_sandbox', setupSandboxRequest(sb, net, veth, pod.bootMac, SHARE_TAG), { timeoutMs: SETUP_SANDBOX_TIMEOUT_MS });
       log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.booter.accel!.accel, mac: veth?.mac ?? '', startedFrom }, 'pod VM ready');
     } catch (e) {
       log.warn({ podId: sb.id, console: pod.vm.consoleTail(1500) }, 'pod VM setup failed');
