@@ -37,8 +37,8 @@ import { nowNs } from '../../store/time.js';
 /**
  * How long the guest may take to configure the pod (addresses, routes, DNS, the share mount). A few
  * hundred ms alone, but its first commands run on a cold translation cache: 3 VM pods started at
- * once under TCG at load ~20 (bench burst) overran the 30 s this used to be. 90 s stays inside
- * kubelet's RunPodSandbox deadline (runtimeRequestTimeout, 2 min by default) with the boot before it.
+ * once under TCG at load ~20 (bench burst) overran the 30 s this used to be. 90 s plus a boot of
+ * up to 30 s stays inside kubelet's RunPodSandbox deadline (runtimeRequestTimeout, 2 min by default).
  */
 const SETUP_SANDBOX_TIMEOUT_MS = 90_000;
 
