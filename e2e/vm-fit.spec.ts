@@ -68,7 +68,7 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod against its pod cgroup\'s m
     const details = (e as { details: string }).details;
     console.log(`refusal: ${details}`);
     // VM_HANDLERS_TOML: memory_mib 256 → guest 256 + 64 MiB; the VMM's share: 48 MiB + TCG's 64 MiB tb cache.
-    expect(details).toMatch(/memory limit of 64 MiB \(containers' limits 64 MiB \+ RuntimeClass overhead 0 MiB\), but the pod's micro-VM needs \d+ MiB \(320 MiB guest RAM \+ \d+ MiB for QEMU and virtiofsd\)/);
+    expect(details).toMatch(/memory limit of 64 MiB \(containers' limits 64 MiB, RuntimeClass overhead 0 MiB per the CRI request\), but the pod's micro-VM needs \d+ MiB \(320 MiB guest RAM \+ \d+ MiB for QEMU and virtiofsd\)/);
     askedMib = Number(/overhead\.podFixed\.memory to at least (\d+)Mi/.exec(details)![1]);
     expect(askedMib).toBeGreaterThanOrEqual(256 + 48);
     // Nothing left: no pod, no QEMU, no pod state dir or netns, no VM cgroup under the pod's.

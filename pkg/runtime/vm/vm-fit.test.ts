@@ -41,7 +41,13 @@ describe('checkPodCgroupFits', () => {
 
   it('subtracts the RuntimeClass overhead kubelet reported from the limit to find the containers\' share', () => {
     const size = { vcpus: 1, memoryMib: 256 + 300 };
-    expect(() => checkPodCgroupFits({ ...base, limitBytes: (300 + 320) * MiB, size, criOverheadBytes: 320 * MiB })).toThrow(/containers' limits 300 MiB \+ RuntimeClass overhead 320 MiB\).*at least 368Mi/);
+    expect(() => checkPodCgroupFits({ ...base, limitBytes: (300 + 320) * MiB, size, criOverheadBytes: 320 * MiB })).toThrow(/containers' limits 300 MiB, RuntimeClass overhead 320 MiB per the CRI request\).*at least 368Mi/);
+  });
+
+  it('takes the containers\' share from the CRI resources when kubelet sent them (an overhead it did not report is then still counted)', () => {
+    const size = { vcpus: 1, memoryMib: 256 + 300 };
+    // RuntimeClass overhead 100Mi in the cgroup, but not in the request: the overhead must still reach 368Mi in total.
+    expect(() => checkPodCgroupFits({ ...base, limitBytes: 400 * MiB, size, criLimitsBytes: 300 * MiB })).toThrow(/containers' limits 300 MiB, RuntimeClass overhead 0 MiB per the CRI request\).*at least 368Mi/);
   });
 
   it('passes at exactly guest RAM + VMM overhead, and without a limit', () => {

@@ -57,6 +57,8 @@ export interface PodCgroupFit {
   vmmMib: number;
   /** LinuxPodSandboxConfig.overhead.memory_limit_in_bytes: the RuntimeClass overhead kubelet added (0 = none). */
   criOverheadBytes: number;
+  /** LinuxPodSandboxConfig.resources.memory_limit_in_bytes: the containers' declared limits summed (0 = none or not sent). */
+  criLimitsBytes?: number;
 }
 
 /** Bytes the VM needs in its cgroup: guest RAM + VMM overhead. */
@@ -72,12 +74,14 @@ export function checkPodCgroupFits(f: PodCgroupFit): void {
   if (fitsPodCgroup(f)) return;
   const limit = f.limitBytes!;
   const need = vmNeedBytes(f.size, f.vmmMib);
-  // kubelet's limit is the containers' limits + the overhead: the overhead must cover the rest.
-  const containers = Math.max(0, limit - f.criOverheadBytes);
+  // kubelet's limit is the containers' limits + the overhead: the overhead must cover the rest. The
+  // containers' share is what the CRI request summed (every container declares one, or the cgroup
+  // would have no limit), else the limit less the overhead it reported.
+  const containers = f.criLimitsBytes || Math.max(0, limit - f.criOverheadBytes);
   const minOverhead = need - containers;
   throw new PodCgroupTooSmallError(
     `runtime handler "${f.handler}": the pod cgroup ${f.cgroup} has a memory limit of ${fmtMib(limit)} ` +
-      `(containers' limits ${fmtMib(containers)} + RuntimeClass overhead ${fmtMib(f.criOverheadBytes)}), but the pod's micro-VM needs ${fmtMib(need)} ` +
+      `(containers' limits ${fmtMib(containers)}, RuntimeClass overhead ${fmtMib(f.criOverheadBytes)} per the CRI request), but the pod's micro-VM needs ${fmtMib(need)} ` +
       `(${f.size.memoryMib} MiB guest RAM + ${f.vmmMib} MiB for QEMU and virtiofsd) and would be OOM-killed; ` +
       `set the RuntimeClass overhead.podFixed.memory to at least ${Math.ceil(minOverhead / MIB)}Mi`,
     limit,

@@ -155,6 +155,7 @@ export class VmPodController implements PodController {
       size,
       vmmMib: vmmOverheadMib(this.booter.accel!.accel, this.deps.config.tcg_tb_size_mib),
       criOverheadBytes: Number(sb.config.linux?.overhead?.memory_limit_in_bytes ?? 0) || 0,
+      criLimitsBytes: Number(sb.config.linux?.resources?.memory_limit_in_bytes ?? 0) || 0,
     };
   }
 

@@ -149,10 +149,14 @@ export class VmTaskRuntime implements TaskRuntime {
    */
   private async pin(podId: string, pod: PodVm, containerId: string, cpusets: Cpusets | undefined, log: Logger): Promise<void> {
     const store = new PodCpusets(join(this.deps.stateDir, 'pods', podId));
+    const before = store.get(containerId);
     store.set(containerId, cpusets);
     // The union read again after QMP answered: a concurrent create/update/remove of the pod then
     // pins what the record holds, whichever finishes last.
-    const r = await pinVcpus(pod.vm.qmp, pod.vm.pid, () => store.union());
+    const r = await pinVcpus(pod.vm.qmp, pod.vm.pid, () => store.union()).catch((e: unknown) => {
+      store.set(containerId, before); // the call fails: the record keeps what the threads were pinned to
+      throw e;
+    });
     log.info({ podId, containerId, vcpuThreads: r.threads, cpus: formatCpuList(r.cpus) }, 'pod VM vCPU threads pinned');
   }
 
