@@ -50,6 +50,13 @@ describe('VM pod cpusets', () => {
     expect(threadAffinity(process.pid)).toEqual(threadAffinity(1));
   });
 
+  test('an update of cpuset_mems alone keeps the container\'s CPUs pinned', async () => {
+    const cpu = onlineCpus().at(-1)!;
+    await rt.updateResources(c, { cpu: { cpus: String(cpu) } });
+    await rt.updateResources(c, { cpu: { mems: '0' } });
+    expect(threadAffinity(process.pid)).toEqual([cpu]);
+  });
+
   test('a cpuset the host does not have is InvalidArgument and reaches neither the guest nor the threads', async () => {
     await expect(rt.updateResources(c, { cpu: { cpus: '0-4095' } })).rejects.toMatchObject({ kind: 'invalid-argument' });
     await expect(rt.updateResources(c, { cpu: { cpus: String(Math.max(...onlineCpus()) + 1) } })).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringMatching(/not a subset of the host's/) as string });

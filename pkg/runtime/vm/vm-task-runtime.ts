@@ -206,7 +206,12 @@ export class VmTaskRuntime implements TaskRuntime {
       const now = sumLimits([limitsFromCri(c.resources ?? c.config.linux?.resources), ...rest]);
       checkFits(`UpdateContainerResources of container ${c.id}`, sumLimits([limitsFromOci(r), ...rest]), have, this.sizing, now);
     }
-    if (cpusets.cpus || cpusets.mems) await this.pin(c.podId, pod, c.id, cpusets, this.deps.log.child({ podId: c.podId, containerId: c.id }));
+    if (cpusets.cpus || cpusets.mems) {
+      // A list the update leaves empty keeps the container's (an update of cpuset_mems alone keeps its CPUs).
+      const prev = new PodCpusets(join(this.deps.stateDir, 'pods', c.podId)).get(c.id);
+      const merged = { cpus: cpusets.cpus || prev?.cpus || '', mems: cpusets.mems || prev?.mems || '' };
+      await this.pin(c.podId, pod, c.id, merged, this.deps.log.child({ podId: c.podId, containerId: c.id }));
+    }
     await pod.vm.agent.call('update_resources', { container_id: c.id, resources: guestResources(r) });
   }
 
