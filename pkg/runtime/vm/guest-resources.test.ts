@@ -10,8 +10,8 @@ describe('guest resource translation', () => {
     expect(s.pids?.current).toBe(3);
   });
 
-  it('sends unset OCI knobs as 0 / empty', () => {
+  it('sends unset OCI knobs as 0 / empty, and never a host cpuset', () => {
     expect(guestResources({})).toEqual({ cpu_period: '0', cpu_quota: '0', cpu_shares: '0', memory_limit_bytes: '0', cpuset_cpus: '' });
-    expect(guestResources({ cpu: { quota: 50000, period: 100000, cpus: '0-1' }, memory: { limit: 1 << 30 } })).toEqual({ cpu_period: '100000', cpu_quota: '50000', cpu_shares: '0', memory_limit_bytes: String(1 << 30), cpuset_cpus: '0-1' });
+    expect(guestResources({ cpu: { quota: 50000, period: 100000, cpus: '0-1' }, memory: { limit: 1 << 30 } })).toEqual({ cpu_period: '100000', cpu_quota: '50000', cpu_shares: '0', memory_limit_bytes: String(1 << 30), cpuset_cpus: '' });
   });
 });

@@ -27,13 +27,17 @@ export function cgroupStatsOf(st: GuestStats): CgroupStats {
   };
 }
 
-/** int64 fields travel as decimal strings; 0 / "" = not set (the agent leaves that knob alone). */
+/**
+ * int64 fields travel as decimal strings; 0 / "" = not set (the agent leaves that knob alone). The
+ * cpuset is never sent: host CPU numbers mean nothing in the guest; they pin the VM's vCPU threads
+ * on the host instead (vcpu-pinning.ts).
+ */
 export function guestResources(r: OciResources): GuestResources {
   return {
     cpu_period: String(r.cpu?.period ?? 0),
     cpu_quota: String(r.cpu?.quota ?? 0),
     cpu_shares: String(r.cpu?.shares ?? 0),
     memory_limit_bytes: String(r.memory?.limit ?? 0),
-    cpuset_cpus: r.cpu?.cpus ?? '',
+    cpuset_cpus: '',
   };
 }

@@ -91,3 +91,12 @@ describe('guestRoutes', () => {
     ]);
   });
 });
+
+describe('rewriteSpecForGuest cpusets', () => {
+  it('takes the host cpusets out of the guest spec and returns them', () => {
+    const spec = { linux: { resources: { cpu: { cpus: '1', mems: '0', shares: 2 } } } };
+    const { spec: out, cpusets } = rewriteSpecForGuest(spec, 'c1', {}, () => []);
+    expect(cpusets).toEqual({ cpus: '1', mems: '0' });
+    expect((out.linux as { resources: unknown }).resources).toEqual({ cpu: { shares: 2 } });
+  });
+});

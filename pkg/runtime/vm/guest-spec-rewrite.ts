@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { invalidArgument } from '../../errors/errors.js';
 import { GUEST_DEVICES_ANNOTATION, GUEST_SHARE_DIR } from '../../vmchannel/protocol.js';
+import { takeCpusets, type Cpusets } from './vcpu-pinning.js';
 
 export interface OciMount {
   destination: string;
@@ -59,8 +60,11 @@ export function rewriteSpecForGuest(
   podFiles: PodFilesOnHost,
   submounts: (dir: string) => SubMount[] = hostSubmounts,
   opts: { privileged?: boolean } = {},
-): { spec: Record<string, unknown>; shares: ShareRequest[] } {
+): { spec: Record<string, unknown>; shares: ShareRequest[]; cpusets: Cpusets } {
   const linux = (spec.linux ?? {}) as Record<string, unknown>;
+  // Host CPU and memory-node numbers (kubelet's CPU manager) mean nothing in the guest: they pin the
+  // VM's vCPU threads on the host instead (vcpu-pinning.ts).
+  const cpusets = takeCpusets(linux.resources as { cpu?: { cpus?: string; mems?: string } } | undefined);
   const devices = (linux.devices ?? []) as unknown[];
   if (opts.privileged) {
     // A privileged container in a VM pod is privileged in the guest: the host's device nodes (which
@@ -117,5 +121,5 @@ export function rewriteSpecForGuest(
   delete linux.rootfsPropagation;
   spec.linux = linux;
   spec.mounts = mounts;
-  return { spec, shares };
+  return { spec, shares, cpusets };
 }

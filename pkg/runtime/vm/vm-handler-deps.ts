@@ -13,6 +13,8 @@ export interface VmRuntimeDeps {
   log: Logger;
   /** Default: cgroupfs (<pod cgroup>/vm). */
   cgroups?: CgroupDriver;
+  /** The memory limit of a pod cgroup (cgroupfs path), undefined = none. Default: read from cgroupfs (pkg/cgroups/memory-limit.ts); tests fake it. */
+  podMemoryLimit?: (cgroup: string) => number | undefined;
 }
 
 /** The accelerator and guest image a VM handler uses (reported in Status). */

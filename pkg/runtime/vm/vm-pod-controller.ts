@@ -28,6 +28,9 @@ import { PodVms } from './pod-vms.js';
 import { setupSandboxRequest, wireTapToVeth } from './pod-network.js';
 import { fromAgent } from './agent-errors.js';
 import { checkFits, limitsFromCri, podVmSize, sizeFits, type SizingBase, type VmSize } from './vm-size.js';
+import { checkPodCgroupFits, fitsPodCgroup, vmmOverheadMib, type PodCgroupFit } from './vm-fit.js';
+import { cgroupMemoryLimit } from '../../cgroups/memory-limit.js';
+import { cgroupFsPath } from '../../cgroups/systemd-names.js';
 import { loadPodVmState, podVmDir, savePodVmState } from './vm-state.js';
 import { processTree } from '../../sys/proc.js';
 import type * as cri from '../../api/cri-types.js';
@@ -118,13 +121,17 @@ export class VmPodController implements PodController {
     if (hostOnes.length) {
       throw invalidArgument(`runtime handler "${this.handler}" runs the pod in a micro-VM: ${hostOnes.join(', ')} cannot be honoured across the VM boundary (use a namespace handler such as runc)`);
     }
+    // Before anything is made: a VM its pod cgroup cannot hold is refused (vm-fit.ts).
+    const size = this.podSize(sb);
+    const fit = this.cgroupFit(sb, size);
+    checkPodCgroupFits(fit);
     await this.guestImage();
     await mkdir(sb.stateDir, { recursive: true, mode: 0o711 });
     // Pod-level PID namespace (CRI POD mode): created by the agent inside the guest on first use.
     const podPid = (ns?.pid ?? 'POD') === 'POD';
-    // A pre-booted VM serves the pod when the pod's own size fits in it (it may get more than it needs).
-    const size = this.podSize(sb);
-    const warm = sizeFits(size, this.poolVmSize) ? this.pool.take(sb.stateDir) : undefined;
+    // A pre-booted VM serves the pod when the pod's own size fits in it (it may get more than it
+    // needs) and the pod cgroup can hold that bigger VM; else the pod boots its own.
+    const warm = sizeFits(size, this.poolVmSize) && fitsPodCgroup({ ...fit, size: this.poolVmSize }) ? this.pool.take(sb.stateDir) : undefined;
     if (warm) {
       sb.namespaces = { net: warm.netns, ...(podPid ? { pid: GUEST_POD_PIDNS } : {}) };
       savePodVmState(sb.stateDir, { vmDir: warm.vmDir, size: this.poolVmSize, startedFrom: `pool (${warm.startedFrom})` });
@@ -144,6 +151,20 @@ export class VmPodController implements PodController {
     await createTap(pinned.net!);
     log.debug({ podId: sb.id }, 'pod netns and tap ready');
     await withNamespaces?.();
+  }
+
+  /** The pod cgroup's memory limit against a VM of this size (vm-fit.ts). */
+  private cgroupFit(sb: SandboxRecord, size: VmSize): PodCgroupFit {
+    const cgroup = cgroupFsPath(sb.cgroupParent);
+    return {
+      handler: this.handler,
+      cgroup,
+      limitBytes: (this.deps.podMemoryLimit ?? cgroupMemoryLimit)(cgroup),
+      size,
+      vmmMib: vmmOverheadMib(this.booter.accel!.accel, this.deps.config.tcg_tb_size_mib),
+      criOverheadBytes: Number(sb.config.linux?.overhead?.memory_limit_in_bytes ?? 0) || 0,
+      criLimitsBytes: Number(sb.config.linux?.resources?.memory_limit_in_bytes ?? 0) || 0,
+    };
   }
 
   /** The VM the pod's limits call for (vm-size.ts: handler defaults when it sets none). */

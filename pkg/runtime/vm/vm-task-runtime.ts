@@ -2,7 +2,7 @@
 // the agent channel. Their rootfs (the host overlay the container manager mounts) and CRI volumes
 // reach the guest through the pod's virtio-fs share; logs are shipped back into the kubelet log
 // path on the host; exits, a dead VM and reattaching after a restart are guest-containers.ts's.
-import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
@@ -18,7 +18,9 @@ import { failedPrecondition, internal, invalidArgument } from '../../errors/erro
 import { vmProcessAlive } from '../../vm/micro-vm.js';
 import { rewriteSpecForGuest } from './guest-spec-rewrite.js';
 import { bindIntoShare, guestShareOf, removeFromShare } from './guest-share.js';
-import { PodVms } from './pod-vms.js';
+import { PodVms, type PodVm } from './pod-vms.js';
+import { checkCpusets, pinVcpus, PodCpusets, type Cpusets } from './vcpu-pinning.js';
+import { formatCpuList } from '../../sys/cpu-affinity.js';
 import { GuestContainers } from './guest-containers.js';
 import { cgroupStatsOf, guestResources } from './guest-resources.js';
 import { fromAgent, isAgentNotFound } from './agent-errors.js';
@@ -52,7 +54,10 @@ export class VmTaskRuntime implements TaskRuntime {
     if ((c.config.devices ?? []).length > 0) throw invalidArgument('host devices cannot be passed into a micro-VM pod');
     const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const privileged = !!c.config.linux?.security_context?.privileged;
-    const { spec: guestSpec, shares } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged });
+    const { spec: guestSpec, shares, cpusets } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged });
+    checkCpusets(`container ${c.id}`, cpusets);
+    // Pinned before the guest creates it (a failure leaves nothing in the guest); forgotten again if that fails.
+    if (cpusets.cpus || cpusets.mems) await this.pin(sb.id, pod, c.id, cpusets, log);
     const share = guestShareOf(pod.vmDir);
     try {
       // The rootfs stays writable on the host (crun in the guest creates mount points in it).
@@ -62,6 +67,7 @@ export class VmTaskRuntime implements TaskRuntime {
       await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty }, { timeoutMs: 60_000 });
     } catch (e) {
       removeFromShare(share, c.id);
+      if (cpusets.cpus || cpusets.mems) await this.pin(sb.id, pod, c.id, undefined, log).catch((e2: unknown) => log.warn({ containerId: c.id, err: (e2 as Error).message }, 'vCPU re-pinning after a failed create failed'));
       throw fromAgent('guest agent', e);
     }
     this.ctrs.set(c.id, { podId: sb.id, state: { status: 'created', pid: 0 }, logOffset: 0 });
@@ -129,6 +135,29 @@ export class VmTaskRuntime implements TaskRuntime {
     }
     if (pod) removeFromShare(guestShareOf(pod.vmDir), c.id);
     this.ctrs.delete(c.id);
+    const podDir = join(this.deps.stateDir, 'pods', c.podId);
+    if (existsSync(podDir) && new PodCpusets(podDir).get(c.id)) {
+      // Its CPUs leave the union; a dead VM has no threads to re-pin (only the record changes).
+      if (pod && !pod.dead) await this.pin(c.podId, pod, c.id, undefined, log).catch((e: unknown) => log.warn({ containerId: c.id, err: (e as Error).message }, 'vCPU re-pinning after a removal failed'));
+      else new PodCpusets(podDir).set(c.id, undefined);
+    }
+  }
+
+  /**
+   * Records a container's cpusets (undefined: forgets them) and pins the pod VM's vCPU threads to
+   * the union of its containers' (none left: QEMU's own affinity back), vcpu-pinning.ts.
+   */
+  private async pin(podId: string, pod: PodVm, containerId: string, cpusets: Cpusets | undefined, log: Logger): Promise<void> {
+    const store = new PodCpusets(join(this.deps.stateDir, 'pods', podId));
+    const before = store.get(containerId);
+    store.set(containerId, cpusets);
+    // The union read again after QMP answered: a concurrent create/update/remove of the pod then
+    // pins what the record holds, whichever finishes last.
+    const r = await pinVcpus(pod.vm.qmp, pod.vm.pid, () => store.union()).catch((e: unknown) => {
+      store.set(containerId, before); // the call fails: the record keeps what the threads were pinned to
+      throw e;
+    });
+    log.info({ podId, containerId, vcpuThreads: r.threads, cpus: formatCpuList(r.cpus) }, 'pod VM vCPU threads pinned');
   }
 
   async containerState(c: ContainerRecord): Promise<ContainerRuntimeState> {
@@ -167,12 +196,21 @@ export class VmTaskRuntime implements TaskRuntime {
   }
 
   async updateResources(c: ContainerRecord, r: OciResources, others: readonly ContainerRecord[] = []): Promise<void> {
+    // An update without a cpuset leaves the container's as it is (as runc update does).
+    const cpusets = { cpus: r.cpu?.cpus ?? '', mems: r.cpu?.mems ?? '' };
+    checkCpusets(`UpdateContainerResources of container ${c.id}`, cpusets);
     const pod = await this.pods.running(c.podId);
     const have = loadPodVmState(join(this.deps.stateDir, 'pods', c.podId)).size;
     if (have) {
       const rest = others.map((o) => limitsFromCri(o.resources ?? o.config.linux?.resources));
       const now = sumLimits([limitsFromCri(c.resources ?? c.config.linux?.resources), ...rest]);
       checkFits(`UpdateContainerResources of container ${c.id}`, sumLimits([limitsFromOci(r), ...rest]), have, this.sizing, now);
+    }
+    if (cpusets.cpus || cpusets.mems) {
+      // A list the update leaves empty keeps the container's (an update of cpuset_mems alone keeps its CPUs).
+      const prev = new PodCpusets(join(this.deps.stateDir, 'pods', c.podId)).get(c.id);
+      const merged = { cpus: cpusets.cpus || prev?.cpus || '', mems: cpusets.mems || prev?.mems || '' };
+      await this.pin(c.podId, pod, c.id, merged, this.deps.log.child({ podId: c.podId, containerId: c.id }));
     }
     await pod.vm.agent.call('update_resources', { container_id: c.id, resources: guestResources(r) });
   }

@@ -1,0 +1,66 @@
+// UpdateContainerResources / RemoveContainer on a micro-VM pod with kubelet CPU-manager cpusets: the
+// guest never sees host CPU numbers; the VM's vCPU threads are pinned on the host (here: this test's
+// own thread, standing in for a QEMU vCPU thread, and pid 1's affinity as QEMU's main thread's).
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { ContainerRecord } from '../../store/records.js';
+import { onlineCpus, setThreadAffinity, threadAffinity } from '../../sys/cpu-affinity.js';
+import { VmPodRuntime } from './vm-runtime.js';
+import type { VmTaskRuntime } from './vm-task-runtime.js';
+
+const log = pino({ level: 'silent' });
+let dir: string;
+let rt: VmTaskRuntime;
+let calls: { kind: string; req: Record<string, unknown> }[];
+let before: number[];
+const c = { id: 'c1', podId: 'p1', config: { linux: { resources: null } } } as unknown as ContainerRecord;
+
+beforeEach(() => {
+  before = threadAffinity(0);
+  dir = mkdtempSync(join(tmpdir(), 'bulkhead-vm-cpusets-'));
+  rt = new VmPodRuntime({
+    handler: 'microvm',
+    config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot' },
+    rootDir: dir,
+    stateDir: dir,
+    log,
+  }).tasks;
+  calls = [];
+  const agent = { call: async (kind: string, req: Record<string, unknown>) => (calls.push({ kind, req }), {}) };
+  const qmp = { execute: async () => [{ 'cpu-index': 0, 'thread-id': process.pid }] };
+  const inner = rt as unknown as { pods: { pods: Map<string, unknown> } };
+  inner.pods.pods.set('p1', { vm: { agent, qmp, pid: 1 }, vmDir: join(dir, 'vm'), dead: false });
+});
+
+afterEach(() => {
+  setThreadAffinity(0, before);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('VM pod cpusets', () => {
+  test('an update\'s cpuset pins the vCPU threads and is not sent to the guest; removal unpins', async () => {
+    const cpu = onlineCpus().at(-1)!;
+    await rt.updateResources(c, { cpu: { cpus: String(cpu), quota: 50_000, period: 100_000 } });
+    expect(threadAffinity(process.pid)).toEqual([cpu]);
+    expect(calls).toEqual([{ kind: 'update_resources', req: { container_id: 'c1', resources: expect.objectContaining({ cpuset_cpus: '', cpu_quota: '50000' }) as unknown } }]);
+    await rt.removeContainer(c, log);
+    expect(threadAffinity(process.pid)).toEqual(threadAffinity(1));
+  });
+
+  test('an update of cpuset_mems alone keeps the container\'s CPUs pinned', async () => {
+    const cpu = onlineCpus().at(-1)!;
+    await rt.updateResources(c, { cpu: { cpus: String(cpu) } });
+    await rt.updateResources(c, { cpu: { mems: '0' } });
+    expect(threadAffinity(process.pid)).toEqual([cpu]);
+  });
+
+  test('a cpuset the host does not have is InvalidArgument and reaches neither the guest nor the threads', async () => {
+    await expect(rt.updateResources(c, { cpu: { cpus: '0-4095' } })).rejects.toMatchObject({ kind: 'invalid-argument' });
+    await expect(rt.updateResources(c, { cpu: { cpus: String(Math.max(...onlineCpus()) + 1) } })).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringMatching(/not a subset of the host's/) as string });
+    expect(calls).toEqual([]);
+    expect(threadAffinity(process.pid)).toEqual(before);
+  });
+});
