@@ -27,7 +27,12 @@ staging_ver="v0.${K8S_VERSION#v1.}"
 mkdir -p "$OUT"
 work="$(mktemp -d /tmp/bulkhead-e2e-build.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
-export GOFLAGS=-buildvcs=false GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" CGO_ENABLED="${CGO_ENABLED:-0}"
+# The same Go settings as e2e/cluster/build.sh (cgo on, -trimpath, GOFLAGS, the default GOCACHE):
+# its kubelet/kubeadm/... builds, earlier in the same CI run, leave most of e2e.test's
+# dependency packages in the build cache. The selected module versions are the same in both
+# throwaway modules; cgo was the difference (net's cgo setting changes every dependent package's
+# hash, so nothing was shared). Upstream builds e2e.test with cgo too (hack/lib/golang.sh).
+export GOFLAGS=-buildvcs=false GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" CGO_ENABLED="${CGO_ENABLED:-1}"
 export GOPROXY="${GOPROXY:-https://proxy.golang.org}" GOMAXPROCS="${GOMAXPROCS:-2}"
 t_all=$SECONDS
 
