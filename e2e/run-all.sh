@@ -26,9 +26,9 @@
 #                      (runc and microvm RuntimeClasses; BULKHEAD_SKIP_KUBELET=1 skips it)
 #     kind             e2e/kind/run.sh: a 2-node kind cluster on Bulkhead, runc and microvm pods (BULKHEAD_E2E_KIND=0 skips)
 #                      (Docker engine, offline node image; cold it builds kubeadm & co. for a long while)
-#     conformance      upstream e2e.test v1.36.3's focused [NodeConformance] subset
+#     conformance      upstream's e2e suite v1.36.3: the focused [NodeConformance] subset
 #                      (e2e/conformance/ci-focus.list, 141 specs) on the kind step's cluster, run by
-#                      its hook before the cluster goes; conformance-tools builds e2e.test & co. and
+#                      its hook before the cluster goes; conformance-tools builds e2e-common.test & co. and
 #                      the test images first. BULKHEAD_E2E_CONFORMANCE_SUBSET=0 (or BULKHEAD_E2E_KIND=0) skips it
 #     conformance-wide only with BULKHEAD_E2E_CONFORMANCE=1: e2e/conformance/run.sh's wide set (220
 #                      specs, BULKHEAD_CONFORMANCE_SET overrides) on a cluster of its own (bhk-conf)
@@ -117,7 +117,7 @@ start_daemon() {
 
 # The kind step and, on its cluster before it is deleted (e2e/kind/run.sh's hook), upstream's
 # focused conformance subset: one cluster instead of a second node image and cluster. Warm: the
-# subset adds ~4-5 min to the kind step; cold, conformance-tools builds e2e.test after the kubelet
+# subset adds ~4-5 min to the kind step; cold, conformance-tools builds e2e-common.test after the kubelet
 # step's Go builds, whose build cache it shares (e2e/conformance/README.md has the figures).
 kind_and_conformance() {
   local dir=$E2E_WORK/conformance t0 rc

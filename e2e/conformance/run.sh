@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# e2e/conformance/run.sh: upstream Kubernetes' [NodeConformance] specs (e2e.test v1.36.3,
+# e2e/conformance/run.sh: upstream Kubernetes' [NodeConformance] specs (e2e suite v1.36.3,
 # --provider=skeleton) against a 2-node kind cluster on Bulkhead, offline.
-#   1. tools and images: e2e/conformance/build.sh (e2e.test, ginkgo, agnhost), the node image
+#   1. tools and images: e2e/conformance/build.sh (e2e-common.test: upstream's suite with
+#      test/e2e/common's specs, all of the [NodeConformance] ones; ginkgo, agnhost), the node image
 #      (deploy/kind/build-node-image.sh as bulkhead/kind-node:conf), e2e/conformance/make-images.sh
 #   2. kind create cluster bhk-conf (deploy/kind/kind-config.yaml) + deploy/kind/cni-setup.sh;
 #      with --cluster NAME instead: that running cluster ($KUBECONFIG; e2e/kind/run.sh's, through
@@ -9,7 +10,7 @@
 #   3. a registry on the kind network's gateway (:5001, the nodes' way to the host) serving the
 #      test images; each node's /etc/bulkhead/certs.d/<gw>:5001/hosts.toml makes it plain http;
 #      KUBE_TEST_REPO_LIST renames e2e.test's registries to it
-#   4. ginkgo --procs e2e.test: focus [NodeConformance], skip [Serial] [Slow] [Disruptive]
+#   4. ginkgo --procs e2e-common.test: focus [NodeConformance], skip [Serial] [Slow] [Disruptive]
 #      [Flaky], then the set (BULKHEAD_CONFORMANCE_SET):
 #        subset (default, what CI runs) the areas of ci-focus.list minus its skips and ci-skip.list
 #        wide                           every [NodeConformance] spec minus ci-skip.list (220)
@@ -87,9 +88,10 @@ GINKGO_SKIP=$NEVER${SKIP:+|$SKIP}
 
 t0=$SECONDS
 bash "$REPO/e2e/conformance/build.sh"
-log "e2e.test/ginkgo/agnhost ready in $((SECONDS - t0))s"
+E2E_TEST=$K8S_BIN/e2e-common.test
+log "e2e-common.test/ginkgo/agnhost ready in $((SECONDS - t0))s"
 
-# Counts from ginkgo's JSON report (which lists every spec of e2e.test) as e2e/run-all.sh's
+# Counts from ginkgo's JSON report (which lists every spec of the suite) as e2e/run-all.sh's
 # summary counts them (e2e/lib/summarize.mjs): out of the focus or [Serial] & co.: not counted;
 # on a skip list: skipped. Prints the failures, then "COUNTS passed failed skipped".
 summarize() {
@@ -101,7 +103,7 @@ summarize() {
 }
 
 if [[ $DRY == 1 ]]; then
-  "$K8S_BIN/e2e.test" --provider=skeleton --ginkgo.dry-run --ginkgo.no-color --ginkgo.v \
+  "$E2E_TEST" --provider=skeleton --ginkgo.dry-run --ginkgo.no-color --ginkgo.v \
     --ginkgo.focus="$FOCUS" --ginkgo.skip="$GINKGO_SKIP" --ginkgo.json-report="$RESULTS/dry-run.json" \
     >"$RESULTS/dry-run.log" 2>&1 || true
   grep -E '^Ran [0-9]+ of [0-9]+ Specs' "$RESULTS/dry-run.log" || tail -5 "$RESULTS/dry-run.log"
@@ -205,11 +207,11 @@ log "ginkgo --procs $PROCS: the $SET set (focus.txt, skip.txt); results in $RESU
 set +e
 "$K8S_BIN/ginkgo" --procs="$PROCS" --no-color --timeout="${BULKHEAD_CONFORMANCE_TIMEOUT:-3h}" \
   --focus="$FOCUS" --skip="$GINKGO_SKIP" --output-dir="$RESULTS" --junit-report=junit.xml --json-report=report.json \
-  "$K8S_BIN/e2e.test" -- --provider=skeleton --kubeconfig="$KUBECONFIG" --report-dir="$RESULTS" \
+  "$E2E_TEST" -- --provider=skeleton --kubeconfig="$KUBECONFIG" --report-dir="$RESULTS" \
   >"$RESULTS/e2e.log" 2>&1
 rc=$?
 set -e
-log "e2e.test finished in $((SECONDS - t0))s (ginkgo exit $rc); log $RESULTS/e2e.log"
+log "e2e-common.test finished in $((SECONDS - t0))s (ginkgo exit $rc); log $RESULTS/e2e.log"
 grep -E '^Ran [0-9]+ of [0-9]+ Specs|Passed \| [0-9]+ Failed' "$RESULTS/e2e.log" || tail -20 "$RESULTS/e2e.log"
 # keep the nodes' Bulkhead logs for the failures
 for n in $("$KIND" get nodes --name "$CLUSTER"); do
