@@ -70,7 +70,7 @@ AREAS=${BULKHEAD_CONFORMANCE_FOCUS:-}
 SKIP=
 case $SET in
   subset) [[ -n $AREAS ]] || AREAS=$(focus_list focus)
-    SKIP="$(focus_list skip)|$(list_regexes "$HERE/ci-skip.list")" ;;
+    SKIP=$(printf '%s\n' "$(focus_list skip)" "$(list_regexes "$HERE/ci-skip.list")" | sed '/^$/d' | paste -sd'|') ;;
   wide) SKIP=$(list_regexes "$HERE/ci-skip.list") ;;
   full) ;;
   *) echo "conformance: BULKHEAD_CONFORMANCE_SET=$SET: subset, wide or full" >&2; exit 2 ;;
