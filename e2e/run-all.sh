@@ -117,8 +117,9 @@ start_daemon() {
 
 # The kind step and, on its cluster before it is deleted (e2e/kind/run.sh's hook), upstream's
 # focused conformance subset: one cluster instead of a second node image and cluster. Warm: the
-# subset adds ~4-5 min to the kind step; cold, conformance-tools builds e2e-common.test after the kubelet
-# step's Go builds, whose build cache it shares (e2e/conformance/README.md has the figures).
+# subset adds 186-263 s to the kind step (141 specs); cold, conformance-tools builds
+# e2e-common.test (~100 s after the kubelet step's Go builds, whose build cache it shares) and the
+# test images (~2.5 min); e2e/conformance/README.md has the figures.
 kind_and_conformance() {
   local dir=$E2E_WORK/conformance t0 rc
   if [ "${BULKHEAD_E2E_CONFORMANCE_SUBSET:-1}" != 1 ]; then step kind bash "$E2E/kind/run.sh"; return; fi
