@@ -8,10 +8,14 @@
 #      (runc, microvm) on both nodes; pod-to-pod and Service traffic across nodes; DNS through
 #      CoreDNS; kubectl logs/exec/port-forward/attach; a Deployment rolled (env, then image) and
 #      scaled; a node's Bulkhead restarted under running pods (same containers, exec works)
-#   4. kind delete cluster; no node container, mount or netns left; the `kind` network and dockerd
+#   4. BULKHEAD_KIND_HOOK, when set: a command run against this cluster before it goes (run-all.sh
+#      runs the conformance subset so: e2e/conformance/run.sh --cluster), the checks' pods deleted first
+#   5. kind delete cluster; no node container, mount or netns left; the `kind` network and dockerd
 #      are left alone while another cluster (e.g. the conformance suite's) uses them
 # Safe beside another kind cluster on the same engine: only $CLUSTER is created and deleted.
 # BULKHEAD_KIND_MICROVM=0 skips the micro-VM pods (default: skipped when the node image has no QEMU).
+# The hook (bash -c) sees KUBECONFIG and BULKHEAD_KIND_CLUSTER. Its exit status goes to the file
+# BULKHEAD_KIND_HOOK_RC when that is set (the caller counts its results), else it is one more check.
 # Prints "kind: N passed, M failed" last; exit status 1 when anything failed.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -294,7 +298,24 @@ fi
 check "new pod on the restarted node" bash -c "TEST_IMAGE='$TEST_IMAGE'
   pod late '$worker' runc kind-e2e-late 'echo late up; exec sleep 3600' && '$KUBECTL' wait --for=condition=Ready pod/late --timeout=60s"
 
-# ---- 4. teardown leaves nothing
+# ---- 4. the hook, on this cluster
+if [[ -n ${BULKHEAD_KIND_HOOK:-} ]]; then
+  # The checks' pods go first, not waited for: idle micro-VMs under TCG still take CPU (2 cores).
+  k delete deployment --all --wait=false >/dev/null 2>&1 || true
+  k delete pod --all --wait=false >/dev/null 2>&1 || true
+  t1=$SECONDS
+  log "hook: $BULKHEAD_KIND_HOOK"
+  hook_rc=0
+  BULKHEAD_KIND_CLUSTER=$CLUSTER bash -c "$BULKHEAD_KIND_HOOK" || hook_rc=$?
+  timing "hook (exit $hook_rc)" $((SECONDS - t1))
+  if [[ -n ${BULKHEAD_KIND_HOOK_RC:-} ]]; then
+    echo "$hook_rc" >"$BULKHEAD_KIND_HOOK_RC"
+  else
+    check "hook exits 0" test "$hook_rc" = 0
+  fi
+fi
+
+# ---- 5. teardown leaves nothing
 t1=$SECONDS
 "$KIND" delete cluster --name "$CLUSTER"
 timing "kind delete cluster" $((SECONDS - t1))

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # e2e/lib/prebuild.sh - builds, in the background of run-all.sh and at the lowest CPU priority, the
 # cached tools its later steps need: the Kubernetes binaries (kubelet step, then kind), the systemd
-# test node's image, kind's base rootfs. Cold, these are ~45 min of Go compiles and debootstraps on
+# test node's image, kind's base rootfs, the conformance suite and its images. Cold, these are ~45 min of Go compiles and debootstraps on
 # 2 cores that the steps would otherwise pay one after the other; the unit, integration and critest
 # steps before them leave CPU idle (waits on daemons, VMs, registries), which nice 19 takes (a
 # nice-0 process gets ~98 % of a contended core against it: CFS weights 1024 vs 15). Warm, every
 # build finds its cache and this ends within seconds.
 # Each build takes the lock its step takes (per binary in e2e/cluster/build.sh, the image locks
 # below), so a step that catches up waits for the build in flight instead of doing it twice.
-# Env: the run-all.sh switches (BULKHEAD_SKIP_KUBELET, BULKHEAD_E2E_KIND, BULKHEAD_E2E_SYSTEMD).
+# Env: the run-all.sh switches (BULKHEAD_SKIP_KUBELET, BULKHEAD_E2E_KIND, BULKHEAD_E2E_SYSTEMD,
+# BULKHEAD_E2E_CONFORMANCE_SUBSET, BULKHEAD_E2E_CONFORMANCE).
 set -uo pipefail
 E2E=$(cd "$(dirname "$0")/.." && pwd)
 REPO=$(cd "$E2E/.." && pwd)
@@ -36,5 +37,10 @@ if [ "$want_kind" = 1 ]; then
   part k8s-kind bash "$E2E/cluster/build.sh" --kind
   mkdir -p "$TOOLS/kind"
   part kind-base flock "$TOOLS/kind/.build.lock" bash "$REPO/deploy/kind/build-node-image.sh" --base-only
+  if [ "${BULKHEAD_E2E_CONFORMANCE_SUBSET:-1}" = 1 ] || [ "${BULKHEAD_E2E_CONFORMANCE:-0}" = 1 ]; then
+    mkdir -p "$TOOLS/conformance"
+    part conformance-tools flock "$TOOLS/conformance/.build.lock" \
+      bash -c "bash '$E2E/conformance/build.sh' && REGISTRY= bash '$E2E/conformance/make-images.sh'"
+  fi
 fi
 echo "prebuild: done"

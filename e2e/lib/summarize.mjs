@@ -2,9 +2,10 @@
 // Sums the results of one e2e run into the closing line "N passed, N failed, N skipped".
 //   node e2e/lib/summarize.mjs [--vitest NAME=report.json]... [--ginkgo NAME=report.json]...
 //                              [--focus RE] [--ginkgo-focus NAME=RE]... [--skip RE] [--skip-for NAME=RE]...
-//                              [--step NAME=EXITCODE]...
+//                              [--ignore-for NAME=RE]... [--step NAME=EXITCODE]...
 // --ginkgo-focus / --skip-for give one ginkgo report its own focus / skip regex (e.g. the
-// Streaming-only WebSocket rerun, the micro-VM critest run's skip list).
+// Streaming-only WebSocket rerun, the micro-VM critest run's skip list). --ignore-for: specs
+// never part of that run (the conformance suite's [Serial]/[Slow]/...), not counted at all.
 // vitest: its JSON reporter file. ginkgo: critest's --ginkgo.json-report file; specs the focus
 // did not select are not counted, specs the skip list removed count as skipped.
 // A step that exited non-zero without any failed test in its report (crash, missing report,
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     'ginkgo-focus': { type: 'string', multiple: true, default: [] },
     skip: { type: 'string', default: '' },
     'skip-for': { type: 'string', multiple: true, default: [] },
+    'ignore-for': { type: 'string', multiple: true, default: [] },
     step: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -67,11 +69,13 @@ const FAILED_STATES = new Set(['failed', 'panicked', 'timedout', 'interrupted', 
 const globalFocus = values.focus ? new RegExp(values.focus) : undefined;
 const focusOf = new Map(values['ginkgo-focus'].map(split).map(([n, re]) => [n, re ? new RegExp(re) : undefined]));
 const skipFor = new Map(values['skip-for'].map(split));
+const ignoreFor = new Map(values['ignore-for'].map(split).map(([n, re]) => [n, re ? new RegExp(re) : undefined]));
 for (const [name, file] of values.ginkgo.map(split)) {
   const skipRe = skipFor.has(name) ? skipFor.get(name) : values.skip;
   const skip = skipRe ? new RegExp(skipRe) : undefined;
   const r = get(name);
   const focus = focusOf.has(name) ? focusOf.get(name) : globalFocus;
+  const ignore = ignoreFor.get(name);
   const suites = readJson(file);
   if (!suites) continue;
   for (const suite of suites) {
@@ -85,6 +89,7 @@ for (const [name, file] of values.ginkgo.map(split)) {
         }
         continue;
       }
+      if (ignore && ignore.test(text)) continue; // never part of this run
       if (s.State === 'passed') r.passed++;
       else if (FAILED_STATES.has(s.State)) {
         r.failed++;
