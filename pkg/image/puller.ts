@@ -80,6 +80,11 @@ export interface PullDeps {
   limits?: UnpackLimits;
   /** Filled with the image's chain ids before any layer is unpacked, so GC keeps them. */
   pin?: Set<string>;
+  /**
+   * How a layer gets from its blob stream into its snapshot: a worker thread per layer by default;
+   * bench/tools/pull-stall.ts passes unpackLayerStream to compare with the daemon thread doing it.
+   */
+  unpackLayer?: typeof unpackLayerInWorker;
 }
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']);
@@ -183,7 +188,7 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, refString: 
           deps.snapshots.ensure(chainIds[i]!, diffIds[i]!, i > 0 ? chainIds[i - 1]! : null, async (fsDir) => {
             const t0 = Date.now();
             const body = await deps.registry.openBlob(ref, layer.digest, creds, ac.signal);
-            const stats = await unpackLayerInWorker(body, layer, diffIds[i]!, {
+            const stats = await (deps.unpackLayer ?? unpackLayerInWorker)(body, layer, diffIds[i]!, {
               root: fsDir,
               allowDevices: deps.allowDevices,
               limits: deps.limits,
