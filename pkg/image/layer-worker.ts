@@ -3,10 +3,26 @@
 // (unpackLayerStream: size+sha256 of the blob, decompression, diffID, tar parsing, file writes).
 // Everything CPU- or syscall-heavy of a pull runs here, so the daemon's event loop keeps serving
 // RPCs (issue #18: a Version call waited 17/54/178 ms p50/p90/max during a pull).
+import { setPriority } from 'node:os';
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { unpackLayerStream } from './layer-unpack.js';
 import { fromWire, toWire, type FromLayerWorker, type LayerJob, type ToLayerWorker } from './layer-worker-protocol.js';
+
+/**
+ * Nice value of this thread (Linux: per thread; threads it creates, the zstd worker, inherit it).
+ * The daemon thread stays at 0: with 4 layers in flight the daemon has ~9 runnable threads, and on
+ * a 2-core node the event loop then waits in the run queue behind its own unpacking. At 10 a thread
+ * weighs 110 against the event loop's 1024 (CFS). Pull time barely moves (bench, load 17-20: 9.3 and
+ * 9.7 s at nice 10 against 8.9 and 10.4 s at 0): unpacking still takes every idle cycle.
+ * BULKHEAD_UNPACK_NICE (0-19) overrides it, for measurements (docs/performance.md).
+ */
+const UNPACK_NICE = niceFromEnv(process.env.BULKHEAD_UNPACK_NICE) ?? 10;
+
+function niceFromEnv(v: string | undefined): number | undefined {
+  const n = Number(v);
+  return v !== undefined && v !== '' && Number.isInteger(n) && n >= 0 && n <= 19 ? n : undefined;
+}
 
 /** Tar pipeline input buffered in this thread before acks stop (and with them the daemon's sends). */
 const SOURCE_HIGH_WATER = 1024 * 1024;
@@ -14,6 +30,11 @@ const SOURCE_HIGH_WATER = 1024 * 1024;
 const port = parentPort;
 if (!port) throw new Error('layer-worker.ts runs only as a worker thread');
 const job = workerData as LayerJob;
+try {
+  setPriority(UNPACK_NICE); // pid 0: the calling thread
+} catch {
+  // Raising one's own nice value is always allowed; if the kernel refuses anyway, unpack at 0.
+}
 const post = (m: FromLayerWorker): void => port.postMessage(m);
 
 /** The blob as the daemon thread sends it; acks bytes once the pipeline has taken them. */
