@@ -5,46 +5,31 @@
 // with the same error classes, and only once the worker has stopped writing, so the caller's
 // removal of the snapshot directory never races a write.
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { LayerDescriptor } from './layer-unpack.js';
+import { acquireLayerWorker, releaseLayerWorker, WORKER_HEAP_MB } from './layer-worker-pool.js';
 import { fromWire, toWire, type FromLayerWorker, type LayerJob, type ToLayerWorker } from './layer-worker-protocol.js';
-import { layerWorkerUrl } from './layer-worker-url.js';
 import { UnpackError, type UnpackOptions, type UnpackStats } from './unpack-types.js';
 
 /**
  * Blob bytes sent but not yet taken by the worker's pipeline. 4 MiB is ~60 network chunks of
- * 64 KiB: enough to keep the worker busy across a message round trip, small enough that three
- * layers in flight hold little memory; above it the network read pauses (TCP back-pressure).
+ * 64 KiB: enough to keep the worker busy across a message round trip, small enough that four
+ * layers in flight (registry.max_concurrent_downloads' default) hold little memory; above it the
+ * network read pauses (TCP back-pressure).
  */
 const MAX_UNACKED_BYTES = 4 * 2 ** 20;
-/**
- * The worker's JS heap. Streams bound what it holds (tar-stream's buffers, 1 MiB of source);
- * a runaway heap (a parser bug fed hostile input) ends the worker, not the daemon.
- */
-const WORKER_HEAP_MB = 256;
 
 type Outcome = { ok: true; stats: UnpackStats } | { ok: false; error: Error };
 
 export async function unpackLayerInWorker(body: Readable, desc: LayerDescriptor, diffId: string, opts: UnpackOptions): Promise<UnpackStats> {
-  let url: URL;
+  let worker: Worker;
   try {
-    url = await layerWorkerUrl();
+    worker = await acquireLayerWorker();
   } catch (e) {
     body.destroy();
     throw e;
   }
   const job: LayerJob = { desc, diffId, root: opts.root, allowDevices: opts.allowDevices, limits: opts.limits, lowerLookup: opts.lowerLookup !== undefined };
-  const worker = new Worker(url, {
-    workerData: job,
-    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 16 },
-    // The extractor opens its fds with openat2 (koffi), not fs.open, and closes them with
-    // fs.closeSync: fd tracking would warn on every close ("closed but not opened in unmanaged
-    // mode") and could not close those fds on exit anyway. The worker closes its own fds on every
-    // path (extractTar's finally, LayerSync.abandon); terminate() only follows 'done' or 'error'.
-    trackUnmanagedFds: false,
-    stdout: false,
-    stderr: false,
-  });
   const post = (m: ToLayerWorker, transfer?: ArrayBuffer[]): void => worker.postMessage(m, transfer);
 
   let outcome: Outcome | undefined;
@@ -66,7 +51,7 @@ export async function unpackLayerInWorker(body: Readable, desc: LayerDescriptor,
     if (!o.ok) body.destroy();
   };
 
-  worker.on('message', (m: FromLayerWorker) => {
+  const onMessage = (m: FromLayerWorker): void => {
     switch (m.kind) {
       case 'ack':
         unacked -= m.bytes;
@@ -85,13 +70,17 @@ export async function unpackLayerInWorker(body: Readable, desc: LayerDescriptor,
         end({ ok: false, error: fromWire(m.error) });
         return;
     }
-  });
-  worker.on('error', (e: NodeJS.ErrnoException) => {
+  };
+  const onError = (e: NodeJS.ErrnoException): void => {
     // Out of heap is the content's doing (the only unbounded input); anything else is our bug.
     const error = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new UnpackError(`layer needs more than the worker's ${WORKER_HEAP_MB} MiB heap to unpack`) : new Error(`layer worker failed: ${e.message}`);
     end({ ok: false, error });
-  });
-  worker.on('exit', (code) => end({ ok: false, error: new Error(`layer worker exited (${code}) before the layer was unpacked`) }));
+  };
+  const onExit = (code: number): void => end({ ok: false, error: new Error(`layer worker exited (${code}) before the layer was unpacked`) });
+  worker.on('message', onMessage);
+  worker.on('error', onError);
+  worker.on('exit', onExit);
+  post({ kind: 'job', job });
 
   /** The blob stream failed while the worker was still working: its error names the failure. */
   let bodyError: unknown;
@@ -115,7 +104,12 @@ export async function unpackLayerInWorker(body: Readable, desc: LayerDescriptor,
 
   const o = await finished;
   await feeding;
-  await worker.terminate();
+  worker.off('message', onMessage);
+  worker.off('error', onError);
+  worker.off('exit', onExit);
+  // Only a worker that finished its layer cleanly is reused; one that failed may hold anything.
+  if (o.ok) releaseLayerWorker(worker);
+  else await worker.terminate();
   if (bodyError !== undefined) throw bodyError;
   if (!o.ok) throw o.error;
   return o.stats;

@@ -5,7 +5,7 @@ import type { LayerDescriptor } from './layer-unpack.js';
 import { UnpackError, type UnpackLimits, type UnpackStats } from './unpack-types.js';
 import { DigestMismatchError } from './verify-stream.js';
 
-/** workerData of a layer worker: one layer, one snapshot directory. */
+/** One layer, one snapshot directory: what a 'job' message asks a layer worker to unpack. */
 export interface LayerJob {
   desc: LayerDescriptor;
   diffId: string;
@@ -26,6 +26,8 @@ export interface WireError {
 }
 
 export type ToLayerWorker =
+  /** Starts a layer; a pooled worker gets one after another, never two at once. */
+  | { kind: 'job'; job: LayerJob }
   /** Compressed blob bytes, in order; the buffer is transferred. */
   | { kind: 'chunk'; data: Uint8Array }
   | { kind: 'end' }
