@@ -14,8 +14,10 @@ import { fromWire, toWire, type FromLayerWorker, type LayerJob, type ToLayerWork
  * Nice value of this thread (Linux: per thread; threads it creates, the zstd worker, inherit it).
  * The daemon thread stays at 0: with 4 layers in flight the daemon has ~9 runnable threads, and on
  * a 2-core node the event loop then waits in the run queue behind its own unpacking. At 10 a thread
- * weighs 110 against the event loop's 1024 (CFS). Pull time barely moves (bench, load 17-20: 9.3 and
- * 9.7 s at nice 10 against 8.9 and 10.4 s at 0): unpacking still takes every idle cycle.
+ * weighs 110 against the event loop's 1024 (CFS). The price is on a node busy with other work:
+ * unpacking yields to it too. Bench pull at load 17-20: 9.3 and 9.7 s at nice 10 against 8.9 and
+ * 10.4 s at 0 (no visible change); in-process A/B at load 9-10 (fresh workers): 3.9 and 4.2 s
+ * against 3.6 and 3.5 s. The event loop's wait (p50/p90) halved in both.
  * BULKHEAD_UNPACK_NICE (0-19) overrides it, for measurements (docs/performance.md).
  */
 const UNPACK_NICE = niceFromEnv(process.env.BULKHEAD_UNPACK_NICE) ?? 10;
