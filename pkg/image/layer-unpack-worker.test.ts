@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { unpackLayerInWorker } from './layer-unpack-worker.js';
+import { acquireLayerWorker, releaseLayerWorker } from './layer-worker-pool.js';
 import { UnpackError, type UnpackOptions } from './unpack-types.js';
 import { DigestMismatchError } from './verify-stream.js';
 
@@ -153,5 +154,28 @@ describe('unpackLayerInWorker', () => {
       lowerLookup: async () => undefined,
     })).catch((e: unknown) => e);
     expect(failing).toBeInstanceOf(Error);
+  });
+});
+
+describe('layer worker pool', () => {
+  it('reuses a worker after a good layer, never after a failed one', async () => {
+    const t = await makeTar([{ name: 'x', body: 'y' }]);
+    const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(t), size: t.length };
+    const idleWorker = async () => {
+      const w = await acquireLayerWorker();
+      const id = w.threadId;
+      releaseLayerWorker(w);
+      return id;
+    };
+    await unpackLayerInWorker(Readable.from([t]), layer, sha(t), opts());
+    const good = await idleWorker();
+    root = join(top, `snap${++n}`, 'fs');
+    mkdirSync(root, { recursive: true });
+    await unpackLayerInWorker(Readable.from([t]), layer, sha(t), opts());
+    expect(await idleWorker()).toBe(good);
+    // The failing layer takes the idle worker; it must be terminated, not handed back.
+    const failed = await unpackLayerInWorker(Readable.from([t]), layer, 'sha256:' + '0'.repeat(64), opts({ root: join(top, `bad${n}`) })).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(Error);
+    expect(await idleWorker()).not.toBe(good);
   });
 });

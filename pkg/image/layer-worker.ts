@@ -17,7 +17,7 @@ import { fromWire, toWire, type FromLayerWorker, type LayerJob, type ToLayerWork
  * weighs 110 against the event loop's 1024 (CFS). The price is on a node busy with other work:
  * unpacking yields to it too. Bench pull at load 17-20: 9.3 and 9.7 s at nice 10 against 8.9 and
  * 10.4 s at 0 (no visible change); in-process A/B at load 9-10 (fresh workers): 3.9 and 4.2 s
- * against 3.6 and 3.5 s. The event loop's wait (p50/p90) halved in both.
+ * against 3.6 and 3.5 s. The event loop's p90 wait roughly halved in both.
  * BULKHEAD_UNPACK_NICE (0-19) overrides it, for measurements (docs/performance.md).
  */
 const UNPACK_NICE = niceFromEnv(process.env.BULKHEAD_UNPACK_NICE) ?? 10;
