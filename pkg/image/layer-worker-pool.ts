@@ -8,8 +8,13 @@ import { layerWorkerUrl } from './layer-worker-url.js';
 
 /** registry.max_concurrent_downloads defaults to 4: one idle worker per layer slot. */
 const MAX_IDLE = 4;
-/** Back-to-back pulls (a pod's images, a deployment's rollout) reuse them; an idle node frees them. */
-const IDLE_MS = 30_000;
+/**
+ * Short, because idle workers are not free: 4 of them added 53 MiB to a 44 MiB process (10 MiB
+ * stayed after they ended), and the daemon's idle RSS is one of issue #18's targets. kubelet
+ * pulls a pod's images one after the other (serializeImagePulls defaults to true), so back-to-back
+ * pulls still find them.
+ */
+const IDLE_MS = 5_000;
 /**
  * The worker's JS heap. Streams bound what it holds (tar-stream's buffers, 1 MiB of source);
  * a runaway heap (a parser bug fed hostile input) ends the worker, not the daemon.
