@@ -1,7 +1,7 @@
 // Images from a spooled archive (archive-spool.ts) into the snapshot and content stores, with the
 // checks of a pull: every blob named by a digest must have that digest and size, every layer's
 // uncompressed stream must match its diff_id in the config, and layers unpack through the same
-// contained extractor (unpackLayerStream) as pulled ones.
+// contained extractor (unpackLayerStream, in a worker thread: unpackLayerInWorker) as pulled ones.
 //
 // Two layouts, as `docker load` and `ctr images import` read them:
 //  - docker-archive (manifest.json: [{Config, RepoTags, Layers}]), what `docker save` writes. Old
@@ -14,7 +14,7 @@
 import { createReadStream } from 'node:fs';
 import type { Logger } from 'pino';
 import { MEDIA, type Descriptor, type ImageIndex, type ImageManifest, type OciImageConfigFile } from './image-config.js';
-import { unpackLayerStream } from './layer-unpack.js';
+import { unpackLayerInWorker } from './layer-unpack-worker.js';
 import { chainIdsOf, lowerLookupFor, selectPlatform, sha256, type PullDeps, type PulledImage } from './puller.js';
 import { familiarName, parseReference, formatReference } from './reference.js';
 import { ArchiveError, type ArchiveSpool, type SpooledFile } from './archive-spool.js';
@@ -210,7 +210,7 @@ export async function unpackArchiveImage(deps: Omit<PullDeps, 'registry' | 'down
   for (const [i, layer] of img.layers.entries()) {
     await deps.snapshots.ensure(chainIds[i]!, diffIds[i]!, i > 0 ? chainIds[i - 1]! : null, async (fsDir) => {
       const t0 = Date.now();
-      const stats = await unpackLayerStream(createReadStream(layer.file.path), layer.desc, diffIds[i]!, {
+      const stats = await unpackLayerInWorker(createReadStream(layer.file.path), layer.desc, diffIds[i]!, {
         root: fsDir,
         allowDevices: deps.allowDevices,
         limits: deps.limits,

@@ -7,12 +7,16 @@
 // unpacked. The one exception, a hardlink to a file in a lower layer, waits for the lower
 // snapshots only when it happens (lowerLookup). So the pull is bounded by the network and by the
 // slowest layer, not by the sum of the layers.
+//
+// Each layer unpacks in a worker thread of its own (layer-unpack-worker.ts): this thread only reads
+// the network and hands the chunks over, so RPCs are served while a pull verifies, decompresses,
+// parses and writes (issue #18).
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { failedPrecondition, invalidArgument, notFound, unauthenticated, unavailable } from '../errors/errors.js';
 import type { ContentStore } from './content-store.js';
 import { MEDIA, type Descriptor, type ImageIndex, type ImageManifest, type OciImageConfigFile } from './image-config.js';
-import { unpackLayerStream } from './layer-unpack.js';
+import { unpackLayerInWorker } from './layer-unpack-worker.js';
 import { familiarName, type ImageReference } from './reference.js';
 import { readAll, RegistryError, ProgressTimeoutError, type RegistryClient, type RegistryCredentials } from './registry-client.js';
 import type { SnapshotStore, SnapshotMeta } from './snapshots.js';
@@ -76,6 +80,11 @@ export interface PullDeps {
   limits?: UnpackLimits;
   /** Filled with the image's chain ids before any layer is unpacked, so GC keeps them. */
   pin?: Set<string>;
+  /**
+   * How a layer gets from its blob stream into its snapshot: a worker thread per layer by default;
+   * bench/tools/pull-stall.ts passes unpackLayerStream to compare with the daemon thread doing it.
+   */
+  unpackLayer?: typeof unpackLayerInWorker;
 }
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']);
@@ -179,7 +188,7 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, refString: 
           deps.snapshots.ensure(chainIds[i]!, diffIds[i]!, i > 0 ? chainIds[i - 1]! : null, async (fsDir) => {
             const t0 = Date.now();
             const body = await deps.registry.openBlob(ref, layer.digest, creds, ac.signal);
-            const stats = await unpackLayerStream(body, layer, diffIds[i]!, {
+            const stats = await (deps.unpackLayer ?? unpackLayerInWorker)(body, layer, diffIds[i]!, {
               root: fsDir,
               allowDevices: deps.allowDevices,
               limits: deps.limits,

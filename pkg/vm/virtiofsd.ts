@@ -7,10 +7,10 @@
 // PSS per pod (two processes: 1255 kB against 917 kB with sandbox=chroot). xattr stays on: image file
 // capabilities (security.capability) live in xattrs, and the guest can reach only its own rootfs and
 // volumes through it (the share view is read-only).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSameProcessAlive, procStartTime } from '../sys/proc.js';
+import { spawnProcess, type SpawnedProcess } from '../sys/spawn.js';
 
 export const VIRTIOFSD_PATH = '/usr/lib/qemu/virtiofsd';
 /**
@@ -64,7 +64,8 @@ export function adoptVirtiofsd(pid: number, socket: string): Virtiofsd {
 export async function startVirtiofsd(opts: { sharedDir: string; socket: string; logFile: string; path?: string }): Promise<Virtiofsd> {
   rmSync(opts.socket, { force: true });
   const log = openSync(opts.logFile, 'a');
-  const child: ChildProcess = spawn(
+  // posix_spawn (pkg/sys/spawn.ts): no fork of the daemon, whose page-table copy blocks the event loop.
+  const child: SpawnedProcess = spawnProcess(
     opts.path ?? defaultVirtiofsdPath(),
     [`--socket-path=${opts.socket}`, '-o', `source=${opts.sharedDir}`, '-o', 'cache=auto', '-o', 'sandbox=namespace', '-o', 'xattr'],
     { detached: true, stdio: ['ignore', log, log] },

@@ -1,0 +1,49 @@
+// Where the layer worker's program is. Built (dist/): layer-worker.js next to this file, as tsc
+// emitted it. From TypeScript sources (vitest runs pkg/ untranspiled, and a worker thread cannot
+// load .ts): layer-worker.ts bundled once per process with esbuild (a devDependency, present
+// wherever the sources are run) into a temporary .mjs. koffi stays external (a native addon),
+// imported by absolute path; import.meta.url is pinned to this directory so createRequire-based
+// lookups (fzstd in zstd-worker-stream.ts) resolve as they do from the sources.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+let bundled: Promise<URL> | undefined;
+
+export function layerWorkerUrl(): Promise<URL> {
+  const self = fileURLToPath(import.meta.url);
+  if (!self.endsWith('.ts')) return Promise.resolve(new URL('./layer-worker.js', import.meta.url));
+  bundled ??= bundleFromSources(self);
+  return bundled;
+}
+
+async function bundleFromSources(self: string): Promise<URL> {
+  const esbuild = await import('esbuild');
+  const koffiPath = createRequire(import.meta.url).resolve('koffi');
+  const here = new URL('./layer-worker.ts', import.meta.url);
+  const out = await esbuild.build({
+    entryPoints: [fileURLToPath(here)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    write: false,
+    logLevel: 'silent',
+    define: { 'import.meta.url': JSON.stringify(pathToFileURL(self).href) },
+    // tar-stream and friends are CommonJS: their require() of node builtins needs a real require.
+    banner: { js: "import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" },
+    plugins: [
+      {
+        name: 'koffi-by-path',
+        setup(b) {
+          b.onResolve({ filter: /^koffi$/ }, () => ({ path: pathToFileURL(koffiPath).href, external: true }));
+        },
+      },
+    ],
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'bulkhead-layer-worker-')), 'layer-worker.mjs');
+  writeFileSync(file, out.outputFiles[0]!.text);
+  return pathToFileURL(file);
+}
