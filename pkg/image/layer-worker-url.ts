@@ -4,11 +4,13 @@
 // wherever the sources are run) into a temporary .mjs. koffi stays external (a native addon),
 // imported by absolute path; import.meta.url is pinned to this directory so createRequire-based
 // lookups (fzstd in zstd-worker-stream.ts) resolve as they do from the sources.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { threadId } from 'node:worker_threads';
 
 let bundled: Promise<URL> | undefined;
 
@@ -43,7 +45,13 @@ async function bundleFromSources(self: string): Promise<URL> {
       },
     ],
   });
-  const file = join(mkdtempSync(join(tmpdir(), 'bulkhead-layer-worker-')), 'layer-worker.mjs');
-  writeFileSync(file, out.outputFiles[0]!.text);
+  // One file per bundle content (test runs only: dist never gets here), shared by the vitest
+  // workers that bundle the same sources: not a temp dir left behind by each of them. Written
+  // under a private name and renamed, so a worker never loads another's half-written file.
+  const text = out.outputFiles[0]!.text;
+  const file = join(tmpdir(), `bulkhead-layer-worker-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
+  const tmp = `${file}.${process.pid}.${threadId}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
   return pathToFileURL(file);
 }
