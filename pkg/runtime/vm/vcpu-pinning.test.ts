@@ -47,13 +47,22 @@ describe('pinVcpus', () => {
   const qmp = (threads: number[]) => ({ execute: async (cmd: string) => (expect(cmd).toBe('query-cpus-fast'), threads.map((t, i) => ({ 'cpu-index': i, 'thread-id': t }))) });
   it('pins every vCPU thread (once each: single-threaded TCG shares one) to the union', async () => {
     const set: [number, number[]][] = [];
-    const r = await pinVcpus(qmp([11, 12, 12]), 10, () => [1, 3], { set: (t, c) => void set.push([t, [...c]]), get: () => [9] });
+    const r = await pinVcpus(qmp([11, 12, 12]), 10, () => [1, 3], { set: (t, c) => void set.push([t, [...c]]), get: () => [9], isThreadOf: () => true });
     expect(set).toEqual([[11, [1, 3]], [12, [1, 3]]]);
     expect(r).toEqual({ threads: [11, 12], cpus: [1, 3] });
   });
   it('an empty union gives the threads QEMU\'s main thread\'s affinity back', async () => {
     const set: [number, number[]][] = [];
-    await pinVcpus(qmp([11]), 10, () => [], { set: (t, c) => void set.push([t, [...c]]), get: (t) => (t === 10 ? [0, 1, 2, 3] : []) });
+    await pinVcpus(qmp([11]), 10, () => [], { set: (t, c) => void set.push([t, [...c]]), get: (t) => (t === 10 ? [0, 1, 2, 3] : []), isThreadOf: () => true });
     expect(set).toEqual([[11, [0, 1, 2, 3]]]);
+  });
+  it('pins only threads of the QEMU process, and ignores a malformed answer', async () => {
+    const set: number[] = [];
+    const ops = { set: (t: number) => void set.push(t), get: () => [0], isThreadOf: (pid: number, tid: number) => pid === 10 && tid === 11 };
+    await pinVcpus(qmp([11, 1, 4242]), 10, () => [0], ops);
+    expect(set).toEqual([11]);
+    const odd = { execute: async () => [{ 'thread-id': '11' }, { 'thread-id': -3 }, null, { 'thread-id': 1.5 }] };
+    expect((await pinVcpus(odd, 10, () => [0], ops)).threads).toEqual([]);
+    expect((await pinVcpus({ execute: async () => ({ not: 'a list' }) }, 10, () => [0], ops)).threads).toEqual([]);
   });
 });

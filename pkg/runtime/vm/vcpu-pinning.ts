@@ -100,18 +100,25 @@ export interface VcpuQmp {
   execute(command: string): Promise<unknown>;
 }
 
-/** The host thread ids of the VM's vCPUs (distinct: single-threaded TCG shares one). */
+/**
+ * The host thread ids of the VM's vCPUs (distinct: single-threaded TCG shares one). QEMU's answer is
+ * not trusted: only positive integers, at most 1024 of them (QEMU's x86 maximum is 1024 vCPUs).
+ */
 export async function vcpuThreads(qmp: VcpuQmp): Promise<number[]> {
-  const cpus = (await qmp.execute('query-cpus-fast')) as { 'cpu-index': number; 'thread-id': number }[];
-  return [...new Set(cpus.map((c) => c['thread-id']).filter((t) => t > 0))];
+  const cpus = await qmp.execute('query-cpus-fast');
+  if (!Array.isArray(cpus)) return [];
+  const tids = cpus.slice(0, 1024).map((c: unknown) => (c as { 'thread-id'?: unknown } | null)?.['thread-id']);
+  return [...new Set(tids.filter((t): t is number => Number.isSafeInteger(t) && (t as number) > 0))];
 }
 
 export interface AffinityOps {
   set(tid: number, cpus: readonly number[]): void;
   get(tid: number): number[];
+  /** Whether tid is a thread of process pid. */
+  isThreadOf(pid: number, tid: number): boolean;
 }
 
-const sysAffinity: AffinityOps = { set: setThreadAffinity, get: threadAffinity };
+const sysAffinity: AffinityOps = { set: setThreadAffinity, get: threadAffinity, isThreadOf: (pid, tid) => existsSync(`/proc/${pid}/task/${tid}`) };
 
 /**
  * Pins the VM's vCPU threads to cpus; an empty union gives them back QEMU's main thread's affinity
@@ -119,7 +126,9 @@ const sysAffinity: AffinityOps = { set: setThreadAffinity, get: threadAffinity }
  * threads and the CPUs they got.
  */
 export async function pinVcpus(qmp: VcpuQmp, qemuPid: number, cpus: () => readonly number[], ops: AffinityOps = sysAffinity): Promise<{ threads: number[]; cpus: number[] }> {
-  const threads = await vcpuThreads(qmp);
+  // Only QEMU's own threads: a QEMU that named another process's thread (it runs as the VM's uid,
+  // the daemon as root) must not get the daemon to pin that process.
+  const threads = (await vcpuThreads(qmp)).filter((tid) => ops.isThreadOf(qemuPid, tid));
   const union = cpus();
   const target = union.length ? [...union] : ops.get(qemuPid);
   for (const tid of threads) ops.set(tid, target);
