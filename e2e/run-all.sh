@@ -36,7 +36,7 @@
 #     systemd-node     e2e/systemd-node/run.sh (BULKHEAD_E2E_SYSTEMD=0 skips), a Debian systemd +
 #                      cgroup v2 VM (debootstrap image, cached) running Bulkhead with cgroup_driver =
 #                      "systemd": slice/scope/OOM checks, kubelet (cgroupDriver: systemd) with a
-#                      Burstable pod, critest's cgroup/OOM/lifecycle specs; 7-13 min warm under TCG,
+#                      Burstable pod, critest's cgroup/OOM/lifecycle specs; 3-14 min warm under TCG,
 #                      +3-7 min cold (debootstrap image, cached in /var/cache/bulkhead-tools/systemd-node)
 #   9 stop             daemon and registry (also on failure or interrupt)
 # and ends with one line "N passed, N failed, N skipped" summing vitest and critest.
@@ -202,10 +202,11 @@ if [ "${RC[setup]}" = 0 ]; then
   fi
   # The systemd + cgroup v2 node (a QEMU VM; TCG here): cgroup_driver = "systemd" checks, a
   # kubelet with cgroupDriver: systemd and critest's 20 focused specs inside it. Needs the test
-  # registry (images step). Measured under TCG on the shared 2-core host: 7 min at load 9-12
-  # without critest, 425 s warm at load 5 with it, 685-780 s at load 10-12; the image adds ~7 min
-  # cold (debootstrap, cached). BULKHEAD_E2E_SYSTEMD=0 skips it. TIMEOUT bounds boot → verdict
-  # (the slowest run so far took 780 s): a hung node fails the step instead of eating CI's 90 min.
+  # registry (images step). Measured under TCG on the shared 2-core host, warm: 161 s in a quiet
+  # CI run, 425 s at load 5, 685-820 s at load 10-20; the image adds ~7 min cold (debootstrap,
+  # cached; the prebuild makes it in the background). BULKHEAD_E2E_SYSTEMD=0 skips it. TIMEOUT
+  # bounds boot → verdict (the slowest run so far took 820 s): a hung node fails the step instead
+  # of eating CI's 90 min.
   if [ "${RC[images]}" = 0 ] && [ "${BULKHEAD_E2E_SYSTEMD:-1}" = 1 ]; then
     # BULKHEAD_SKIP_KUBELET=1 leaves out the node's kubelet check too (no kubelet build then)
     step systemd-node env SYSTEMD_NODE_REPORT="$E2E_WORK/vitest-systemd-node.json" TIMEOUT="${SYSTEMD_NODE_TIMEOUT:-1500}" \
