@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
+import { ownDaemon, VM_HANDLERS_TOML, teardownPodDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
 
 const IMAGE = 'docker.io/library/busybox:latest';
@@ -57,12 +57,7 @@ describe.skipIf(!isRoot || !vmEnabled || LAST < 1)('micro-VM pod with CPU-manage
     qemuPid = Number(readFileSync(join(d.state, 'pods', pod, 'vm', 'qemu.pid'), 'utf8'));
   }, 400_000);
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-    }
-    cri?.close();
-    await d?.cleanup();
+    await teardownPodDaemon(cri, pod, d);
   });
 
   let a = '';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
+import { ownDaemon, VM_HANDLERS_TOML, teardownPodDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
 import { cgroupDirs, controllerDir } from '../pkg/cgroups/paths.js';
 import { detectCgroupMode, isV2 } from '../pkg/cgroups/detect.js';
@@ -50,12 +50,7 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod against its pod cgroup\'s m
     setLimit(LIMIT); // kubelet's: the containers' 64Mi + RuntimeClass overhead 0
   }, 300_000);
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-    }
-    cri?.close();
-    await d?.cleanup();
+    await teardownPodDaemon(cri, pod, d);
     for (const cg of [`${podCg}/vm`, podCg, parent]) for (const dir of cgroupDirs(cg)) if (existsSync(dir)) rmdirSync(dir);
   });
 

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
+import { ownDaemon, VM_HANDLERS_TOML, teardownPodDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { criClient, type CriClient } from './lib/cri-grpc.js';
 
 const IMAGE = 'docker.io/library/busybox:latest';
@@ -55,12 +55,7 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM container log: bounded in the g
     ticker = await create('ticker', ['sh', '-c', 'i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.5; done']);
   });
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-    }
-    cri?.close();
-    await d?.cleanup();
+    await teardownPodDaemon(cri, pod, d);
   });
 
   it('keeps the guest copy under its cap while the host gets every line', async () => {

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
+import { ownDaemon, VM_HANDLERS_TOML, teardownPodDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { criClient, type CriClient } from './lib/cri-grpc.js';
 
 const run = promisify(execFile);
@@ -38,12 +38,7 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod on a 1450-MTU network', () 
     podIp = (await cri.call<{ status: { network: { ip: string } } }>('PodSandboxStatus', { pod_sandbox_id: pod })).status.network.ip;
   });
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-    }
-    cri?.close();
-    await d?.cleanup();
+    await teardownPodDaemon(cri, pod, d);
   });
 
   const execOut = async (cmd: string[], timeout = 60): Promise<string> =>

@@ -5,7 +5,7 @@ import { podVmDir } from '../pkg/runtime/vm/vm-state.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GUEST_CACHE, ownDaemon, type OwnDaemon } from './lib/own-daemon.js';
+import { GUEST_CACHE, ownDaemon, teardownPodDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
 
 const IMAGE = 'docker.io/library/busybox:latest';
@@ -59,12 +59,7 @@ describe.skipIf(!isRoot || !vmEnabled)('warm pool serving a pod with limits', ()
     await cri.call('StartContainer', { container_id: ctr }, 180_000);
   });
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-    }
-    cri?.close();
-    await d?.cleanup();
+    await teardownPodDaemon(cri, pod, d);
   });
 
   const execOut = async (cmd: string[]): Promise<string> =>

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownDaemon, VM_HANDLERS_TOML, type OwnDaemon } from './lib/own-daemon.js';
+import { ownDaemon, VM_HANDLERS_TOML, teardownPodDaemon, type OwnDaemon } from './lib/own-daemon.js';
 import { criClient, grpcCode, type CriClient } from './lib/cri-grpc.js';
 
 const IMAGE = 'docker.io/library/busybox:latest';
@@ -38,12 +38,7 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod sized to its limits', () =>
     await cri.call('StartContainer', { container_id: ctr }, 180_000);
   });
   afterAll(async () => {
-    if (pod) {
-      await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-      await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
-    }
-    cri?.close();
-    await d?.cleanup();
+    await teardownPodDaemon(cri, pod, d);
   });
 
   const execOut = async (cmd: string[]): Promise<string> =>

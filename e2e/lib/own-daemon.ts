@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { CriClient } from './cri-grpc.js';
 
 const run = promisify(execFile);
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -152,4 +153,17 @@ export function mountsUnder(...dirs: string[]): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => dirs.some((dir) => (l.split(' ')[4] ?? '').startsWith(dir)));
+}
+
+/**
+ * The afterAll of a spec that ran one pod on its own daemon: the pod stopped and removed (best
+ * effort: a failed spec may have left it in any state), the client closed, the daemon gone.
+ */
+export async function teardownPodDaemon(cri: CriClient | undefined, pod: string | undefined, d: OwnDaemon | undefined): Promise<void> {
+  if (cri && pod) {
+    await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
+    await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000).catch(() => undefined);
+  }
+  cri?.close();
+  await d?.cleanup();
 }
