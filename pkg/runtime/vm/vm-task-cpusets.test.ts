@@ -1,8 +1,10 @@
 // UpdateContainerResources / RemoveContainer on a micro-VM pod with kubelet CPU-manager cpusets: the
-// guest never sees host CPU numbers; the VM's vCPU threads are pinned on the host (here: this test's
-// own thread, standing in for a QEMU vCPU thread, and pid 1's affinity as QEMU's main thread's).
+// guest never sees host CPU numbers; the VM's vCPU threads are pinned on the host (here: a worker
+// thread of this test process stands in for a QEMU vCPU thread, and this process for QEMU: only
+// threads of the VM's own process are ever pinned).
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -16,10 +18,15 @@ let dir: string;
 let rt: VmTaskRuntime;
 let calls: { kind: string; req: Record<string, unknown> }[];
 let before: number[];
+let vcpu: Worker;
+let vcpuTid: number;
 const c = { id: 'c1', podId: 'p1', config: { linux: { resources: null } } } as unknown as ContainerRecord;
 
-beforeEach(() => {
-  before = threadAffinity(0);
+beforeEach(async () => {
+  // The stand-in vCPU thread reports its own tid (/proc/thread-self is "<pid>/task/<tid>").
+  vcpu = new Worker("const { readlinkSync } = require('node:fs'); require('node:worker_threads').parentPort.postMessage(Number(readlinkSync('/proc/thread-self').split('/').pop())); setInterval(() => {}, 1000);", { eval: true });
+  vcpuTid = await new Promise<number>((resolve) => vcpu.once('message', resolve));
+  before = threadAffinity(vcpuTid);
   dir = mkdtempSync(join(tmpdir(), 'bulkhead-vm-cpusets-'));
   rt = new VmPodRuntime({
     handler: 'microvm',
@@ -30,13 +37,14 @@ beforeEach(() => {
   }).tasks;
   calls = [];
   const agent = { call: async (kind: string, req: Record<string, unknown>) => (calls.push({ kind, req }), {}) };
-  const qmp = { execute: async () => [{ 'cpu-index': 0, 'thread-id': process.pid }] };
+  const qmp = { execute: async () => [{ 'cpu-index': 0, 'thread-id': vcpuTid }] };
   const inner = rt as unknown as { pods: { pods: Map<string, unknown> } };
-  inner.pods.pods.set('p1', { vm: { agent, qmp, pid: 1 }, vmDir: join(dir, 'vm'), dead: false });
+  inner.pods.pods.set('p1', { vm: { agent, qmp, pid: process.pid }, vmDir: join(dir, 'vm'), dead: false });
 });
 
-afterEach(() => {
-  setThreadAffinity(0, before);
+afterEach(async () => {
+  setThreadAffinity(vcpuTid, before);
+  await vcpu.terminate();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -44,23 +52,23 @@ describe('VM pod cpusets', () => {
   test('an update\'s cpuset pins the vCPU threads and is not sent to the guest; removal unpins', async () => {
     const cpu = onlineCpus().at(-1)!;
     await rt.updateResources(c, { cpu: { cpus: String(cpu), quota: 50_000, period: 100_000 } });
-    expect(threadAffinity(process.pid)).toEqual([cpu]);
+    expect(threadAffinity(vcpuTid)).toEqual([cpu]);
     expect(calls).toEqual([{ kind: 'update_resources', req: { container_id: 'c1', resources: expect.objectContaining({ cpuset_cpus: '', cpu_quota: '50000' }) as unknown } }]);
     await rt.removeContainer(c, log);
-    expect(threadAffinity(process.pid)).toEqual(threadAffinity(1));
+    expect(threadAffinity(vcpuTid)).toEqual(threadAffinity(process.pid));
   });
 
   test('an update of cpuset_mems alone keeps the container\'s CPUs pinned', async () => {
     const cpu = onlineCpus().at(-1)!;
     await rt.updateResources(c, { cpu: { cpus: String(cpu) } });
     await rt.updateResources(c, { cpu: { mems: '0' } });
-    expect(threadAffinity(process.pid)).toEqual([cpu]);
+    expect(threadAffinity(vcpuTid)).toEqual([cpu]);
   });
 
   test('a cpuset the host does not have is InvalidArgument and reaches neither the guest nor the threads', async () => {
     await expect(rt.updateResources(c, { cpu: { cpus: '0-4095' } })).rejects.toMatchObject({ kind: 'invalid-argument' });
     await expect(rt.updateResources(c, { cpu: { cpus: String(Math.max(...onlineCpus()) + 1) } })).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringMatching(/not a subset of the host's/) as string });
     expect(calls).toEqual([]);
-    expect(threadAffinity(process.pid)).toEqual(before);
+    expect(threadAffinity(vcpuTid)).toEqual(before);
   });
 });
