@@ -7,25 +7,15 @@ import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownDaemon, REPO, type OwnDaemon } from './lib/own-daemon.js';
+import { makeTar } from '../test/fakes/tar.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 const hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const CTR = join(REPO, 'deploy/kind/bin/ctr');
 
-async function makeTar(entries: Array<Partial<tar.Header> & { name: string; body?: Buffer | string }>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((r) => pack.on('end', () => r()));
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  for (const { body, ...h } of entries) pack.entry({ mode: 0o644, mtime: new Date(1_600_000_000_000), ...h }, body ?? '');
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 /** docker 20.10's `docker save` layout: <id>/layer.tar (uncompressed), <config>.json, manifest.json last. */
 async function busyboxArchive(tag: string, diffIdOverride?: string): Promise<{ archive: Buffer; id: string }> {

@@ -8,31 +8,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import pino from 'pino';
-import * as tar from 'tar-stream';
 import { status } from '@grpc/grpc-js';
 import { ImageStore } from './image-store.js';
 import { BulkheadError } from '../errors/errors.js';
 import { toStatus } from '../grpc/errors.js';
+import { makeTar, type TarEntry as Entry } from '../../test/fakes/tar.js';
 
-type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
-
-async function makeTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  for (const { body, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ mode: 0o644, mtime: new Date(1_600_000_000_000), ...h }, body ?? '', (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 const hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const top = mkdtempSync(join(tmpdir(), 'bulkhead-import-'));

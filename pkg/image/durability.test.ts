@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
-import * as tar from 'tar-stream';
 import { extractTar } from './unpack.js';
 import { ContentStore } from './content-store.js';
 import { SnapshotStore } from './snapshots.js';
+import { makeTar } from '../../test/fakes/tar.js';
 
 const synced = vi.hoisted(() => new Set<number>());
 vi.mock('node:fs', async (importOriginal) => {
@@ -25,16 +25,6 @@ vi.mock('node:fs', async (importOriginal) => {
 const top = mkdtempSync(join(tmpdir(), 'bulkhead-durable-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
 
-async function makeTar(entries: Array<Partial<tar.Header> & { name: string; body?: string }>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((r) => pack.on('end', () => r()));
-  for (const { body, ...h } of entries) pack.entry({ mode: 0o644, ...h }, body ?? '');
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const n of readdirSync(dir)) {

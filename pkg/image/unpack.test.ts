@@ -19,30 +19,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import * as tar from 'tar-stream';
 import { extractTar, findInLowerDirs, UnpackError, type UnpackOptions } from './unpack.js';
 import { unpackLayerStream } from './layer-unpack.js';
 import { lgetxattr } from './fs-syscalls.js';
+import { makeTar, type TarEntry as Entry } from '../../test/fakes/tar.js';
 
-type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
-
-async function makeTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  for (const { body, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ mode: 0o644, mtime: new Date(1_600_000_000_000), ...h }, body ?? '', (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 const isRoot = process.getuid?.() === 0;
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
