@@ -12,7 +12,7 @@ import { secondsToMs } from '../../sys/long-timeout.js';
 import { KILL_EXIT_WAIT_MS } from '../task-runtime.js';
 import { EXEC_SYNC_OUTPUT_CAP, runExecSync } from '../../container/exec-sync.js';
 import type { StreamHandlers } from '../../vmchannel/client.js';
-import { VmPodRuntime } from './vm-runtime.js';
+import { vmTasksWithPod } from '../../../test/fakes/vm-tasks.js';
 import type { VmTaskRuntime } from './vm-task-runtime.js';
 
 const log = pino({ level: 'silent' });
@@ -29,13 +29,6 @@ const c = { id: 'c1', podId: 'p1', stopSignal: 'SIGTERM' } as ContainerRecord;
 beforeEach(() => {
   vi.useFakeTimers();
   dir = mkdtempSync(join(tmpdir(), 'bulkhead-vm-stop-'));
-  rt = new VmPodRuntime({
-    handler: 'microvm',
-    config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot' },
-    rootDir: dir,
-    stateDir: dir,
-    log,
-  }).tasks;
   sent = [];
   execRequests = [];
   execHandler = () => undefined;
@@ -66,9 +59,9 @@ beforeEach(() => {
     },
   };
   const ctr = { podId: 'p1', state, logOffset: 0 };
-  const inner = rt as unknown as { pods: { pods: Map<string, unknown> }; ctrs: Map<string, unknown> };
-  inner.pods.pods.set('p1', { vm: { agent }, dead: false });
-  inner.ctrs.set('c1', ctr);
+  const made = vmTasksWithPod(dir, 'p1', { vm: { agent } });
+  rt = made.tasks;
+  made.inner.ctrs.set('c1', ctr);
 });
 
 afterEach(() => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { ContainerRecord } from '../../store/records.js';
 import { onlineCpus, setThreadAffinity, threadAffinity } from '../../sys/cpu-affinity.js';
-import { VmPodRuntime } from './vm-runtime.js';
+import { vmTasksWithPod } from '../../../test/fakes/vm-tasks.js';
 import type { VmTaskRuntime } from './vm-task-runtime.js';
 
 const log = pino({ level: 'silent' });
@@ -28,18 +28,10 @@ beforeEach(async () => {
   vcpuTid = await new Promise<number>((resolve) => vcpu.once('message', resolve));
   before = threadAffinity(vcpuTid);
   dir = mkdtempSync(join(tmpdir(), 'bulkhead-vm-cpusets-'));
-  rt = new VmPodRuntime({
-    handler: 'microvm',
-    config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot' },
-    rootDir: dir,
-    stateDir: dir,
-    log,
-  }).tasks;
   calls = [];
   const agent = { call: async (kind: string, req: Record<string, unknown>) => (calls.push({ kind, req }), {}) };
   const qmp = { execute: async () => [{ 'cpu-index': 0, 'thread-id': vcpuTid }] };
-  const inner = rt as unknown as { pods: { pods: Map<string, unknown> } };
-  inner.pods.pods.set('p1', { vm: { agent, qmp, pid: process.pid }, vmDir: join(dir, 'vm'), dead: false });
+  rt = vmTasksWithPod(dir, 'p1', { vm: { agent, qmp, pid: process.pid }, vmDir: join(dir, 'vm') }).tasks;
 });
 
 afterEach(async () => {
