@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import type { SandboxRecord } from '../../store/records.js';
 import { checkPodCgroupFits, fitsPodCgroup, PodCgroupTooSmallError, QEMU_DEFAULT_TB_MIB, VMM_OVERHEAD_MIB, vmmOverheadMib, vmNeedBytes } from './vm-fit.js';
-import { VmPodRuntime } from './vm-runtime.js';
+import { vmRuntimeForTest } from '../../../test/fakes/vm-tasks.js';
 
 const MiB = 1 << 20;
 const base = { handler: 'microvm', cgroup: '/kubepods/burstable/pod1', vmmMib: vmmOverheadMib('tcg', 64), criOverheadBytes: 0 };
@@ -71,14 +71,7 @@ describe('VmPodController.startSandbox against the pod cgroup', () => {
   const setup = (limit: number | undefined) => {
     dir = mkdtempSync(join(tmpdir(), 'bulkhead-vm-fit-'));
     const asked: string[] = [];
-    const rt = new VmPodRuntime({
-      handler: 'microvm',
-      config: { kind: 'vm', qemu_path: 'qemu-system-x86_64', accelerator: 'tcg', memory_mib: 128, vcpus: 1, pool_size: 0, tcg_tb_size_mib: 64, start_from: 'boot' },
-      rootDir: dir,
-      stateDir: dir,
-      log: pino({ level: 'silent' }),
-      podMemoryLimit: (cg) => (asked.push(cg), limit),
-    });
+    const rt = vmRuntimeForTest(dir, { podMemoryLimit: (cg) => (asked.push(cg), limit) });
     const sb = {
       id: 'a'.repeat(64),
       stateDir: join(dir, 'pods', 'p1'),
