@@ -44,8 +44,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   log "OS packages already installed"
 fi
-# e2e/vm-snapshot.spec.ts needs QEMU >= 9.0 + the Rust virtiofsd (deploy/vm-tools.sh); it skips,
-# saying so, where they are missing: not installed by CI until the other VM suites pass on QEMU 10.
+# Snapshot start (start_from = "auto", the default) needs QEMU >= 9.0 + the Rust virtiofsd: every VM
+# suite runs on them where deploy/vm-tools.sh can install them (cargo build cached in
+# /var/cache/bulkhead-tools/virtiofsd; BULKHEAD_VM_TOOLS=0 keeps the distribution's QEMU: pods boot).
+bash "$REPO/deploy/vm-tools.sh" || die "deploy/vm-tools.sh failed"
 command -v node >/dev/null || die "node (>= 20.11) is required: install Node.js 20 first"
 
 # ------------------------------------------------------------------ 2-3. npm ci + build

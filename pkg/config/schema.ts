@@ -64,9 +64,10 @@ const vmHandler = z
      * one VM per guest size is booted until its agent answers and saved (a "template", cached under
      * the guest root), and each pod VM is restored from it (0.2-0.5 s to the agent under TCG), its
      * CRNG reseeded and clock set; QEMU >= 9.0 and the Rust virtiofsd are required, else the handler
-     * boots and Status says why. auto: snapshot where supported, boot elsewhere.
+     * boots and Status says why. auto (the default): snapshot where supported, boot elsewhere
+     * (deploy/install.sh and the test setup install what snapshot start needs: deploy/vm-tools.sh).
      */
-    start_from: z.enum(['auto', 'boot', 'snapshot']).default('boot'),
+    start_from: z.enum(['auto', 'boot', 'snapshot']).default('auto'),
     /** virtiofsd binary. Default: QEMU 7.2's /usr/lib/qemu/virtiofsd, else the Rust one (pkg/vm/virtiofsd.ts). */
     virtiofsd_path: absPath.optional(),
   })
