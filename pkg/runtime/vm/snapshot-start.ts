@@ -75,6 +75,10 @@ export class VmStarter {
       this.log.error({ err: (e as Error).message }, 'VM template could not be made: pod VMs boot from now on');
       return { ...(await this.booter.boot(r)), startedFrom: 'boot' };
     }
+    if (!t) {
+      r.log.info({ memoryMib: r.memoryMib }, 'no VM template for this guest size (the saved sizes are at their limit): booting');
+      return { ...(await this.booter.boot(r)), startedFrom: 'boot' };
+    }
     let b: BootedVm;
     try {
       b = await this.booter.boot({ ...r, state: { mode: 'restore', path: t.stateFile, mac: t.meta.mac, mappedRam: t.meta.mappedRam } });

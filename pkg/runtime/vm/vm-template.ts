@@ -60,6 +60,13 @@ export function templateKey(base: string, memoryMib: number): string {
 /** How a template VM is booted (VmBooter.boot: the same command line a restored VM gets). */
 export type TemplateBooter = (r: BootRequest) => Promise<BootedVm>;
 
+/**
+ * Guest sizes saved per base. A template holds the guest pages touched by its boot (114 MB allocated
+ * for a 256 MiB TCG guest, measured) and pods come in as many sizes as their memory limits: 4 sizes
+ * bound the disk to ~0.5 GB per base. Sizes past the first 4 boot (as without snapshot start).
+ */
+export const MAX_TEMPLATES_PER_BASE = 4;
+
 export class VmTemplates {
   private readonly making = new Map<string, Promise<VmTemplate>>();
 
@@ -72,18 +79,29 @@ export class VmTemplates {
     private readonly log: Logger,
   ) {}
 
-  /** The template for this base and size, made now if there is none. Concurrent callers share one. */
-  get(base: TemplateBase, memoryMib: number): Promise<VmTemplate> {
+  /**
+   * The template for this base and size, made now if there is none. Concurrent callers share one.
+   * Undefined when MAX_TEMPLATES_PER_BASE other sizes are saved or being made: that VM boots.
+   */
+  get(base: TemplateBase, memoryMib: number, max = MAX_TEMPLATES_PER_BASE): Promise<VmTemplate | undefined> {
     const baseHash = templateBaseHash(base);
     const key = templateKey(baseHash, memoryMib);
     const have = readTemplate(join(this.dir, key));
     if (have) return Promise.resolve(have);
     let p = this.making.get(key);
     if (!p) {
+      if (this.sizesOf(baseHash) >= max) return Promise.resolve(undefined);
       p = this.make(base, baseHash, key, memoryMib).finally(() => this.making.delete(key));
       this.making.set(key, p);
     }
     return p;
+  }
+
+  /** Sizes of this base saved (by any daemon sharing the directory) or being made here. */
+  private sizesOf(baseHash: string): number {
+    const keys = new Set([...this.making.keys()].filter((k) => k.startsWith(`${baseHash}-`)));
+    if (existsSync(this.dir)) for (const name of readdirSync(this.dir)) if (name.startsWith(`${baseHash}-`)) keys.add(name);
+    return keys.size;
   }
 
   /** A template a restore failed from: removed, so the next pod makes a new one. */
