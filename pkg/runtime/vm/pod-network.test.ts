@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SandboxRecord } from '../../store/records.js';
 import type { PodNetworkStatus } from '../../network/cni.js';
-import { setupSandboxRequest } from './pod-network.js';
+import { podInterface, setupSandboxRequest } from './pod-network.js';
 
 const sb = {
   id: 'pod1',
@@ -21,5 +21,18 @@ describe('setupSandboxRequest', () => {
 
   it('configures no NIC when CNI gave the pod no interface', () => {
     expect(setupSandboxRequest(sb, undefined, undefined, '52:54:00:01:02:03', 'bulkhead')).toMatchObject({ interfaces: [], routes: [] });
+  });
+});
+
+describe('podInterface', () => {
+  const host = { name: 'veth1234', mac: '02:00:00:00:00:01' };
+  it('is the interface in the pod netns; host-side ones do not count', () => {
+    expect(podInterface({ ...net, interfaces: [{ name: 'cni0', mac: '' }, host, ...net.interfaces] })?.name).toBe('eth0');
+    expect(podInterface(undefined)).toBeUndefined();
+  });
+  it('refuses several in-pod interfaces with FailedPrecondition, naming them', () => {
+    const two = { ...net, interfaces: [...net.interfaces, { name: 'net1', mac: '02:00:00:00:00:02', sandbox: '/ns' }] };
+    expect(() => podInterface(two)).toThrow(/2 interfaces \(eth0, net1\)/);
+    expect(() => podInterface(two)).toThrow(expect.objectContaining({ kind: 'failed-precondition' }));
   });
 });

@@ -3,6 +3,7 @@
 import type { SandboxRecord } from '../../store/records.js';
 import type { PodNetworkStatus } from '../../network/cni.js';
 import type { RequestOf } from '../../vmchannel/protocol.js';
+import { failedPrecondition } from '../../errors/errors.js';
 import { linkMac, linkMtu, redirectTapToVeth, setLinkMtu, TAP_NAME } from './tap-network.js';
 
 /** The CNI interface the guest NIC stands for, as wired to the tap. */
@@ -13,9 +14,22 @@ export interface WiredVeth {
   mtu: number;
 }
 
+/**
+ * The one CNI interface inside the pod netns the guest NIC stands for. A VM has one NIC (pooled and
+ * restored VMs are made before their pod's network is known), so a result with several in-sandbox
+ * interfaces (Multus-style chains) is refused rather than all but one silently dropped.
+ */
+export function podInterface(net: PodNetworkStatus | undefined): PodNetworkStatus['interfaces'][number] | undefined {
+  const inPod = net?.interfaces.filter((i) => i.sandbox) ?? [];
+  if (inPod.length > 1) {
+    throw failedPrecondition(`CNI gave the pod ${inPod.length} interfaces (${inPod.map((i) => i.name).join(', ')}); a micro-VM pod has one network interface: use one network for micro-VM pods or a namespace handler such as runc`);
+  }
+  return inPod[0] ?? net?.interfaces.find((i) => i.name === 'eth0');
+}
+
 /** tc mirred between the CNI veth and the VM's tap; undefined when CNI gave the pod no interface. */
 export async function wireTapToVeth(netns: string, net: PodNetworkStatus | undefined): Promise<WiredVeth | undefined> {
-  const veth = net?.interfaces.find((i) => i.sandbox) ?? net?.interfaces.find((i) => i.name === 'eth0');
+  const veth = podInterface(net);
   if (!veth) return undefined;
   const mac = veth.mac || (await linkMac(netns, veth.name));
   // The guest NIC and the tap take the CNI interface's MTU (an overlay's 1450 or below): with the
