@@ -38,8 +38,12 @@ const { SIGKILL } = osConstants.signals;
  * containers one by one before the CRI socket listens) for its 2 s QMP + 10 s agent + 10 s list timeouts.
  */
 const REATTACH_WAIT_MS = 1000;
-/** Stats have no start-up to hold: they may wait longer for the reattach (a guest that never answers gives up at 22 s). */
-const STATS_REATTACH_WAIT_MS = 10_000;
+/**
+ * Stats have no start-up to hold: they wait for the whole reattach (2 s QMP + 10 s agent + 10 s list:
+ * a guest that never answers gives up at 22 s), so the first stats after a restart are the VM's, not
+ * zeroes. 10 s was too short in a cold CI run at load 16 (e2e/vm-pod.spec.ts read 0 bytes).
+ */
+const STATS_REATTACH_WAIT_MS = 25_000;
 
 export class VmTaskRuntime implements TaskRuntime {
   constructor(
