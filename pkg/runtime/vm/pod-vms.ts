@@ -14,6 +14,13 @@ import type { BootedVm } from './vm-booter.js';
 
 /** Reattaching: the agent of a VM that survived the daemon answers Hello in ms; 10 s means it won't. */
 const REATTACH_AGENT_TIMEOUT_MS = 10_000;
+/**
+ * ...or not yet: a TCG guest on a host at load 16 took longer (cold CI run, e2e/vm-pod.spec.ts). A
+ * live VM whose agent did not answer is tried again every 5 s for 5 minutes, so a slow guest is not
+ * left unreachable for the rest of the daemon's life.
+ */
+const REATTACH_RETRY_EVERY_MS = 5_000;
+const REATTACH_RETRY_FOR_MS = 300_000;
 
 /** A pod's VM: what booting it gave (less the boot timing), and how it ends. */
 export interface PodVm extends Omit<BootedVm, 'readyMs'> {
@@ -36,6 +43,8 @@ export class PodVms {
   private readonly reattaching = new Map<string, Promise<PodVm | undefined>>();
   /** When the pod's last reattach began (bounds how long container statuses wait for it). */
   private readonly reattachStarted = new Map<string, number>();
+  /** closeChannels() was called: no more background agent retries. */
+  private closed = false;
 
   constructor(
     /** Daemon state dir: pod dirs are <state>/pods/<id> (their vm-dir pointer is read on reattach). */
@@ -171,9 +180,28 @@ export class PodVms {
       await vm.connectAgent(REATTACH_AGENT_TIMEOUT_MS);
       await this.hooks.reattached(podId, pod, log);
     } catch (e) {
-      log.warn({ err: (e as Error).message }, 'pod VM agent did not answer after restart');
+      log.warn({ err: (e as Error).message }, 'pod VM agent did not answer after restart: trying again in the background');
+      this.retryAgent(podId, pod, log, Date.now());
     }
     return pod;
+  }
+
+  /** Another try at a reattached VM's agent (see REATTACH_RETRY_EVERY_MS), while the VM is this pod's and alive. */
+  private retryAgent(podId: string, pod: PodVm, log: Logger, since: number): void {
+    const timer = setTimeout(() => {
+      if (this.closed || pod.dead || pod.stopping || pod.vm.exit || this.pods.get(podId) !== pod || pod.vm.agent.connected) return;
+      pod.vm
+        .connectAgent(REATTACH_AGENT_TIMEOUT_MS)
+        .then(() => this.hooks.reattached(podId, pod, log))
+        .then(
+          () => log.info({ afterMs: Date.now() - since }, 'pod VM agent answered on a later try'),
+          (e: unknown) => {
+            if (Date.now() - since < REATTACH_RETRY_FOR_MS) this.retryAgent(podId, pod, log, since);
+            else log.error({ err: (e as Error).message }, 'pod VM agent did not answer for 5 minutes: its containers stay unreachable');
+          },
+        );
+    }, REATTACH_RETRY_EVERY_MS);
+    timer.unref();
   }
 
   /** Shuts the pod's VM down (agent Shutdown, then QMP quit, then SIGKILL) and ends its virtiofsd. */
@@ -195,6 +223,7 @@ export class PodVms {
 
   /** Daemon shutdown: VMs outlive the daemon on purpose (a restarted daemon reattaches); only the channels close. */
   closeChannels(): void {
+    this.closed = true;
     for (const p of this.pods.values()) {
       p.vm.removeAllListeners('exit');
       p.vm.agent.close();
