@@ -106,6 +106,12 @@ function opt(v: string): string {
   return v.replaceAll(',', ',,');
 }
 
+/**
+ * The machine the pod VMs run. A saved VM restores only into the same machine, so it is part of the
+ * snapshot templates' key (pkg/runtime/vm/vm-template.ts).
+ */
+export const MICROVM_MACHINE = 'microvm';
+
 export function qemuArgs(s: QemuSpec): string[] {
   const serialOk = (x: string): boolean => /^[A-Za-z0-9_.-]{1,20}$/.test(x);
   for (const d of s.disks) if (!serialOk(d.serial) || d.serial === 'bulkhead-root') throw new Error(`bad disk serial ${d.serial}`);
@@ -117,7 +123,10 @@ export function qemuArgs(s: QemuSpec): string[] {
     ...(s.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', s.tcgTbSizeMib ? `tcg,tb-size=${s.tcgTbSizeMib}` : 'tcg', '-cpu', 'max']),
     '-m', String(s.memoryMib),
     '-smp', String(s.vcpus),
-    '-M', s.sharedFs ? 'microvm,x-option-roms=off,memory-backend=mem' : 'microvm,x-option-roms=off',
+    // Option ROMs stay on: SeaBIOS >= 1.16.3 (the one bookworm-backports' QEMU 10 requires) no longer
+    // finds a PVH kernel with x-option-roms=off ("No bootable device"); with them it boots through
+    // pvh.bin under QEMU 7.2 and 10 alike.
+    '-M', s.sharedFs ? `${MICROVM_MACHINE},memory-backend=mem` : MICROVM_MACHINE,
     ...(s.sharedFs ? ['-object', `memory-backend-memfd,id=mem,size=${s.memoryMib}M,share=on`] : []),
     '-global', 'virtio-mmio.force-legacy=false',
     '-nographic', '-nodefaults', '-no-user-config', '-no-reboot',

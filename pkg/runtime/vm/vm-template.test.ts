@@ -6,7 +6,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MAX_TEMPLATES_PER_BASE, templateBaseHash, templateKey, VmTemplates, type TemplateBase } from './vm-template.js';
 
-const base: TemplateBase = { guestStamp: 'g1', qemuVersion: '10.0.2', accel: 'tcg', vcpus: 1, tcgTbSizeMib: 64, kernel: '/k', kernelParams: [] };
+const base: TemplateBase = { machine: 'microvm', guestStamp: 'g1', qemuVersion: '10.0.2', accel: 'tcg', vcpus: 1, tcgTbSizeMib: 64, kernel: '/k', kernelParams: [] };
 
 function saved(dir: string, memoryMib: number): void {
   const key = templateKey(templateBaseHash(base), memoryMib);

@@ -40,6 +40,8 @@ export interface VmTemplate {
 
 /** What the saved state depends on besides the memory size (see the file comment). */
 export interface TemplateBase {
+  /** QEMU's -M value (its option ROMs are part of the saved RAM layout). */
+  machine: string;
   guestStamp: string;
   qemuVersion: string;
   accel: string;
@@ -50,7 +52,7 @@ export interface TemplateBase {
 }
 
 export function templateBaseHash(b: TemplateBase): string {
-  return createHash('sha256').update(JSON.stringify([b.guestStamp, b.qemuVersion, b.accel, b.vcpus, b.tcgTbSizeMib, b.kernel, b.kernelParams])).digest('hex').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify([b.machine, b.guestStamp, b.qemuVersion, b.accel, b.vcpus, b.tcgTbSizeMib, b.kernel, b.kernelParams])).digest('hex').slice(0, 16);
 }
 
 export function templateKey(base: string, memoryMib: number): string {
