@@ -29,7 +29,8 @@ describe('qemuArgs', () => {
     expect(after(a, '-accel')).toEqual(['tcg']);
     expect(after(qemuArgs({ ...base, tcgTbSizeMib: 64 }), '-accel')).toEqual(['tcg,tb-size=64']);
     expect(after(a, '-cpu')).toEqual(['max']);
-    expect(after(a, '-M')).toEqual(['microvm']);
+    expect(after(a, '-M')).toEqual(['microvm,x-option-roms=off']);
+    expect(after(a, '-bios')).toEqual(['qboot.rom']);
     expect(after(a, '-global')).toEqual(['virtio-mmio.force-legacy=false']);
     expect(after(a, '-sandbox')[0]).toMatch(/^on,/);
     expect(after(a, '-qmp')).toEqual(['unix:/s/qmp.sock,server=on,wait=off']);
@@ -54,7 +55,7 @@ describe('qemuArgs', () => {
     expect(after(a, '-drive')).toContain('id=d0,file=/l/a,,b.erofs,format=raw,if=none,readonly=on');
     expect(after(a, '-netdev')).toEqual(['tap,id=n0,ifname=tap0_vm,script=no,downscript=no,vhost=off']);
     expect(after(a, '-device')).toContain('virtio-net-device,netdev=n0,mac=52:54:00:12:34:56');
-    expect(after(a, '-M')).toEqual(['microvm,memory-backend=mem']);
+    expect(after(a, '-M')).toEqual(['microvm,x-option-roms=off,memory-backend=mem']);
     expect(after(a, '-object')).toEqual(['memory-backend-memfd,id=mem,size=128M,share=on']);
     expect(after(a, '-device')).toContain('vhost-user-fs-device,chardev=vfs,tag=bulkhead');
   });

@@ -110,7 +110,14 @@ function opt(v: string): string {
  * The machine the pod VMs run. A saved VM restores only into the same machine, so it is part of the
  * snapshot templates' key (pkg/runtime/vm/vm-template.ts).
  */
-export const MICROVM_MACHINE = 'microvm';
+export const MICROVM_MACHINE = 'microvm,x-option-roms=off';
+/**
+ * qboot, QEMU's minimal firmware, by name (found in QEMU's data dir). It is what Debian 12's QEMU 7.2
+ * boots microvm with (its bios-microvm.bin links to it); bookworm-backports' QEMU 10 takes SeaBIOS
+ * 1.16.3's bios-microvm.bin instead, which finds no PVH kernel without option ROMs ("No bootable
+ * device"), and with option ROMs the guest stalls in early boot under -sandbox spawn=deny.
+ */
+export const MICROVM_FIRMWARE = 'qboot.rom';
 
 export function qemuArgs(s: QemuSpec): string[] {
   const serialOk = (x: string): boolean => /^[A-Za-z0-9_.-]{1,20}$/.test(x);
@@ -123,10 +130,8 @@ export function qemuArgs(s: QemuSpec): string[] {
     ...(s.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', s.tcgTbSizeMib ? `tcg,tb-size=${s.tcgTbSizeMib}` : 'tcg', '-cpu', 'max']),
     '-m', String(s.memoryMib),
     '-smp', String(s.vcpus),
-    // Option ROMs stay on: SeaBIOS >= 1.16.3 (the one bookworm-backports' QEMU 10 requires) no longer
-    // finds a PVH kernel with x-option-roms=off ("No bootable device"); with them it boots through
-    // pvh.bin under QEMU 7.2 and 10 alike.
     '-M', s.sharedFs ? `${MICROVM_MACHINE},memory-backend=mem` : MICROVM_MACHINE,
+    '-bios', MICROVM_FIRMWARE,
     ...(s.sharedFs ? ['-object', `memory-backend-memfd,id=mem,size=${s.memoryMib}M,share=on`] : []),
     '-global', 'virtio-mmio.force-legacy=false',
     '-nographic', '-nodefaults', '-no-user-config', '-no-reboot',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { VmHandlerConfig } from '../../config/schema.js';
 import { detectSnapshotSupport } from '../../vm/snapshot-support.js';
-import { MICROVM_MACHINE } from '../../vm/qemu-args.js';
+import { MICROVM_FIRMWARE, MICROVM_MACHINE } from '../../vm/qemu-args.js';
 import type { MicroVm } from '../../vm/micro-vm.js';
 import { VmTemplates, type TemplateBase } from './vm-template.js';
 import type { BootedVm, BootRequest, VmBooter } from './vm-booter.js';
@@ -103,7 +103,7 @@ export class VmStarter {
   private async base(): Promise<TemplateBase> {
     const image = await this.booter.guestImage();
     return {
-      machine: MICROVM_MACHINE,
+      machine: `${MICROVM_MACHINE} ${MICROVM_FIRMWARE}`,
       guestStamp: image.stamp,
       qemuVersion: this.qemuVersion,
       accel: this.booter.accel?.accel ?? 'none',

@@ -40,7 +40,7 @@ export interface VmTemplate {
 
 /** What the saved state depends on besides the memory size (see the file comment). */
 export interface TemplateBase {
-  /** QEMU's -M value (its option ROMs are part of the saved RAM layout). */
+  /** QEMU's -M and -bios values (the firmware and option ROMs are part of the saved RAM). */
   machine: string;
   guestStamp: string;
   qemuVersion: string;
