@@ -43,7 +43,9 @@ export async function density(ctx: BenchContext): Promise<Metric[]> {
       addSample(daemon, rt.name, full.daemon);
       addSample(added, rt.name, full.total - idle.total);
       note(total, `${rt.label}: helpers ${full.helpers.toFixed(1)} MiB PSS (${(full.helpers / pods).toFixed(2)} per pod)`);
-      await workloadReady(started.map((p) => p.uid), 10_000);
+      // Untimed; 100 pods under load need more than the 10 s 50 pods did (a StopContainer sent before a
+      // workload's trap is set waits the whole 30 s grace period).
+      await workloadReady(started.map((p) => p.uid), Math.max(10_000, pods * 300));
       await pool(started, DENSITY_IN_FLIGHT, (p) => stopPod(rt, p.podId, p.containerId));
     } catch (e) {
       for (const m of all) note(m, `${rt.label} failed: ${errorText(e)}`);
