@@ -9,6 +9,8 @@ describe('OrphanCollector', () => {
   it('adopts a daemonized grandchild and counts its CPU from its zombie, then reaps it', async () => {
     const own: number[] = [];
     const reaper = new OrphanCollector(() => own);
+    // A child from before enable() (like a daemon) is the bench's own: never counted.
+    const daemon = spawn('sleep', ['5'], { stdio: 'ignore' });
     reaper.enable();
     try {
       expect(reaper.begin()).toBe(0);
@@ -17,7 +19,7 @@ describe('OrphanCollector', () => {
       own.push(sh.pid!); // libuv reaps sh itself: never ours to count or reap
       await once(sh, 'exit');
       // Adopted, then a zombie of ours until end() reaps it.
-      const orphan = () => childrenOf(process.pid).filter((p) => p.pid !== sh.pid);
+      const orphan = () => childrenOf(process.pid).filter((p) => p.pid !== sh.pid && p.pid !== daemon.pid);
       for (let t = 0; t < 200 && !orphan().some((p) => p.state === 'Z'); t++) await sleep(25);
       expect(orphan().map((p) => p.state)).toEqual(['Z']);
       const got = reaper.end();
@@ -28,6 +30,7 @@ describe('OrphanCollector', () => {
       expect(reaper.end()).toEqual({ ticks: 0, exited: 0, running: 0, comms: {} }); // reaped: gone
     } finally {
       reaper.disable();
+      daemon.kill();
     }
   });
 });

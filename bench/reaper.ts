@@ -40,11 +40,14 @@ const total = (s: ProcStat) => s.selfTicks + s.childTicks;
 export class OrphanCollector {
   private baseline = new Map<number, number>();
   private on = false;
+  /** Children the bench had before enable(): spawned by itself (daemons, a --strace), not orphans. */
+  private before = new Set<number>();
 
   /** @param ownChildren pids the bench spawned itself (daemons, strace): never counted or reaped. */
   constructor(private readonly ownChildren: () => number[]) {}
 
   enable(): void {
+    this.before = new Set(childrenOf(process.pid).map((p) => p.pid));
     setSubreaper(true);
     this.on = true;
   }
@@ -57,7 +60,7 @@ export class OrphanCollector {
   }
 
   private orphans(): ProcStat[] {
-    const own = new Set(this.ownChildren());
+    const own = new Set([...this.ownChildren(), ...this.before]);
     return childrenOf(process.pid).filter((p) => !own.has(p.pid));
   }
 
