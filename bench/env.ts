@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-export const REGISTRY = '127.0.0.1:5000';
+/** The loopback registry every runtime pulls from (mirrors below). BENCH_REGISTRY moves it, e.g. to a
+ *  private registry on another port while e2e owns :5000; the image scripts get it as REG. */
+export const REGISTRY = process.env.BENCH_REGISTRY ?? '127.0.0.1:5000';
 export const MIRRORED = ['docker.io', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io', 'public.ecr.aws', 'quay.io'];
 
 export interface BenchEnv {

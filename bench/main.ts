@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [--runtimes bulkhead,containerd2,crio,containerd1] [--no-build] [--scenarios a,b]
-// [--cpu-prof DIR] [--node-args ARGS] [--out-dir DIR] [--strace FILE [--strace-mode count|exec]]:
+// [--cpu-prof DIR] [--node-args ARGS] [--out-dir DIR] [--strace FILE [--strace-mode count|exec]]
+// (env BENCH_REGISTRY: the loopback registry, default 127.0.0.1:5000):
 // Bulkhead, containerd 2.x, CRI-O and containerd 1.6 side by side in one run, interleaved.
 // The full run builds containerd 2.x and CRI-O (bench/setup/build-peers.sh, cached); --quick and
 // --no-build only use them when already cached and report them missing otherwise.
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createEnv } from './env.js';
+import { createEnv, REGISTRY } from './env.js';
 import { KNOWN_RUNTIMES, startRuntimes } from './runtimes/start.js';
 import type { RuntimeName, RuntimeUnderTest } from './runtimes/runtime.js';
 import { machineInfo, renderMarkdown, renderTable, resultsJson, primaryPeer, type Column } from './report.js';
@@ -19,7 +20,8 @@ import type { BenchContext, Scenario } from './scenarios/context.js';
 import { podLifecycle } from './scenarios/pod-lifecycle.js';
 import { concurrentPods } from './scenarios/concurrent.js';
 import { idleMemory } from './scenarios/idle-memory.js';
-import { pullUnpack } from './scenarios/pull.js';
+import { pullHuge, pullUnpack } from './scenarios/pull.js';
+import { cpuPerPod } from './scenarios/cpu-per-pod.js';
 import { density } from './scenarios/density.js';
 import { microVm } from './scenarios/microvm.js';
 import { crictlLoop } from './scenarios/crictl-loop.js';
@@ -28,12 +30,19 @@ const SCENARIOS: Record<string, Scenario> = {
   lifecycle: podLifecycle,
   idle: idleMemory,
   concurrent: concurrentPods,
+  /** CPU time per pod lifecycle, daemon + per-pod helpers (issue #18). */
+  cpu: cpuPerPod,
   pull: pullUnpack,
+  /** The ~1 GiB / 8-layer pull (issue #18): left out of --quick unless named in --scenarios. */
+  pull1g: pullHuge,
   density,
   microvm: microVm,
   /** Diagnostic (issue #18): the lifecycle through crictl processes, next to the in-process one. */
   crictl: crictlLoop,
 };
+
+/** Too long for --quick's default list (a ~1 GiB pull per runtime); --scenarios pull1g still runs it once. */
+const QUICK_SKIPS = ['pull1g'];
 
 // dist/bench/main.js → repo root two levels up.
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -47,7 +56,7 @@ async function main(): Promise<number> {
       runtimes: { type: 'string', default: 'bulkhead,containerd2,crio,containerd1' },
       /** Never build peers (CI's smoke): containerd2/crio run only if bench/setup/build-peers.sh cached them. */
       'no-build': { type: 'boolean', default: false },
-      scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
+      scenarios: { type: 'string' },
       'cpu-prof': { type: 'string' },
       /** Extra node flags for bulkheadd (space separated), e.g. "--max-semi-space-size=2". */
       'node-args': { type: 'string', default: '' },
@@ -63,12 +72,14 @@ async function main(): Promise<number> {
   });
   const wanted = [...new Set(values.runtimes.split(',').filter(Boolean).map((r) => (r === 'containerd' ? 'containerd1' : r)))];
   for (const r of wanted) if (!KNOWN_RUNTIMES.includes(r as RuntimeName)) throw new Error(`unknown runtime ${r} (known: ${KNOWN_RUNTIMES.join(', ')})`);
-  const scenarios = values.scenarios.split(',').filter(Boolean);
+  const scenarios = (values.scenarios ?? Object.keys(SCENARIOS).filter((s) => !(values.quick && QUICK_SKIPS.includes(s))).join(',')).split(',').filter(Boolean);
   for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')})`);
 
-  if (scenarios.includes('pull')) {
-    log('ensuring the multi-layer pull image is in the loopback registry');
-    execFileSync('bash', [join(REPO, 'bench/images/make-big-image.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // The image scripts push to the registry the runtimes pull from (BENCH_REGISTRY, bench/env.ts).
+  const images: Array<[string, string]> = [['pull', 'make-big-image.sh'], ['pull1g', 'make-huge-image.sh']];
+  for (const [scenario, script] of images.filter(([s]) => scenarios.includes(s))) {
+    log(`ensuring the ${scenario} image is in the loopback registry (${script})`);
+    execFileSync('bash', [join(REPO, 'bench/images', script)], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, REG: REGISTRY } });
   }
 
   const loadAtStart = loadavg()[0]!;

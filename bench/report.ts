@@ -49,8 +49,10 @@ export function machineInfo(repo: string, loadAtStart: number, runtimeVersions: 
 const fmt = (v: number | undefined, unit: Metric['unit']): string =>
   v === undefined ? '-' : unit === 'ms' ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : v.toFixed(1);
 
-function cell(s: Summary | undefined, unit: Metric['unit']): string {
-  return s ? `${fmt(s.median, unit)} / ${fmt(s.p90, unit)} / ${fmt(s.max, unit)}` : 'n/a';
+/** median / p90 / max; median / p99 / max for a metric whose ratio compares p99s (its label says so). */
+function cell(s: Summary | undefined, m: Metric): string {
+  const tail = m.compare === 'p99' ? s?.p99 : s?.p90;
+  return s ? `${fmt(s.median, m.unit)} / ${fmt(tail, m.unit)} / ${fmt(s.max, m.unit)}` : 'n/a';
 }
 
 /** A column of the table: a runtime that ran, or one that was asked for and is missing (why). */
@@ -89,7 +91,7 @@ function rows(metrics: Metric[], columns: Column[]): Row[] {
     return [
       m.label,
       m.unit,
-      ...columns.map((c) => (c.missing ? 'missing' : cell(summarize(m.samples[c.name] ?? []), m.unit))),
+      ...columns.map((c) => (c.missing ? 'missing' : cell(summarize(m.samples[c.name] ?? []), m))),
       ...ratioPeers(columns).map((c) => {
         const r = ratioOf(m, c.name as PeerName);
         return r === undefined ? '-' : `${r.toFixed(2)}×`;

@@ -5,10 +5,13 @@ import { descendants, type ProcInfo } from './proc.js';
 
 describe('summarize', () => {
   it('gives median (mean of the middle pair for even n), nearest-rank p90 and max', () => {
-    expect(summarize([5, 1, 3])).toEqual({ n: 3, median: 3, p90: 5, max: 5 });
-    expect(summarize([4, 1, 3, 2])).toEqual({ n: 4, median: 2.5, p90: 4, max: 4 });
+    expect(summarize([5, 1, 3])).toEqual({ n: 3, median: 3, p90: 5, p99: 5, max: 5 });
+    expect(summarize([4, 1, 3, 2])).toEqual({ n: 4, median: 2.5, p90: 4, p99: 4, max: 4 });
     const ten = Array.from({ length: 10 }, (_, i) => i + 1);
-    expect(summarize(ten)).toMatchObject({ median: 5.5, p90: 9, max: 10 });
+    expect(summarize(ten)).toMatchObject({ median: 5.5, p90: 9, p99: 10, max: 10 });
+    // p99 by nearest rank: the 198th of 200 samples, below the max.
+    const many = Array.from({ length: 200 }, (_, i) => i + 1);
+    expect(summarize(many)).toMatchObject({ p90: 180, p99: 198, max: 200 });
     expect(summarize([])).toBeUndefined();
   });
 });
@@ -24,6 +27,22 @@ describe('ratios and targets', () => {
     addSample(tput, 'bulkhead', 10);
     addSample(tput, 'containerd2', 10);
     expect(targetMet(tput, 'containerd2')).toBe(false);
+  });
+
+  it('compares p99s for a tail-latency metric, and its cells show median / p99 / max', () => {
+    const rpc = metric('rpc', 'rpc during burst', 'ms', { op: '<=', ratio: 1.0 }, 'p99');
+    const b = Array.from({ length: 100 }, (_, i) => (i < 98 ? 2 : 40)); // median 2, p99 40
+    const c = Array.from({ length: 100 }, (_, i) => (i < 98 ? 1 : 50)); // median 1, p99 50
+    for (const v of b) addSample(rpc, 'bulkhead', v);
+    for (const v of c) addSample(rpc, 'containerd2', v);
+    expect(ratioOf(rpc, 'containerd2')).toBeCloseTo(0.8); // the medians alone would say 2×
+    expect(targetMet(rpc, 'containerd2')).toBe(true);
+    const cols = [
+      { name: 'bulkhead' as const, label: 'Bulkhead' },
+      { name: 'containerd2' as const, label: 'containerd 2.4.2' },
+    ];
+    expect(renderMarkdown([rpc], cols)).toContain('| rpc during burst | ms | 2.0 / 40.0 / 40.0 | 1.0 / 50.0 / 50.0 | 0.80× | <= 1× met |');
+    expect(metric('m', 'm', 'ms', undefined, 'median')).not.toHaveProperty('compare');
   });
 
   it('has no ratio when a side has no samples, and the table says n/a', () => {

@@ -20,6 +20,7 @@ import { RegistryClient } from '../../pkg/image/registry-client.js';
 import { SnapshotStore } from '../../pkg/image/snapshots.js';
 import { silentLogger } from '../../pkg/log/logger.js';
 import { summarize } from '../stats.js';
+import { REGISTRY } from '../env.js';
 
 const PING_EVERY_MS = 20;
 
@@ -83,7 +84,7 @@ async function pullOnce(image: string, mode: string): Promise<{ ms: number; ping
 
 const { values } = parseArgs({
   options: {
-    image: { type: 'string', default: '127.0.0.1:5000/bench/debian-big:1' },
+    image: { type: 'string', default: `${REGISTRY}/bench/debian-big:1` },
     rounds: { type: 'string', default: '3' },
     modes: { type: 'string', default: 'worker,thread' },
   },
