@@ -3,7 +3,8 @@
 // runtime makes it a tmpfs in guest RAM instead of sharing the host's over virtio-fs
 // (pkg/runtime/vm/ephemeral-volume.ts, pkg/agent/ephemeral.ts). Here the spec plays kubelet: a 16 MiB
 // tmpfs (mode 0777) at a kubelet-shaped path under the daemon's temp dir, a subPath bind into it as
-// kubelet makes one, and a disk emptyDir (a plain dir), bound into two containers of one VM pod.
+// kubelet makes one, and a disk emptyDir (a plain dir), bound into two containers of one VM pod. The
+// tmpfs is chowned to an fsGroup (123, setgid) as kubelet's SetVolumeOwnership does.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,6 +60,8 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod: emptyDir medium Memory is 
     subDir = join(podDir, 'volume-subpaths', 'cache', 'a', '2');
     for (const dir of [cacheDir, diskDir, subDir]) mkdirSync(dir, { recursive: true });
     await run('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0777', 'tmpfs', cacheDir]);
+    await run('chown', ['0:123', cacheDir]);
+    await run('chmod', ['2777', cacheDir]);
     mkdirSync(join(cacheDir, 'logs'), { mode: 0o777 });
     await run('mount', ['--bind', join(cacheDir, 'logs'), subDir]);
     tmpfsDev = mountsUnder(cacheDir).find((l) => l.split(' ')[4] === cacheDir)!.split(' ')[2]!;
@@ -98,7 +101,7 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod: emptyDir medium Memory is 
   it('the memory volume is a tmpfs of the host size and mode in the guest; the disk one stays virtio-fs', async () => {
     expect((await exec(a, 'stat -f -c %T /cache')).out).toBe('tmpfs');
     expect((await exec(b, 'stat -f -c %T /cache')).out).toBe('tmpfs');
-    expect((await exec(a, 'stat -c %a /cache')).out).toBe('777');
+    expect((await exec(a, 'stat -c "%a %u %g" /cache')).out).toBe('2777 0 123');
     // f_blocks * f_bsize = the host tmpfs's 16 MiB.
     const [blocks, bsize] = (await exec(a, 'stat -f -c "%b %S" /cache')).out.split(' ').map(Number);
     expect(blocks! * bsize!).toBe(16 << 20);
@@ -112,6 +115,8 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod: emptyDir medium Memory is 
   it('a file written by one container is read by the other; the read-only bind refuses writes', async () => {
     expect((await exec(a, 'echo hello-from-a > /cache/f && echo ok')).out).toBe('ok');
     expect((await exec(b, 'cat /cache/f')).out).toBe('hello-from-a');
+    // The fsGroup's setgid dir gives new files its group, as on the host.
+    expect((await exec(b, 'stat -c %g /cache/f')).out).toBe('123');
     expect((await exec(b, 'cat /cache-ro/f')).out).toBe('hello-from-a');
     const ro = await exec(b, 'echo x > /cache-ro/g');
     expect(ro.code).not.toBe(0);
@@ -119,6 +124,8 @@ describe.skipIf(!isRoot || !vmEnabled)('micro-VM pod: emptyDir medium Memory is 
     // The subPath bind is the guest volume's dir: b sees what a writes there.
     expect((await exec(a, 'echo in-subpath > /logs/x && stat -f -c %T /logs')).out).toBe('tmpfs');
     expect((await exec(b, 'cat /cache/logs/x')).out).toBe('in-subpath');
+    // Made by the agent with the volume root's mode (kubelet's SafeMakeDir), its group inherited.
+    expect((await exec(b, 'stat -c "%a %g" /cache/logs')).out).toBe('2777 123');
     // Guest RAM, not the host's tmpfs.
     expect(existsSync(join(cacheDir, 'f'))).toBe(false);
     expect(readdirSync(join(cacheDir, 'logs'))).toEqual([]);

@@ -6,14 +6,14 @@ const GiB = 1n << 30n;
 
 /** A guest whose file tree is a map path -> kind; mounts and mkdirs are recorded. */
 function fakeGuest(tree: Record<string, 'symlink' | 'dir' | 'other'> = {}, opts: { mountDelayMs?: number; failMount?: boolean } = {}) {
-  const mounts: [string, bigint, number][] = [];
+  const mounts: [string, bigint, number, number, number][] = [];
   const mkdirs: [string, number][] = [];
   const host: EphemeralHost = {
     isMounted: (p) => mounts.some((m) => m[0] === p),
-    async mountTmpfs(path, size, mode) {
+    async mountTmpfs(path, v) {
       if (opts.mountDelayMs) await new Promise((r) => setTimeout(r, opts.mountDelayMs));
       if (opts.failMount) throw new Error('mount: permission denied');
-      mounts.push([path, size, mode]);
+      mounts.push([path, v.sizeBytes, v.mode, v.uid, v.gid]);
       tree[path] = 'dir';
     },
     memTotalBytes: () => GiB,
@@ -27,15 +27,15 @@ function fakeGuest(tree: Record<string, 'symlink' | 'dir' | 'other'> = {}, opts:
   return { host, mounts, mkdirs, tree };
 }
 
-const vol = (name: string, size = '16777216', mode = 0o777) => ({ name, size_bytes: size, mode });
+const vol = (name: string, size = '16777216', mode = 0o777, gid = 0) => ({ name, size_bytes: size, mode, uid: 0, gid });
 const bind = (source: string) => ({ destination: '/c', type: 'bind', source, options: ['rbind', 'rw'] });
 
 describe('checkEphemeralVolumes', () => {
   it('bounds the size by guest RAM (0 = unlimited host tmpfs) and defaults the mode to 0777', () => {
-    expect(checkEphemeralVolumes([vol('a'), vol('b', '0', 0), vol('c', String(8n * GiB), 0o1777)], GiB)).toEqual([
-      { name: 'a', sizeBytes: 16777216n, mode: 0o777 },
-      { name: 'b', sizeBytes: GiB, mode: 0o777 },
-      { name: 'c', sizeBytes: GiB, mode: 0o1777 },
+    expect(checkEphemeralVolumes([vol('a'), vol('b', '0', 0), vol('c', String(8n * GiB), 0o2777, 123)], GiB)).toEqual([
+      { name: 'a', sizeBytes: 16777216n, mode: 0o777, uid: 0, gid: 0 },
+      { name: 'b', sizeBytes: GiB, mode: 0o777, uid: 0, gid: 0 },
+      { name: 'c', sizeBytes: GiB, mode: 0o2777, uid: 0, gid: 123 },
     ]);
   });
 
@@ -45,6 +45,7 @@ describe('checkEphemeralVolumes', () => {
     }
     for (const size of ['-1', '1e9', '', '0x10', '123456789012345678901']) expect(() => checkEphemeralVolumes([vol('a', size)], GiB), size).toThrow(/bad size/);
     expect(() => checkEphemeralVolumes([vol('a', '1', 0o10000)], GiB)).toThrow(/bad mode/);
+    expect(() => checkEphemeralVolumes([vol('a', '1', 0o777, 0xffffffff)], GiB)).toThrow(/bad owner/);
     expect(() => checkEphemeralVolumes(Array.from({ length: MAX_EPHEMERAL_VOLUMES + 1 }, (_, i) => vol(`v${i}`)), GiB)).toThrow(/at most/);
   });
 });
@@ -55,7 +56,7 @@ describe('EphemeralVolumes', () => {
     const e = new EphemeralVolumes(g.host, DIR);
     await e.prepare([vol('cache')], [bind(`${DIR}/cache`)]);
     await e.prepare([vol('cache', '999')], [bind(`${DIR}/cache`)]);
-    expect(g.mounts).toEqual([[`${DIR}/cache`, 16777216n, 0o777]]);
+    expect(g.mounts).toEqual([[`${DIR}/cache`, 16777216n, 0o777, 0, 0]]);
   });
 
   it('two creates at once still mount it once', async () => {

@@ -20,7 +20,7 @@ export const MAX_EPHEMERAL_VOLUMES = 64;
 /** The guest operations (fakes in tests). */
 export interface EphemeralHost {
   isMounted(path: string): boolean;
-  mountTmpfs(path: string, sizeBytes: bigint, mode: number): Promise<void>;
+  mountTmpfs(path: string, v: Wanted): Promise<void>;
   memTotalBytes(): bigint;
   /** Permission bits of path (the volume root: subPath dirs get them, as kubelet's SafeMakeDir). */
   mode(path: string): number;
@@ -32,11 +32,12 @@ export interface EphemeralHost {
 
 const guestHost: EphemeralHost = {
   isMounted,
-  async mountTmpfs(path, sizeBytes, mode) {
+  async mountTmpfs(path, v) {
     mkdirSync(GUEST_EPHEMERAL_DIR, { recursive: true, mode: 0o700 });
     mkdirSync(path, { recursive: true, mode: 0o700 });
     // No nosuid/nodev/noexec: kubelet's own tmpfs for the volume has none either.
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=${mode.toString(8).padStart(4, '0')}`, 'tmpfs', path]);
+    const opts = `size=${v.sizeBytes},mode=${v.mode.toString(8).padStart(4, '0')},uid=${v.uid},gid=${v.gid}`;
+    await run('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', path]);
   },
   memTotalBytes() {
     const kb = /^MemTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
@@ -59,10 +60,13 @@ const guestHost: EphemeralHost = {
   },
 };
 
-interface Wanted {
+/** A volume as the agent mounts it. */
+export interface Wanted {
   name: string;
   sizeBytes: bigint;
   mode: number;
+  uid: number;
+  gid: number;
 }
 
 /** The request's volumes checked: bad input is InvalidArgument, the size is bounded by guest RAM. */
@@ -72,10 +76,12 @@ export function checkEphemeralVolumes(vols: readonly EphemeralVolume__Output[], 
     if (!EPHEMERAL_NAME_RE.test(v.name)) throw new AgentError(Code.InvalidArgument, `bad guest-RAM volume name ${JSON.stringify(v.name)}`);
     if (!/^\d{1,20}$/.test(v.size_bytes)) throw new AgentError(Code.InvalidArgument, `guest-RAM volume ${v.name}: bad size ${JSON.stringify(v.size_bytes)}`);
     if (!Number.isInteger(v.mode) || v.mode < 0 || v.mode > 0o7777) throw new AgentError(Code.InvalidArgument, `guest-RAM volume ${v.name}: bad mode ${v.mode}`);
+    // uint32 on the wire; (uid_t)-1 means "unchanged" to the kernel, not an owner.
+    for (const id of [v.uid, v.gid]) if (!Number.isInteger(id) || id < 0 || id >= 0xffffffff) throw new AgentError(Code.InvalidArgument, `guest-RAM volume ${v.name}: bad owner ${v.uid}:${v.gid}`);
     const size = BigInt(v.size_bytes);
     // 0 is an unlimited host tmpfs (kubelet sizes it by node memory without a limit): a tmpfs can
     // never hold more than the guest's RAM, so that is the bound either way.
-    return { name: v.name, sizeBytes: size === 0n || size > memTotal ? memTotal : size, mode: v.mode || 0o777 };
+    return { name: v.name, sizeBytes: size === 0n || size > memTotal ? memTotal : size, mode: v.mode || 0o777, uid: v.uid, gid: v.gid };
   });
 }
 
@@ -119,7 +125,7 @@ export class EphemeralVolumes {
     if (inFlight) return inFlight;
     if (this.isUp(root)) return; // the pod's earlier container made it: shared as it is
     if (this.mounted.size >= MAX_EPHEMERAL_VOLUMES) throw new AgentError(Code.InvalidArgument, `more than ${MAX_EPHEMERAL_VOLUMES} guest-RAM volumes in this pod`);
-    const p = this.host.mountTmpfs(root, v.sizeBytes, v.mode).then(
+    const p = this.host.mountTmpfs(root, v).then(
       () => void this.mounted.add(root),
       (e: unknown) => {
         throw new AgentError(Code.Internal, `guest-RAM volume ${v.name}: ${(e as Error).message}`);

@@ -17,9 +17,8 @@ function fakeFs(types: Record<string, number>, mountinfo = '', mountPoints: stri
       if (type === undefined) throw Object.assign(new Error(`ENOENT ${p}`), { code: 'ENOENT' });
       return { type, bsize: 4096, blocks: 4096 }; // 16 MiB
     },
-    mode: () => 0o777,
-    // Mount points get a device of their own; everything else is on the root's.
-    dev: (p) => (mountPoints.includes(p) ? 77 : 1),
+    // Mount points get a device of their own; everything else is on the root's. kubelet chowned it to fsGroup 123.
+    stat: (p) => ({ dev: mountPoints.includes(p) ? 77 : 1, mode: 0o42777, uid: 0, gid: 123 }),
     mountinfo: () => mountinfo,
   };
 }
@@ -52,7 +51,7 @@ describe('emptyDirOf', () => {
 describe('probeEphemeral', () => {
   it('a tmpfs emptyDir is a guest-RAM volume with the host size and mode', () => {
     const fs = fakeFs({ [VOL]: TMPFS_MAGIC });
-    expect(probeEphemeral(VOL, fs)).toEqual({ volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777 }, rel: '' });
+    expect(probeEphemeral(VOL, fs)).toEqual({ volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o2777, uid: 0, gid: 123 }, rel: '' });
   });
 
   it('a disk-backed emptyDir stays a share; other paths are not even probed', () => {
@@ -76,7 +75,7 @@ describe('probeEphemeral', () => {
       `812 29 0:77 / ${VOL} rw,relatime - tmpfs tmpfs rw,size=16384k,mode=777`,
       `813 29 0:77 /logs/app ${SUB} rw,relatime - tmpfs tmpfs rw,size=16384k,mode=777`,
     ].join('\n');
-    expect(probeEphemeral(SUB, fakeFs({ [VOL]: TMPFS_MAGIC }, info))).toEqual({ volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777 }, rel: 'logs/app' });
+    expect(probeEphemeral(SUB, fakeFs({ [VOL]: TMPFS_MAGIC }, info))).toEqual({ volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o2777, uid: 0, gid: 123 }, rel: 'logs/app' });
   });
 
   it('a subPath that is not a bind of that very tmpfs stays a share', () => {

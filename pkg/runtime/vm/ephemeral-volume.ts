@@ -22,8 +22,11 @@ export interface EphemeralVolume {
   name: string;
   /** The host tmpfs's size in bytes (0: unlimited). */
   sizeBytes: number;
-  /** Permission bits of its root on the host. */
+  /** Permission bits of its root on the host (setgid with an fsGroup). */
   mode: number;
+  /** Owner of its root on the host (gid: the pod's fsGroup, when it has one). */
+  uid: number;
+  gid: number;
 }
 
 /** A bind source served from a guest-RAM volume: the volume, and the path inside it ('' = its root). */
@@ -35,16 +38,14 @@ export interface EphemeralSource {
 /** What the probe reads from the host (fakes in tests). */
 export interface HostFs {
   statfs(path: string): { type: number; bsize: number; blocks: number };
-  mode(path: string): number;
-  /** st_dev (a mount point's differs from its parent dir's unless it is a bind of the same fs). */
-  dev(path: string): number;
+  /** stat: dev (a mount point's differs from its parent dir's unless it is a bind of the same fs), permission bits, owner. */
+  stat(path: string): { dev: number; mode: number; uid: number; gid: number };
   mountinfo(): string;
 }
 
 const nodeFs: HostFs = {
   statfs: (p) => statfsSync(p),
-  mode: (p) => statSync(p).mode & 0o7777,
-  dev: (p) => statSync(p).dev,
+  stat: (p) => statSync(p),
   mountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8'),
 };
 
@@ -88,8 +89,10 @@ export function probeEphemeral(source: string, fs: HostFs = nodeFs): EphemeralSo
   if (!ed) return undefined;
   try {
     const st = fs.statfs(ed.volumeDir);
-    if (st.type !== TMPFS_MAGIC || fs.dev(ed.volumeDir) === fs.dev(posix.dirname(ed.volumeDir))) return undefined;
-    const volume = { name: ed.name, sizeBytes: st.blocks * st.bsize, mode: fs.mode(ed.volumeDir) };
+    if (st.type !== TMPFS_MAGIC) return undefined;
+    const root = fs.stat(ed.volumeDir);
+    if (root.dev === fs.stat(posix.dirname(ed.volumeDir)).dev) return undefined;
+    const volume = { name: ed.name, sizeBytes: st.blocks * st.bsize, mode: root.mode & 0o7777, uid: root.uid, gid: root.gid };
     if (!ed.subPath) return { volume, rel: '' };
     // kubelet bind-mounts the subPath's dir at the source; it must be a bind of this very tmpfs
     // (same device as the volume's mount), whose root within it is the subPath.

@@ -74,7 +74,7 @@ describe('rewriteSpecForGuest', () => {
     const vol = '/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache';
     const sub = '/var/lib/kubelet/pods/u/volume-subpaths/cache/app/2';
     const eph = (src: string) =>
-      src === vol ? { volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777 }, rel: '' } : src === sub ? { volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777 }, rel: 'logs/app' } : undefined;
+      src === vol ? { volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777, uid: 0, gid: 0 }, rel: '' } : src === sub ? { volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777, uid: 0, gid: 0 }, rel: 'logs/app' } : undefined;
     const spec = {
       mounts: [
         { destination: '/cache', type: 'bind', source: vol, options: ['rbind', 'rprivate', 'rw'] },
@@ -91,7 +91,7 @@ describe('rewriteSpecForGuest', () => {
       ['/logs', 'bind', '/run/bulkhead/ephemeral/cache/logs/app', 'rbind,rw'],
       ['/data', 'bind', '/run/bulkhead/share/c1/vol0', 'rbind,rw'],
     ]);
-    expect(ephemeral).toEqual([{ name: 'cache', sizeBytes: 16 << 20, mode: 0o777 }]);
+    expect(ephemeral).toEqual([{ name: 'cache', sizeBytes: 16 << 20, mode: 0o777, uid: 0, gid: 0 }]);
     // Nothing of the host tmpfs (nor its submounts) goes through virtio-fs.
     expect(shares.map((x) => x.source)).toEqual(['/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/disk']);
   });
@@ -99,7 +99,7 @@ describe('rewriteSpecForGuest', () => {
   it('host propagation into a memory-backed emptyDir is refused as for any volume', () => {
     const vol = '/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache';
     const spec = { mounts: [{ destination: '/c', type: 'bind', source: vol, options: ['rbind', 'rslave'] }] };
-    expect(() => rewriteSpecForGuest(spec, 'c1', files, () => [], { ephemeral: () => ({ volume: { name: 'cache', sizeBytes: 1, mode: 0o777 }, rel: '' }) })).toThrow(/propagation/);
+    expect(() => rewriteSpecForGuest(spec, 'c1', files, () => [], { ephemeral: () => ({ volume: { name: 'cache', sizeBytes: 1, mode: 0o777, uid: 0, gid: 0 }, rel: '' }) })).toThrow(/propagation/);
   });
 
   it('refuses host devices', () => {

@@ -68,7 +68,7 @@ export class VmTaskRuntime implements TaskRuntime {
       bindIntoShare(share, { source: c.rootfs, rel: `${c.id}/rootfs`, recursive: true, readonly: false });
       for (const s of shares) bindIntoShare(share, { source: s.source, rel: `${c.id}/${s.name}`, recursive: s.recursive, readonly: s.readonly });
       await writeFile(join(c.bundleDir, 'guest-config.json'), JSON.stringify(guestSpec));
-      await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty, ephemeral_volumes: ephemeral.map((e) => ({ name: e.name, size_bytes: String(e.sizeBytes), mode: e.mode })) }, { timeoutMs: 60_000 });
+      await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty, ephemeral_volumes: ephemeral.map((e) => ({ name: e.name, size_bytes: String(e.sizeBytes), mode: e.mode, uid: e.uid, gid: e.gid })) }, { timeoutMs: 60_000 });
     } catch (e) {
       removeFromShare(share, c.id);
       if (cpusets.cpus || cpusets.mems) await this.pin(sb.id, pod, c.id, undefined, log).catch((e2: unknown) => log.warn({ containerId: c.id, err: (e2 as Error).message }, 'vCPU re-pinning after a failed create failed'));
