@@ -57,6 +57,17 @@ export type Code = (typeof Code)[keyof typeof Code];
 /** Where the agent mounts the pod's virtio-fs share (SetupSandbox shared_fs_tag). */
 export const GUEST_SHARE_DIR = '/run/bulkhead/share';
 /**
+ * What an agent says it understands in HelloResponse.features. A VM keeps the agent it booted with
+ * while the daemon is upgraded and reattaches: the host uses a newer request field only when the
+ * agent named it (a guest claiming one it lacks only hurts its own pod).
+ */
+export const AgentFeature = {
+  /** CreateContainer.ephemeral_volumes (guest-RAM emptyDirs, GUEST_EPHEMERAL_DIR). */
+  EphemeralVolumes: 'ephemeral_volumes',
+} as const;
+export type AgentFeature = (typeof AgentFeature)[keyof typeof AgentFeature];
+
+/**
  * Where the agent mounts a pod's guest-RAM volumes (CreateContainer ephemeral_volumes), one tmpfs per
  * volume name at <dir>/<name>; container specs bind that path (or one below it, for a subPath).
  */

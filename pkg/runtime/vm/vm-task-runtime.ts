@@ -28,6 +28,7 @@ import { execSyncInGuest } from './guest-exec.js';
 import { checkFits, limitsFromCri, limitsFromOci, sumLimits, type SizingBase } from './vm-size.js';
 import { loadPodVmState, podVmDir } from './vm-state.js';
 import { readLogBase, writeLogBase } from './log-base.js';
+import { AgentFeature } from '../../vmchannel/protocol.js';
 
 const { SIGKILL } = osConstants.signals;
 
@@ -58,7 +59,9 @@ export class VmTaskRuntime implements TaskRuntime {
     if ((c.config.devices ?? []).length > 0) throw invalidArgument('host devices cannot be passed into a micro-VM pod');
     const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const privileged = !!c.config.linux?.security_context?.privileged;
-    const { spec: guestSpec, shares, cpusets, ephemeral } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged });
+    // An agent from before guest-RAM volumes (a VM booted before a daemon upgrade) gets them shared as before.
+    const guestRam = pod.vm.agent.supports(AgentFeature.EphemeralVolumes);
+    const { spec: guestSpec, shares, cpusets, ephemeral } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged, ...(guestRam ? {} : { ephemeral: () => undefined }) });
     checkCpusets(`container ${c.id}`, cpusets);
     // Pinned before the guest creates it (a failure leaves nothing in the guest); forgotten again if that fails.
     if (cpusets.cpus || cpusets.mems) await this.pin(sb.id, pod, c.id, cpusets, log);
