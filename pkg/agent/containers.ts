@@ -17,6 +17,7 @@ import { CriLogWriter } from './cri-log.js';
 import { readCgroupFiles, readCgroupV2Stats } from './cgroup-stats.js';
 import { run } from './exec-file.js';
 import { SHARE_DIR } from './sandbox-setup.js';
+import { EphemeralVolumes } from './ephemeral.js';
 import { CGROUP_ROOT, POD_PIDNS_MARKER, adaptSpec, childOf, ensureParentCgroup, execProcess, findBlockBySerial, isMounted, nowNs, onTerminal, readIfExists } from './guest-system.js';
 
 const RUN_DIR = '/run/bulkhead';
@@ -62,6 +63,8 @@ export interface ExecOutput {
 export class AgentContainers extends EventEmitter<ContainerEvents> {
   private readonly containers = new Map<string, GuestContainer>();
   private readonly layers = new Map<string, string>();
+  /** The pod's guest-RAM volumes (memory-backed emptyDirs), shared by its containers. */
+  private readonly ephemeral = new EphemeralVolumes();
   private execSeq = 0;
   private readonly oomTimer: NodeJS.Timeout;
 
@@ -113,6 +116,7 @@ export class AgentContainers extends EventEmitter<ContainerEvents> {
         const lowerDir = req.rootfs?.subpath ? join(lower, req.rootfs.subpath) : lower;
         await run('mount', ['-t', 'overlay', '-o', `lowerdir=${lowerDir},upperdir=${dir}/upper,workdir=${dir}/work`, 'overlay', rootfs]);
       }
+      await this.ephemeral.prepare(req.ephemeral_volumes, Array.isArray(spec.mounts) ? (spec.mounts as unknown[]) : []);
       const wantsPodPid = ((spec.linux as { namespaces?: { type: string; path?: string }[] } | undefined)?.namespaces ?? []).some((n) => n.type === 'pid' && n.path === POD_PIDNS_MARKER);
       const podPidNs = wantsPodPid ? await this.podPidNamespace() : undefined;
       ensureParentCgroup(id);

@@ -39,6 +39,8 @@ describe('AgentSession dispatch', () => {
     const r = await s.ask(1, RequestCodec.encode({ hello: { nonce: 'abc', window: 1 << 18 } }));
     expect(r.resp).toBe('hello');
     expect(r.hello).toMatchObject({ nonce: 'abc', window: 256 << 10 });
+    // The host asks for newer request fields only when the agent names them.
+    expect(r.hello?.features).toEqual(['ephemeral_volumes']);
   });
 
   it('answers each kind with the reply kind the protocol maps it to', async () => {

@@ -5,7 +5,7 @@
 import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, decodeData, type Frame, EVENT_STREAM, DATA_CHUNK } from '../vmchannel/frame.js';
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, decodeWindow, encodeWindow } from '../vmchannel/flow.js';
 import { AgentError, Code, EventCodec, ExitStatusCodec, RequestCodec, ResponseCodec, type Event, type ExitStatus, type Request__Output, type Response } from '../vmchannel/codec.js';
-import { replyOf, type DecodedRequestOf, type RequestKind } from '../vmchannel/protocol.js';
+import { AgentFeature, replyOf, type DecodedRequestOf, type RequestKind } from '../vmchannel/protocol.js';
 import type { SerialPort } from './port.js';
 import type { Handler, HandlerTable, StreamContext, StreamSink } from './rpc.js';
 
@@ -47,7 +47,7 @@ export class AgentSession {
     this.hostConnected = true;
     this.hostWindow = r.window ?? 0;
     this.log(`host connected (flow control ${this.hostWindow > 0 ? 'on' : 'off'})`);
-    return { nonce: r.nonce, agent_version: AGENT_VERSION, window: this.hostWindow > 0 ? DEFAULT_WINDOW : 0 };
+    return { nonce: r.nonce, agent_version: AGENT_VERSION, window: this.hostWindow > 0 ? DEFAULT_WINDOW : 0, features: Object.values(AgentFeature) };
   }
 
   private onHostGone(): void {

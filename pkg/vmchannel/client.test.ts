@@ -28,7 +28,7 @@ afterEach(() => {
 });
 
 /** An AgentClient connected (Hello done) to a guest end the test writes raw bytes into. */
-async function fakeGuest(helloWindow = DEFAULT_WINDOW): Promise<FakeGuest> {
+async function fakeGuest(helloWindow = DEFAULT_WINDOW, features: string[] = []): Promise<FakeGuest> {
   const dir = mkdtempSync(join(tmpdir(), 'bh-vmchannel-'));
   const path = join(dir, 'agent.sock');
   const requests: { stream: number; req: Request__Output }[] = [];
@@ -43,7 +43,7 @@ async function fakeGuest(helloWindow = DEFAULT_WINDOW): Promise<FakeGuest> {
         if (f.kind !== FrameKind.Request) continue;
         const req = RequestCodec.decode(f.payload);
         if (req.hello) {
-          s.write(encodeFrame(f.stream, FrameKind.Response, ResponseCodec.encode({ hello: { nonce: req.hello.nonce, agent_version: 'test', window: helloWindow } })));
+          s.write(encodeFrame(f.stream, FrameKind.Response, ResponseCodec.encode({ hello: { nonce: req.hello.nonce, agent_version: 'test', window: helloWindow, features } })));
           continue;
         }
         const w = waiters.shift();
@@ -97,6 +97,11 @@ async function expectViolation(g: FakeGuest, pending: Promise<unknown>, pattern:
 }
 
 describe('AgentClient with a hostile guest', () => {
+  it('knows the features the agent named in its Hello; an older agent names none', async () => {
+    expect((await fakeGuest()).client.supports('ephemeral_volumes')).toBe(false);
+    expect((await fakeGuest(DEFAULT_WINDOW, ['ephemeral_volumes'])).client.supports('ephemeral_volumes')).toBe(true);
+  });
+
   it('an empty DATA frame (no fd byte) closes the channel', async () => {
     const g = await fakeGuest();
     const { stream } = await openFollow(g);

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
 import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type Response__Output } from './codec.js';
-import { requestOf, responseBody, type RequestKind, type RequestOf, type ResponseOf, type StreamingKind } from './protocol.js';
+import { requestOf, responseBody, type AgentFeature, type RequestKind, type RequestOf, type ResponseOf, type StreamingKind } from './protocol.js';
 import type { OpenStream, PendingCall, StreamHandlers } from './streams.js';
 import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
 
@@ -36,11 +36,18 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private synced = false;
   private helloStream = -1;
   private helloNonce = '';
+  /** What the agent named in its Hello (protocol.ts AgentFeature); none from an older agent. */
+  private agentFeatures: ReadonlySet<string> = new Set();
   /** The agent's receive window per stream, as the host honours it (see onFrameBeforeSync). */
   private peerWindow = DEFAULT_WINDOW;
 
   constructor(readonly socketPath: string) {
     super();
+  }
+
+  /** Whether the connected agent understands a newer part of the protocol (an older one answers no). */
+  supports(feature: AgentFeature): boolean {
+    return this.agentFeatures.has(feature);
   }
 
   get connected(): boolean {
@@ -69,7 +76,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     const onAbort = (): void => this.fail(this.helloStream, new AgentError(Code.Unavailable, 'aborted'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await res;
+      this.agentFeatures = new Set((await res).features);
     } catch (e) {
       this.close();
       throw e;

@@ -56,6 +56,27 @@ export type Code = (typeof Code)[keyof typeof Code];
 
 /** Where the agent mounts the pod's virtio-fs share (SetupSandbox shared_fs_tag). */
 export const GUEST_SHARE_DIR = '/run/bulkhead/share';
+/**
+ * What an agent says it understands in HelloResponse.features. A VM keeps the agent it booted with
+ * while the daemon is upgraded and reattaches: the host uses a newer request field only when the
+ * agent named it (a guest claiming one it lacks only hurts its own pod).
+ */
+export const AgentFeature = {
+  /** CreateContainer.ephemeral_volumes (guest-RAM emptyDirs, GUEST_EPHEMERAL_DIR). */
+  EphemeralVolumes: 'ephemeral_volumes',
+} as const;
+export type AgentFeature = (typeof AgentFeature)[keyof typeof AgentFeature];
+
+/**
+ * Where the agent mounts a pod's guest-RAM volumes (CreateContainer ephemeral_volumes), one tmpfs per
+ * volume name at <dir>/<name>; container specs bind that path (or one below it, for a subPath).
+ */
+export const GUEST_EPHEMERAL_DIR = '/run/bulkhead/ephemeral';
+/**
+ * A guest-RAM volume's name: one path component, so <dir>/<name> stays under GUEST_EPHEMERAL_DIR
+ * (kubelet's volume names are DNS labels, a subset).
+ */
+export const EPHEMERAL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
 /** Pid-namespace path in a container spec meaning "the pod's shared PID namespace" (made by the agent). */
 export const GUEST_POD_PIDNS = '/run/bulkhead/pod-pidns';
 /** Spec annotation asking the agent to give a privileged container the guest's device nodes. */

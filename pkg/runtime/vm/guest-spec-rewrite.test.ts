@@ -70,6 +70,38 @@ describe('rewriteSpecForGuest', () => {
     expect((spec.annotations as Record<string, string>)['io.bulkhead.vm.guest-devices']).toBe('all');
   });
 
+  it('a memory-backed emptyDir becomes a guest-RAM volume: bound from the agent dir, not shared, ro kept', () => {
+    const vol = '/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache';
+    const sub = '/var/lib/kubelet/pods/u/volume-subpaths/cache/app/2';
+    const eph = (src: string) =>
+      src === vol ? { volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777, uid: 0, gid: 0 }, rel: '' } : src === sub ? { volume: { name: 'cache', sizeBytes: 16 << 20, mode: 0o777, uid: 0, gid: 0 }, rel: 'logs/app' } : undefined;
+    const spec = {
+      mounts: [
+        { destination: '/cache', type: 'bind', source: vol, options: ['rbind', 'rprivate', 'rw'] },
+        { destination: '/ro-cache', type: 'bind', source: vol, options: ['rbind', 'rprivate', 'ro'] },
+        { destination: '/logs', type: 'bind', source: sub, options: ['rbind', 'rprivate', 'rw'] },
+        { destination: '/data', type: 'bind', source: '/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/disk', options: ['rbind', 'rw'] },
+      ],
+    };
+    const submounts = (dir: string) => (dir === vol ? [{ rel: 'x', readonly: false }] : []);
+    const { spec: out, shares, ephemeral } = rewriteSpecForGuest(spec, 'c1', files, submounts, { ephemeral: eph });
+    expect((out.mounts as { destination: string; source: string; type: string; options: string[] }[]).map((m) => [m.destination, m.type, m.source, m.options.join(',')])).toEqual([
+      ['/cache', 'bind', '/run/bulkhead/ephemeral/cache', 'rbind,rw'],
+      ['/ro-cache', 'bind', '/run/bulkhead/ephemeral/cache', 'rbind,ro'],
+      ['/logs', 'bind', '/run/bulkhead/ephemeral/cache/logs/app', 'rbind,rw'],
+      ['/data', 'bind', '/run/bulkhead/share/c1/vol0', 'rbind,rw'],
+    ]);
+    expect(ephemeral).toEqual([{ name: 'cache', sizeBytes: 16 << 20, mode: 0o777, uid: 0, gid: 0 }]);
+    // Nothing of the host tmpfs (nor its submounts) goes through virtio-fs.
+    expect(shares.map((x) => x.source)).toEqual(['/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/disk']);
+  });
+
+  it('host propagation into a memory-backed emptyDir is refused as for any volume', () => {
+    const vol = '/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache';
+    const spec = { mounts: [{ destination: '/c', type: 'bind', source: vol, options: ['rbind', 'rslave'] }] };
+    expect(() => rewriteSpecForGuest(spec, 'c1', files, () => [], { ephemeral: () => ({ volume: { name: 'cache', sizeBytes: 1, mode: 0o777, uid: 0, gid: 0 }, rel: '' }) })).toThrow(/propagation/);
+  });
+
   it('refuses host devices', () => {
     expect(() => rewriteSpecForGuest({ linux: { devices: [{ path: '/dev/sda' }] } }, 'c1', files)).toThrow(/host devices/);
   });

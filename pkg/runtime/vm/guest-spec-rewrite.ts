@@ -1,10 +1,12 @@
 // Turns the host-built OCI spec of a container into one valid inside the pod VM: host paths do not
 // exist there. Pod files (resolv.conf, hosts, hostname) map to the guest's own copies (written by the
 // agent from SetupSandbox), the pod shm becomes a guest tmpfs, and every other bind mount (CRI volumes)
-// is exposed through the pod's virtio-fs share and re-pointed at the guest path.
+// is exposed through the pod's virtio-fs share and re-pointed at the guest path, except a memory-backed
+// emptyDir, which becomes a tmpfs in guest RAM (ephemeral-volume.ts) bound from the agent's dir.
 import { readFileSync } from 'node:fs';
 import { invalidArgument } from '../../errors/errors.js';
-import { GUEST_DEVICES_ANNOTATION, GUEST_SHARE_DIR } from '../../vmchannel/protocol.js';
+import { GUEST_DEVICES_ANNOTATION, GUEST_EPHEMERAL_DIR, GUEST_SHARE_DIR } from '../../vmchannel/protocol.js';
+import { probeEphemeral, type EphemeralSource, type EphemeralVolume } from './ephemeral-volume.js';
 import { takeCpusets, type Cpusets } from './vcpu-pinning.js';
 
 export interface OciMount {
@@ -59,8 +61,9 @@ export function rewriteSpecForGuest(
   containerId: string,
   podFiles: PodFilesOnHost,
   submounts: (dir: string) => SubMount[] = hostSubmounts,
-  opts: { privileged?: boolean } = {},
-): { spec: Record<string, unknown>; shares: ShareRequest[]; cpusets: Cpusets } {
+  opts: { privileged?: boolean; ephemeral?: (source: string) => EphemeralSource | undefined } = {},
+): { spec: Record<string, unknown>; shares: ShareRequest[]; cpusets: Cpusets; ephemeral: EphemeralVolume[] } {
+  const ephemeralOf = opts.ephemeral ?? probeEphemeral;
   const linux = (spec.linux ?? {}) as Record<string, unknown>;
   // Host CPU and memory-node numbers (kubelet's CPU manager) mean nothing in the guest: they pin the
   // VM's vCPU threads on the host instead (vcpu-pinning.ts).
@@ -74,6 +77,7 @@ export function rewriteSpecForGuest(
   } else if (devices.length > 0) throw invalidArgument('host devices cannot be passed into a micro-VM pod');
   const shares: ShareRequest[] = [];
   const mounts: OciMount[] = [];
+  const ephemeral: EphemeralVolume[] = [];
   for (const m of (spec.mounts ?? []) as OciMount[]) {
     const isBind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
     if (!isBind || !m.source) {
@@ -89,6 +93,15 @@ export function rewriteSpecForGuest(
       // Propagation needs the host's mount namespace on both ends: a VM has its own kernel.
       if (opts.some((o) => /^r?(shared|slave)$/.test(o))) {
         throw invalidArgument(`mount ${m.destination}: mount propagation to/from the host (PROPAGATION_HOST_TO_CONTAINER/BIDIRECTIONAL) cannot cross the micro-VM boundary`);
+      }
+      const eph = ephemeralOf(m.source);
+      if (eph) {
+        // Made once per pod by the agent (the first container's size and mode win: they are the
+        // volume's, the same for every container); nothing of the host's tmpfs is shared.
+        if (!ephemeral.some((e) => e.name === eph.volume.name)) ephemeral.push(eph.volume);
+        const guestSource = [GUEST_EPHEMERAL_DIR, eph.volume.name, ...(eph.rel ? [eph.rel] : [])].join('/');
+        mounts.push({ ...m, type: 'bind', source: guestSource });
+        continue;
       }
       const name = `vol${shares.length}`;
       const guestSource = `${GUEST_SHARE_DIR}/${containerId}/${name}`;
@@ -121,5 +134,5 @@ export function rewriteSpecForGuest(
   delete linux.rootfsPropagation;
   spec.linux = linux;
   spec.mounts = mounts;
-  return { spec, shares, cpusets };
+  return { spec, shares, cpusets, ephemeral };
 }

@@ -28,6 +28,7 @@ import { execSyncInGuest } from './guest-exec.js';
 import { checkFits, limitsFromCri, limitsFromOci, sumLimits, type SizingBase } from './vm-size.js';
 import { loadPodVmState, podVmDir } from './vm-state.js';
 import { readLogBase, writeLogBase } from './log-base.js';
+import { AgentFeature } from '../../vmchannel/protocol.js';
 
 const { SIGKILL } = osConstants.signals;
 
@@ -58,7 +59,9 @@ export class VmTaskRuntime implements TaskRuntime {
     if ((c.config.devices ?? []).length > 0) throw invalidArgument('host devices cannot be passed into a micro-VM pod');
     const spec = JSON.parse(await readFile(join(c.bundleDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const privileged = !!c.config.linux?.security_context?.privileged;
-    const { spec: guestSpec, shares, cpusets } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged });
+    // An agent from before guest-RAM volumes (a VM booted before a daemon upgrade) gets them shared as before.
+    const guestRam = pod.vm.agent.supports(AgentFeature.EphemeralVolumes);
+    const { spec: guestSpec, shares, cpusets, ephemeral } = rewriteSpecForGuest(spec, c.id, sb.files, undefined, { privileged, ...(guestRam ? {} : { ephemeral: () => undefined }) });
     checkCpusets(`container ${c.id}`, cpusets);
     // Pinned before the guest creates it (a failure leaves nothing in the guest); forgotten again if that fails.
     if (cpusets.cpus || cpusets.mems) await this.pin(sb.id, pod, c.id, cpusets, log);
@@ -68,7 +71,7 @@ export class VmTaskRuntime implements TaskRuntime {
       bindIntoShare(share, { source: c.rootfs, rel: `${c.id}/rootfs`, recursive: true, readonly: false });
       for (const s of shares) bindIntoShare(share, { source: s.source, rel: `${c.id}/${s.name}`, recursive: s.recursive, readonly: s.readonly });
       await writeFile(join(c.bundleDir, 'guest-config.json'), JSON.stringify(guestSpec));
-      await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty }, { timeoutMs: 60_000 });
+      await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty, ephemeral_volumes: ephemeral.map((e) => ({ name: e.name, size_bytes: String(e.sizeBytes), mode: e.mode, uid: e.uid, gid: e.gid })) }, { timeoutMs: 60_000 });
     } catch (e) {
       removeFromShare(share, c.id);
       if (cpusets.cpus || cpusets.mems) await this.pin(sb.id, pod, c.id, undefined, log).catch((e2: unknown) => log.warn({ containerId: c.id, err: (e2 as Error).message }, 'vCPU re-pinning after a failed create failed'));
@@ -80,7 +83,7 @@ export class VmTaskRuntime implements TaskRuntime {
       mkdirSync(dirname(c.logPath), { recursive: true });
       appendFileSync(c.logPath, '');
     }
-    log.debug({ podId: sb.id, containerId: c.id, shares: shares.length }, 'container created in pod VM');
+    log.debug({ podId: sb.id, containerId: c.id, shares: shares.length, guestRamVolumes: ephemeral.map((e) => e.name) }, 'container created in pod VM');
   }
 
   async startContainer(c: ContainerRecord, log: Logger): Promise<void> {

@@ -5,10 +5,12 @@ export interface HelloResponse {
   'nonce'?: (string);
   'agent_version'?: (string);
   'window'?: (number);
+  'features'?: (string)[];
 }
 
 export interface HelloResponse__Output {
   'nonce': (string);
   'agent_version': (string);
   'window': (number);
+  'features': (string)[];
 }
