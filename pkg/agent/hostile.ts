@@ -65,6 +65,9 @@ export class HostileAgent {
     if (req.req === 'start_container' && req.start_container && !this.attacked) {
       this.attacked = true;
       const id = req.start_container.container_id;
+      // Said again here: a VM restored from a snapshot (start_from) booted, and said it first, in its
+      // template, whose console is not this pod's.
+      this.log(`HOSTILE MODE: ${this.scenario}: attacking container ${id} in ${ATTACK_DELAY_MS} ms`);
       setTimeout(() => void this.attack(id), ATTACK_DELAY_MS);
     }
   }
