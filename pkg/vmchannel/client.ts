@@ -8,9 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameDecoder, FrameError, FrameKind, encodeFrame, encodeData, type Frame, EVENT_STREAM, DATA_CHUNK, MAX_GUEST_PAYLOAD } from './frame.js';
 import { DEFAULT_WINDOW, RecvWindow, SendWindow, encodeWindow } from './flow.js';
 import { AgentError, Code, RequestCodec, ResponseCodec, type Event__Output, type Response__Output } from './codec.js';
-import { requestOf, responseBody, type AgentFeature, type RequestKind, type RequestOf, type ResponseOf, type StreamingKind } from './protocol.js';
+import { AgentFeature, requestOf, responseBody, type RequestKind, type RequestOf, type ResponseOf, type StreamingKind } from './protocol.js';
 import type { OpenStream, PendingCall, StreamHandlers } from './streams.js';
 import { GuestProtocolError, decodeGuestClose, decodeGuestData, decodeGuestEvent, decodeGuestResponse, decodeGuestWindow, kindName } from './guest-input.js';
+const KNOWN_FEATURES: ReadonlySet<string> = new Set(Object.values(AgentFeature));
 
 export { GuestProtocolError } from './guest-input.js';
 export type { OpenStream, StreamHandlers } from './streams.js';
@@ -76,7 +77,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     const onAbort = (): void => this.fail(this.helloStream, new AgentError(Code.Unavailable, 'aborted'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      this.agentFeatures = new Set((await res).features);
+      // Only the names this host knows are kept: the list is the guest's, as long as its frame allows.
+      this.agentFeatures = new Set((await res).features.filter((f) => KNOWN_FEATURES.has(f)));
     } catch (e) {
       this.close();
       throw e;
