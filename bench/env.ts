@@ -32,7 +32,7 @@ function usedSubnets(): string {
 }
 
 export function createEnv(repo: string): BenchEnv {
-  const dir = mkdtempSync('/tmp/bulkhead-bench-');
+  const dir = mkdtempSync(join(process.env.BENCH_DIR ?? '/tmp', 'bulkhead-bench-'));
   const tag = dir.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
   const routes = usedSubnets();
   let second = 0;

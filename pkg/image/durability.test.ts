@@ -21,6 +21,19 @@ vi.mock('node:fs', async (importOriginal) => {
   };
   return { ...fs, default: { ...fs, fsync }, fsync };
 });
+/** Devices syncfs'd, and the files that existed on each when it ran (syncfs covers what came before). */
+const syncfsCalls = vi.hoisted(() => [] as Array<{ dev: number }>);
+vi.mock('./fsync-dir.js', async (importOriginal) => {
+  const mod = await importOriginal<typeof import('./fsync-dir.js')>();
+  const { fstatSync } = await import('node:fs');
+  return {
+    ...mod,
+    syncfsFd: async (fd: number) => {
+      syncfsCalls.push({ dev: fstatSync(fd).dev });
+      await mod.syncfsFd(fd);
+    },
+  };
+});
 
 const top = mkdtempSync(join(tmpdir(), 'bulkhead-durable-'));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -37,22 +50,47 @@ function walk(dir: string, out: string[] = []): string[] {
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 
+/** A layer of `dirs` directories with `files` files each under d<n>/sub/, and a symlink each. */
+function layerEntries(dirs: number, files: number) {
+  const entries = [];
+  for (let d = 0; d < dirs; d++) {
+    entries.push({ name: `d${d}/`, type: 'directory' as const, mode: 0o755 });
+    for (let f = 0; f < files; f++) entries.push({ name: `d${d}/sub/f${f}`, body: `file ${d}/${f}` });
+    entries.push({ name: `d${d}/link`, type: 'symlink' as const, linkname: 'sub/f0' });
+  }
+  return entries;
+}
+
+async function extractFresh(name: string, entries: ReturnType<typeof layerEntries>): Promise<string> {
+  const root = join(top, name, 'fs');
+  await import('node:fs').then((fs) => fs.mkdirSync(root, { recursive: true }));
+  const fdsBefore = openFds();
+  synced.clear();
+  syncfsCalls.length = 0;
+  await extractTar(Readable.from([await makeTar(entries)]), { root, allowDevices: false });
+  expect(openFds()).toBe(fdsBefore);
+  return root;
+}
+
 describe('durability before commit', () => {
-  it('fsyncs every file and directory of a layer before extractTar resolves, and leaks no fd', async () => {
-    const entries = [];
-    for (let d = 0; d < 7; d++) {
-      entries.push({ name: `d${d}/`, type: 'directory' as const, mode: 0o755 });
-      for (let f = 0; f < 30; f++) entries.push({ name: `d${d}/sub/f${f}`, body: `file ${d}/${f}` });
-      entries.push({ name: `d${d}/link`, type: 'symlink' as const, linkname: 'sub/f0' });
-    }
-    const root = join(top, 'layer', 'fs');
-    await import('node:fs').then((fs) => fs.mkdirSync(root, { recursive: true }));
-    const fdsBefore = openFds();
-    synced.clear();
-    await extractTar(Readable.from([await makeTar(entries)]), { root, allowDevices: false });
-    expect(openFds()).toBe(fdsBefore);
+  it('fsyncs every file and directory of a small layer before extractTar resolves, and leaks no fd', async () => {
+    const root = await extractFresh('small', layerEntries(3, 10)); // 30 files, 7 directories
     const unsynced = [root, ...walk(root)].filter((p) => !lstatSync(p).isSymbolicLink() && !synced.has(lstatSync(p).ino));
     expect(unsynced).toEqual([]);
+    expect(syncfsCalls).toEqual([]);
+  });
+
+  it('syncs the file system of a layer past 64 files once, after its last file, and leaks no fd', async () => {
+    const root = await extractFresh('large', layerEntries(7, 30)); // 210 files
+    expect(syncfsCalls).toEqual([{ dev: statSync(root).dev }]);
+    // Files past the switch are not fsynced one by one (that is the point: one commit, not 210).
+    expect(walk(root).filter((p) => synced.has(lstatSync(p).ino))).toEqual([]);
+  });
+
+  it('switches to one syncfs for a layer of many directories and few files', async () => {
+    const entries = Array.from({ length: 100 }, (_, i) => ({ name: `e${i}/`, type: 'directory' as const, mode: 0o755 }));
+    await extractFresh('dirs', entries);
+    expect(syncfsCalls.length).toBe(1);
   });
 
   it('fsyncs the blob directory after the rename and snapshots/ after a commit', async () => {

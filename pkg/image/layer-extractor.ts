@@ -171,7 +171,7 @@ export class Extractor {
         } finally {
           if (!written) closeSync(fd);
         }
-        await this.sync.adoptFile(fd);
+        this.sync.adoptFile(fd);
         return;
       }
       case 'symlink': {
@@ -270,7 +270,7 @@ export class Extractor {
     if (lower === undefined) throw new UnpackError(`hardlink ${name} points to ${linkname}, which is not in the image`);
     // Copy the lower file up into this layer (what overlay's copy-up would do), then link to it.
     const copyDir = this.dirs.resolve(dirParts, true)!;
-    await this.sync.adoptFile(copyUp(lower, copyDir, base));
+    this.sync.adoptFile(copyUp(lower, copyDir, base));
     return { dir: copyDir, name: base };
   }
 
