@@ -28,7 +28,11 @@ describe('spawnProcess (posix_spawn, no fork of the daemon)', () => {
   test('kill: the exit carries the signal; after the reap kill() is refused', async () => {
     const c = spawnProcess('/bin/sleep', ['30']);
     const exit = new Promise((res) => c.on('exit', (code, sig) => res([code, sig])));
+    // The spawn runs off the event loop: a kill before the pid is known is sent once it is.
+    expect(c.pid).toBeUndefined();
     expect(c.kill('SIGKILL')).toBe(true);
+    expect(await c.ready).toBeGreaterThan(0);
+    await expect(c.ready).resolves.toBe(c.pid);
     expect(await exit).toEqual([null, 'SIGKILL']);
     expect(c.kill('SIGTERM')).toBe(false);
   });
@@ -38,6 +42,7 @@ describe('spawnProcess (posix_spawn, no fork of the daemon)', () => {
     const e = await new Promise<NodeJS.ErrnoException>((res) => c.on('error', res));
     expect(e.code).toBe('ENOENT');
     expect(c.pid).toBeUndefined();
+    expect(await c.ready).toBeUndefined();
   });
 
   test('cwd, env (whole), an fd of ours as child fd 3, and default signal dispositions', async () => {

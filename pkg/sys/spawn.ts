@@ -4,6 +4,12 @@
 // runc, conmon and CNI plugins several times. glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK):
 // the child borrows our memory until it execs, so the cost no longer grows with the daemon.
 //
+// The posix_spawn call itself runs on libuv's thread pool (koffi's async call): with CLONE_VFORK the
+// caller waits until the child has exec'd, and on a loaded 2-core node that wait (the child's turn
+// in the run queue, then execve) blocked the event loop 96-168 ms per CNI plugin start in a
+// 20-pod burst (CPU profile at load ~10, 2026-12-05). The child's pid is known a moment later:
+// `ready` resolves with it.
+//
 // Exits: libuv reaps only the pids it spawned itself (waitpid per pid), so ours stay zombies
 // until we collect them. Every SIGCHLD we poll each child of ours with waitid(WNOHANG); a pid
 // is never reused before we reap it, so kill() cannot hit a stranger while the child is tracked.
@@ -75,11 +81,31 @@ export interface SpawnedProcessEvents {
 }
 
 export class SpawnedProcess extends EventEmitter<SpawnedProcessEvents> {
+  /** Undefined until the spawn completed (`ready`), and for a child that could not be started. */
   pid: number | undefined;
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   readonly stdio: (Readable | Writable | null)[] = [];
+  /** The child's pid once it exists; undefined if it could not be started ('error' says why). */
+  readonly ready: Promise<number | undefined>;
   private reaped = false;
+  /** Whether the spawn is still in flight, and a signal asked for meanwhile. */
+  private starting = true;
+  private pendingSignal: NodeJS.Signals | number | undefined;
+  private resolveReady!: (pid: number | undefined) => void;
+
+  constructor() {
+    super();
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+  }
+
+  /** @internal the spawn completed: `pid` when it started, undefined when it failed. */
+  started(pid: number | undefined): void {
+    this.starting = false;
+    this.pid = pid;
+    this.resolveReady(pid);
+    if (pid !== undefined && this.pendingSignal !== undefined) this.kill(this.pendingSignal);
+  }
 
   get stdin(): Writable | null {
     return (this.stdio[0] as Writable | null | undefined) ?? null;
@@ -93,6 +119,10 @@ export class SpawnedProcess extends EventEmitter<SpawnedProcessEvents> {
 
   /** Sends a signal unless the child is already reaped (its pid may then belong to another process). */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.starting) {
+      this.pendingSignal = signal; // sent as soon as the child exists
+      return true;
+    }
     if (this.pid === undefined || this.reaped) return false;
     try {
       process.kill(this.pid, signal);
@@ -188,9 +218,12 @@ function signalName(n: number): NodeJS.Signals | null {
   return SIGNAL_NAMES.get(n) ?? null;
 }
 
-/** An fd of ours at or above `min`, so a dup2 onto a lower child fd never overwrites another source. */
+/**
+ * A copy of `fd`, ours until the spawn completed, at or above `min` so a dup2 onto a lower child fd
+ * never overwrites another source. Always a copy: the spawn completes later, and the caller may
+ * close its fd as soon as spawnProcess returns.
+ */
 function above(fd: number, min: number, owned: number[]): number {
-  if (fd >= min) return fd;
   const hi = cFcntl(fd, F_DUPFD_CLOEXEC, min) as number;
   if (hi < 0) throw sysError('fcntl', koffi.errno());
   owned.push(hi);
@@ -198,6 +231,7 @@ function above(fd: number, min: number, owned: number[]): number {
 }
 
 const ENOENT = 2;
+const EIO = 5;
 
 /**
  * Starts `file` (a path, or a name looked up in the child's PATH as child_process does) with argv
@@ -208,6 +242,7 @@ export function spawnProcess(file: string, args: readonly string[], opts: SpawnO
   const child = new SpawnedProcess();
   const path = which(file, [], (opts.env ?? process.env).PATH);
   if (!path) {
+    child.started(undefined);
     process.nextTick(() => child.emit('error', sysError(`spawn ${file}`, ENOENT, file)));
     return child;
   }
@@ -252,23 +287,7 @@ export function spawnProcess(file: string, args: readonly string[], opts: SpawnO
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`);
     for (const s of [file, ...args, ...env]) if (s.includes('\0')) throw Object.assign(new TypeError(`spawn ${file}: NUL byte in an argument or the environment`), { code: 'ERR_INVALID_ARG_VALUE' });
-    const pid = [0];
-    // Listen before the child exists: its SIGCHLD may come before we return.
-    if (!listening) {
-      process.on('SIGCHLD', reap);
-      listening = true;
-    }
-    const rc = cSpawn(pid, path, actions, attr, [file, ...args, null], [...env, null]) as number;
-    if (rc !== 0) {
-      for (const fd of ours) if (fd !== null) cClose(fd);
-      const err = sysError(`spawn ${file}`, rc, file);
-      process.nextTick(() => child.emit('error', err));
-      updateWatch(); // drops the SIGCHLD listener again when nothing else lives
-      return child;
-    }
-    child.pid = pid[0]!;
-    live.set(child.pid, child);
-    updateWatch();
+    // Our ends are streams at once, so callers can listen before the child exists.
     ours.forEach((fd, i) => {
       if (fd === null) {
         child.stdio.push(null);
@@ -278,12 +297,37 @@ export function spawnProcess(file: string, args: readonly string[], opts: SpawnO
       if (i === 0) s.on('error', () => undefined); // EPIPE when the child exits without reading
       child.stdio.push(s);
     });
-    // A child that exited before we listened for it: its SIGCHLD is already counted.
-    setImmediate(reap);
+    // Listen before the child exists: its SIGCHLD may come before we know its pid.
+    if (!listening) {
+      process.on('SIGCHLD', reap);
+      listening = true;
+    }
+    const pid = [0];
+    const done = (rc: number): void => {
+      for (const fd of toClose) cClose(fd);
+      cActionsDestroy(actions);
+      cAttrDestroy(attr);
+      if (rc !== 0) {
+        for (const s of child.stdio) (s as Socket | null)?.destroy();
+        child.started(undefined);
+        child.emit('error', sysError(`spawn ${file}`, rc, file));
+        updateWatch(); // drops the SIGCHLD listener again when nothing else lives
+        return;
+      }
+      live.set(pid[0]!, child);
+      child.started(pid[0]!);
+      updateWatch();
+      // A child that exited before we listened for it: its SIGCHLD is already counted.
+      setImmediate(reap);
+    };
+    cSpawn.async(pid, path, actions, attr, [file, ...args, null], [...env, null], (e: Error | null, rc: number) => done(e ? EIO : rc));
     return child;
-  } finally {
+  } catch (e) {
+    // Nothing was started: undo what was set up (after a started spawn, `done` does this).
     for (const fd of toClose) cClose(fd);
+    for (const fd of ours) if (fd !== null) cClose(fd);
     cActionsDestroy(actions);
     cAttrDestroy(attr);
+    throw e;
   }
 }

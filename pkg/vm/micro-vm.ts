@@ -124,8 +124,10 @@ export class MicroVm extends EventEmitter<{ exit: [VmExit] }> {
     // (84-430 MiB RSS, pkg/sys/spawn.ts), paid at every VM start.
     const child = spawnProcess(cmd, argv, { detached: true, stdio: ['ignore', 'ignore', errFd, ...(o.passFds ?? [])] });
     closeSync(errFd);
-    const pid = child.pid;
-    if (!pid) throw new Error(`cannot spawn ${cmd}`);
+    let spawnError: Error | undefined;
+    child.on('error', (e) => (spawnError = e));
+    const pid = await child.ready;
+    if (!pid) throw new Error(`cannot spawn ${cmd}: ${spawnError?.message ?? 'unknown error'}`);
     child.unref();
     writeFileSync(join(o.stateDir, 'qemu.cmdline'), JSON.stringify([cmd, ...argv]));
     o.log.info({ vmPid: pid, name: o.spec.name, accel: o.spec.accel }, 'qemu spawned');

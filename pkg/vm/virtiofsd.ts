@@ -72,8 +72,10 @@ export async function startVirtiofsd(opts: { sharedDir: string; socket: string; 
   );
   closeSync(log);
   child.unref();
-  const pid = child.pid;
-  if (!pid) throw new Error('cannot spawn virtiofsd');
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  const pid = await child.ready;
+  if (!pid) throw new Error(`cannot spawn virtiofsd: ${spawnError?.message ?? 'unknown error'}`);
   let dead = false;
   const exited = new Promise<void>((r) => child.once('exit', () => ((dead = true), r())));
   for (let i = 0; i < 250 && !existsSync(opts.socket); i++) {

@@ -97,7 +97,7 @@ export class OciStreams {
         resolve({ exitCode: code ?? (signal ? 128 + signalNumber(signal) : 1) });
       });
     });
-    log.info({ cmd, tty: opts.tty, runcPid: child.pid }, 'exec started');
+    log.info({ cmd, tty: opts.tty, runcPid: await child.ready }, 'exec started');
     return {
       ...stdio,
       wait: () => exited,
