@@ -4,6 +4,7 @@
 // worker whose last layer succeeded comes back; a failed or aborted one is terminated. Idle workers
 // are unref'd (they never keep the daemon alive) and end after IDLE_MS.
 import { Worker } from 'node:worker_threads';
+import { mallocTrim } from '../sys/malloc-trim.js';
 import { layerWorkerUrl } from './layer-worker-url.js';
 
 /** registry.max_concurrent_downloads defaults to 4: one idle worker per layer slot. */
@@ -22,6 +23,8 @@ const IDLE_MS = 5_000;
 export const WORKER_HEAP_MB = 256;
 
 const idle: Array<{ worker: Worker; timer: NodeJS.Timeout }> = [];
+/** Workers alive (busy or idle): when the last one has ended, the C heap they used is trimmed. */
+let alive = 0;
 
 function drop(worker: Worker): void {
   const i = idle.findIndex((e) => e.worker === worker);
@@ -47,7 +50,12 @@ export async function acquireLayerWorker(): Promise<Worker> {
     stdout: false,
     stderr: false,
   });
-  worker.on('exit', () => drop(worker));
+  alive++;
+  worker.on('exit', () => {
+    drop(worker);
+    // The workers' freed C memory stays mapped in their malloc arenas until trimmed (pkg/sys/malloc-trim.ts).
+    if (--alive === 0) mallocTrim();
+  });
   // An idle worker has no job's listeners: without one of its own, its 'error' (a crash) would be
   // an unhandled 'error' event and end the daemon. A job's own listener reports it during a layer.
   worker.on('error', () => drop(worker));

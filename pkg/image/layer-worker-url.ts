@@ -1,9 +1,10 @@
-// Where the layer worker's program is. Built (dist/): layer-worker.js next to this file, as tsc
-// emitted it. From TypeScript sources (vitest runs pkg/ untranspiled, and a worker thread cannot
-// load .ts): layer-worker.ts bundled once per process with esbuild (a devDependency, present
-// wherever the sources are run) into a temporary .mjs. koffi stays external (a native addon),
-// imported by absolute path; import.meta.url is pinned to this directory so createRequire-based
-// lookups (fzstd in zstd-worker-stream.ts) resolve as they do from the sources.
+// Where the layer worker's program is. Built (dist/): dist/pkg/image/layer-worker.js, as tsc
+// emitted it (this code may run inside the daemon's bundle, dist/cmd/bulkheadd/main.js). From
+// TypeScript sources (vitest runs pkg/ untranspiled, and a worker thread cannot load .ts):
+// layer-worker.ts bundled once per process with esbuild (a devDependency, present wherever the
+// sources are run) into a temporary .mjs. koffi stays external (a native addon), imported by
+// absolute path; import.meta.url is pinned to this directory so createRequire-based lookups
+// (fzstd in zstd-worker-stream.ts) resolve as they do from the sources.
 import { createHash } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,12 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
+import { distPath } from '../sys/install-root.js';
 
 let bundled: Promise<URL> | undefined;
 
 export function layerWorkerUrl(): Promise<URL> {
   const self = fileURLToPath(import.meta.url);
-  if (!self.endsWith('.ts')) return Promise.resolve(new URL('./layer-worker.js', import.meta.url));
+  // Built: tsc's layer-worker.js, also when this code runs inside the daemon's bundle.
+  if (!self.endsWith('.ts')) return Promise.resolve(pathToFileURL(distPath('pkg/image/layer-worker.js', import.meta.url)));
   bundled ??= bundleFromSources(self);
   return bundled;
 }

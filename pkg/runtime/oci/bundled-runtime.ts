@@ -4,11 +4,11 @@
 // daemon then gets user-namespace support without a config change, and `runtime_path` set to
 // an absolute path still wins.
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { installRoot } from '../../sys/install-root.js';
 import { which } from '../../sys/which.js';
 
-/** <install>/bin: this file runs as <install>/dist/pkg/runtime/oci/bundled-runtime.js. */
-export const BUNDLED_BIN_DIR = fileURLToPath(new URL('../../../../bin/', import.meta.url));
+/** <install>/bin, from wherever this code runs (the daemon's bundle or tsc's per-module files). */
+export const BUNDLED_BIN_DIR = join(installRoot(import.meta.url), 'bin');
 
 export function resolveRuntimePath(configured: string, bundledDir = BUNDLED_BIN_DIR): string | undefined {
   if (!configured.includes('/')) {
