@@ -3,6 +3,8 @@
 // only ever a directory), and syncfs(2) of a whole file system (LayerSync, for large layers).
 import koffi from 'koffi';
 import { close, constants as C, fsync, open } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 
 const O_DIR_SYNC = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_NONBLOCK | 0o2000000; /* O_CLOEXEC */
 /** What a directory that was removed or replaced since looks like: nothing of it left to sync. */
@@ -28,22 +30,22 @@ export async function fsyncDir(p: string, ignoreGone = false): Promise<void> {
   }
 }
 
-type SyncfsFn = { async: (fd: number, cb: (e: Error | null, r: number) => void) => void };
+type SyncfsFn = ((fd: number) => number) & { async: (fd: number, cb: (e: Error | null, r: number) => void) => void };
 let syncfsFn: SyncfsFn | undefined;
 
 /**
  * syncfs(2) of the file system holding `fd`: every dirty page and inode on it, then one journal
- * commit. Runs on libuv's pool (koffi's async call), so neither the event loop nor a layer worker's
- * thread blocks. An async koffi call leaves errno unread, hence EIO for any failure.
+ * commit. It can take seconds on a busy disk, so it never runs on the daemon's event loop nor on
+ * libuv's 4-thread pool, which posix_spawn, fsync and zlib share (4 layers syncing there at once
+ * would hold every pod start's spawns): in a worker thread (where layers unpack) it blocks that
+ * thread, whose layer is done but for this; on the main thread (tests, tools) it runs on the pool.
  */
 export function syncfsFd(fd: number): Promise<void> {
   syncfsFn ??= koffi.load('libc.so.6').func('int syncfs(int fd)') as unknown as SyncfsFn;
   const fn = syncfsFn;
-  return new Promise((resolve, reject) =>
-    fn.async(fd, (e, r) => {
-      if (e) reject(e);
-      else if (r < 0) reject(Object.assign(new Error('syncfs of the snapshot file system failed: EIO'), { code: 'EIO', syscall: 'syncfs' }));
-      else resolve();
-    }),
-  );
+  const failed = (errno: number | undefined): Error =>
+    Object.assign(new Error(`syncfs of the snapshot file system failed: ${errno ? getSystemErrorName(-errno) : 'EIO'}`), { code: errno ? getSystemErrorName(-errno) : 'EIO', syscall: 'syncfs' });
+  if (!isMainThread) return fn(fd) < 0 ? Promise.reject(failed(koffi.errno())) : Promise.resolve();
+  // An async koffi call leaves errno unread: EIO for any failure.
+  return new Promise((resolve, reject) => fn.async(fd, (e, r) => (e ? reject(e) : r < 0 ? reject(failed(undefined)) : resolve())));
 }
