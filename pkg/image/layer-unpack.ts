@@ -30,5 +30,21 @@ export async function unpackLayerStream(
     new VerifyStream(diffId, -1, `layer ${desc.digest} (uncompressed, diffID)`),
     () => undefined, // errors surface through the last stream, which extractTar reads
   );
-  return extractTar(tarStream, opts);
+  try {
+    return await extractTar(tarStream, opts);
+  } catch (e) {
+    throw asContentError(e, desc.digest);
+  }
+}
+
+/**
+ * A corrupt compressed stream is bad content from the registry, like a digest mismatch: which of
+ * the two a tampered blob trips first depends on timing (zlib checks its trailer on libuv's pool
+ * while the digest is checked when the body ends; e2e/image-pull.spec.ts saw both), so both are
+ * refused content (FailedPrecondition), never an internal error.
+ */
+function asContentError(e: unknown, digest: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) return new UnpackError(`layer ${digest}: corrupt gzip stream (${(e as Error).message})`);
+  return e;
 }

@@ -383,4 +383,14 @@ describe('layer stream: decompression and verification', () => {
     await expect(unpackLayerStream(Readable.from([gz]), { mediaType: mt, digest: sha(gz), size: gz.length - 1 }, sha(t), opts())).rejects.toThrow(/expected/);
     await expect(unpackLayerStream(Readable.from([gz]), { mediaType: mt, digest: sha(gz), size: gz.length }, bad, opts())).rejects.toThrow(/diffID/);
   });
+
+  it('a corrupt gzip stream is refused content (UnpackError), whichever check trips first', async () => {
+    const t = await makeTar([{ name: 'hello', body: 'world'.repeat(10_000) }]);
+    const gz = Buffer.from(gzipSync(t));
+    gz[gz.length - 20]! ^= 0xff; // deflate data near the end: zlib's trailer check fails
+    // Declared with the corrupt bytes' own digest, so only zlib can object.
+    const err = await unpackLayerStream(Readable.from([gz]), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(gz), size: gz.length }, sha(t), opts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnpackError);
+    expect((err as Error).message).toMatch(/corrupt gzip stream/);
+  });
 });
