@@ -43,11 +43,6 @@ export class LayerSync {
     if (this.dirs.size > FSYNC_MAX) this.switchToSyncfs();
   }
 
-  /** Whether finish() will sync the whole file system (for tests and logs). */
-  get syncsFileSystem(): boolean {
-    return this.wholeFs;
-  }
-
   private switchToSyncfs(): void {
     this.wholeFs = true;
     this.abandon();
