@@ -18,10 +18,14 @@ import { readCgroupFiles, readCgroupV2Stats } from './cgroup-stats.js';
 import { run } from './exec-file.js';
 import { SHARE_DIR } from './sandbox-setup.js';
 import { EphemeralVolumes } from './ephemeral.js';
+import { crunRunningPid } from './crun-state.js';
 import { CGROUP_ROOT, POD_PIDNS_MARKER, adaptSpec, childOf, ensureParentCgroup, execProcess, findBlockBySerial, isMounted, nowNs, onTerminal, readIfExists } from './guest-system.js';
 
 const RUN_DIR = '/run/bulkhead';
-const CRUN = ['--root', '/run/crun', '--cgroup-manager=cgroupfs'];
+const CRUN_ROOT = '/run/crun';
+const CRUN = ['--root', CRUN_ROOT, '--cgroup-manager=cgroupfs'];
+/** How long StartContainer waits for crun to report the container running. */
+const START_WAIT_MS = 10_000;
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 type State = 'created' | 'running' | 'exited';
@@ -165,13 +169,14 @@ export class AgentContainers extends EventEmitter<ContainerEvents> {
     child.on('error', (e) => {
       c.log.write('stderr', Buffer.from(`crun: ${e.message}\n`));
     });
-    for (let i = 0; i < 500 && c.state === 'running'; i++) {
-      const st = await run('crun', [...CRUN, 'state', id]).then((o) => (JSON.parse(o) as { status?: string; pid?: number }), () => undefined);
-      if (st?.status === 'running') {
-        c.pid = st.pid ?? c.pid;
+    // crun's state files, not `crun state` (a fork of this process per poll); 10 s as before (500 x 20 ms).
+    for (const deadline = Date.now() + START_WAIT_MS; c.state === 'running' && Date.now() < deadline; ) {
+      const pid = crunRunningPid(CRUN_ROOT, id);
+      if (pid) {
+        c.pid = pid;
         break;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 10));
     }
     return c.pid;
   }

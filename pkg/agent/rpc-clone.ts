@@ -16,13 +16,19 @@ export function cloneRpcs(fixup = CLONE_FIXUP): Handlers<'reseed_random' | 'set_
     reseed_random: async (r) => {
       const n = r.entropy.length;
       if (n < MIN_ENTROPY || n > MAX_ENTROPY) throw new AgentError(Code.InvalidArgument, `entropy: ${n} bytes, want ${MIN_ENTROPY}..${MAX_ENTROPY}`);
-      await run(fixup, ['reseed'], { input: Buffer.from(r.entropy) });
+      // set_time_unix_ns: the clock in the same helper run (one fork of this Node process, not two).
+      const time = r.set_time_unix_ns && r.set_time_unix_ns !== '0' ? ['settime', checkedTime(r.set_time_unix_ns)] : [];
+      await run(fixup, ['reseed', ...time], { input: Buffer.from(r.entropy) });
       return {};
     },
     set_guest_time: async (r) => {
-      if (!/^[1-9]\d{0,18}$/.test(r.unix_ns)) throw new AgentError(Code.InvalidArgument, `bad time ${r.unix_ns}`);
-      await run(fixup, ['settime', r.unix_ns]);
+      await run(fixup, ['settime', checkedTime(r.unix_ns)]);
       return {};
     },
   };
+}
+
+function checkedTime(unixNs: string): string {
+  if (!/^[1-9]\d{0,18}$/.test(unixNs)) throw new AgentError(Code.InvalidArgument, `bad time ${unixNs}`);
+  return unixNs;
 }

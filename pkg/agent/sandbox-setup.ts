@@ -2,7 +2,7 @@
 // interfaces (the virtio-net device whose MAC equals the CNI result's gets its name, IPs and routes).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { SetupSandboxRequest__Output } from '../../api/gen/agent/bulkhead/agent/v1/SetupSandboxRequest.js';
-import { run } from './exec-file.js';
+import { runAll } from './exec-file.js';
 import { AgentError, Code } from '../vmchannel/codec.js';
 import { GUEST_SHARE_DIR } from '../vmchannel/protocol.js';
 
@@ -44,10 +44,12 @@ export function setSysctl(name: string, value: string): void {
 export const SHARE_DIR = GUEST_SHARE_DIR;
 
 export async function setupSandbox(req: SetupSandboxRequest__Output): Promise<void> {
+  // The mount and the network are one sh run (runAll): 8-10 spawns from Node took ~1 s under TCG.
+  const cmds: string[][] = [];
   if (req.shared_fs_tag) {
     mkdirSync(SHARE_DIR, { recursive: true });
     const mounted = readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === SHARE_DIR);
-    if (!mounted) await run('mount', ['-t', 'virtiofs', req.shared_fs_tag, SHARE_DIR]);
+    if (!mounted) cmds.push(['mount', '-t', 'virtiofs', req.shared_fs_tag, SHARE_DIR]);
   }
   if (req.hostname) {
     if (!/^[a-zA-Z0-9]([-a-zA-Z0-9.]{0,62})$/.test(req.hostname)) throw new AgentError(Code.InvalidArgument, `bad hostname ${req.hostname}`);
@@ -60,29 +62,34 @@ export async function setupSandbox(req: SetupSandboxRequest__Output): Promise<vo
   const firstIp = req.interfaces[0]?.addresses[0]?.cidr.split('/')[0];
   if (req.hostname && firstIp) hosts.push(`${firstIp} ${req.hostname}`);
   writeFileSync('/etc/hosts', [...hosts, ...req.hosts].join('\n') + '\n');
+  cmds.push(...networkCommands(req, ifaceByMac));
+  await runAll(cmds);
+}
 
-  await run('ip', ['link', 'set', 'lo', 'up']);
+/** The `ip` commands that give the guest NICs (found by MAC) the pod's names, MACs, MTU, addresses and routes. */
+export function networkCommands(req: Pick<SetupSandboxRequest__Output, 'interfaces' | 'routes'>, byMac: (mac: string) => string | undefined): string[][] {
+  const cmds: string[][] = [['ip', 'link', 'set', 'lo', 'up']];
   for (const itf of req.interfaces) {
-    let cur = ifaceByMac(itf.guest_mac || itf.mac);
+    let cur = byMac(itf.guest_mac || itf.mac);
     if (!cur) throw new AgentError(Code.FailedPrecondition, `no guest interface with MAC ${itf.guest_mac || itf.mac}`);
     if (itf.guest_mac && itf.guest_mac.toLowerCase() !== itf.mac.toLowerCase()) {
-      await run('ip', ['link', 'set', 'dev', cur, 'down']);
-      await run('ip', ['link', 'set', 'dev', cur, 'address', itf.mac]);
+      cmds.push(['ip', 'link', 'set', 'dev', cur, 'down'], ['ip', 'link', 'set', 'dev', cur, 'address', itf.mac]);
     }
     const name = itf.name || cur;
     if (cur !== name) {
-      await run('ip', ['link', 'set', 'dev', cur, 'name', name]);
+      cmds.push(['ip', 'link', 'set', 'dev', cur, 'name', name]);
       cur = name;
     }
-    if (itf.mtu) await run('ip', ['link', 'set', 'dev', cur, 'mtu', String(itf.mtu)]);
-    for (const a of itf.addresses) await run('ip', ['addr', 'add', a.cidr, 'dev', cur]);
-    await run('ip', ['link', 'set', 'dev', cur, 'up']);
+    if (itf.mtu) cmds.push(['ip', 'link', 'set', 'dev', cur, 'mtu', String(itf.mtu)]);
+    for (const a of itf.addresses) cmds.push(['ip', 'addr', 'add', a.cidr, 'dev', cur]);
+    cmds.push(['ip', 'link', 'set', 'dev', cur, 'up']);
   }
   for (const r of req.routes) {
     const dst = r.dst === '0.0.0.0/0' || r.dst === '::/0' || !r.dst ? 'default' : r.dst;
     const args = [...(r.dst.includes(':') || r.gateway.includes(':') ? ['-6'] : []), 'route', 'add', dst];
     if (r.gateway) args.push('via', r.gateway);
     else if (req.interfaces[0]) args.push('dev', req.interfaces[0].name || 'eth0');
-    await run('ip', args);
+    cmds.push(['ip', ...args]);
   }
+  return cmds;
 }

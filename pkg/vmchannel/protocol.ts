@@ -64,6 +64,8 @@ export const GUEST_SHARE_DIR = '/run/bulkhead/share';
 export const AgentFeature = {
   /** CreateContainer.ephemeral_volumes (guest-RAM emptyDirs, GUEST_EPHEMERAL_DIR). */
   EphemeralVolumes: 'ephemeral_volumes',
+  /** ReseedRandomRequest.set_time_unix_ns: a restored clone's two fix-ups in one guest spawn. */
+  ReseedSetsTime: 'reseed_sets_time',
 } as const;
 export type AgentFeature = (typeof AgentFeature)[keyof typeof AgentFeature];
 
