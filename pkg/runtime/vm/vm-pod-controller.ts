@@ -192,8 +192,10 @@ export class VmPodController implements PodController {
       await this.podCgroup.place(sb, [booted.vm.pid, booted.vfs.pid]).catch((e: unknown) => log.warn({ podId: sb.id, err: (e as Error).message }, 'moving the pod VM into its cgroup failed'));
     }
     try {
+      const t0 = performance.now();
       await pod.vm.agent.call('setup_sandbox', setupSandboxRequest(sb, net, veth, pod.bootMac, SHARE_TAG), { timeoutMs: SETUP_SANDBOX_TIMEOUT_MS });
-      log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.booter.accel!.accel, mac: veth?.mac ?? '', startedFrom }, 'pod VM ready');
+      const setupSandboxMs = Math.round(performance.now() - t0);
+      log.info({ podId: sb.id, vmPid: pod.vm.pid, accel: this.booter.accel!.accel, mac: veth?.mac ?? '', startedFrom, setupSandboxMs }, 'pod VM ready');
     } catch (e) {
       log.warn({ podId: sb.id, console: pod.vm.consoleTail(1500) }, 'pod VM setup failed');
       await this.pods.stop(sb.id);
