@@ -2,10 +2,11 @@
 // file, minified: one module instead of ~400 saves the module graph's memory. Measured
 // 2026-12-05 (import of the daemon, Node 20): RSS 81.5 MiB unbundled, 65.5 MiB bundled and
 // minified; containerd 2.4.2 idles at ~51 MiB (issue #18's target: <= 1.2x). The per-module files
-// stay in dist/ for the other entry points, the layer worker (dist/pkg/image/layer-worker.js, a
-// thread of its own) and the tests. Native or optional imports stay external: koffi (an addon),
-// esbuild (only used when running from the TypeScript sources), x11 (dbus-next's optional X11
-// transport). Identifiers keep their names, so stack traces and logged errors stay readable.
+// stay in dist/ for the other entry points, the worker threads' programs (dist/pkg/image/
+// layer-worker.js, dist/pkg/sys/mount-worker.js; pkg/sys/worker-url.ts finds them) and the tests.
+// Native or optional imports stay external: koffi (an addon), esbuild (only used when running
+// from the TypeScript sources), x11 (dbus-next's optional X11 transport). Identifiers keep their
+// names, so stack traces and logged errors stay readable.
 import { build } from 'esbuild';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -8,7 +8,8 @@ import { mkdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type * as cri from '../api/cri-types.js';
 import { invalidArgument, notFound } from '../errors/errors.js';
-import { detachIfMounted, mount, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT } from '../sys/mount.js';
+import { detachIfMountedAsync, mountAsync } from '../sys/mount-async.js';
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT } from '../sys/mount.js';
 import type { ImageSource } from './image-source.js';
 
 const RO_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -57,10 +58,10 @@ export async function mountImageVolumes(containerId: string, containerDir: strin
     const dir = volumeDir(containerDir, i);
     await mkdir(dir, { recursive: true, mode: 0o755 });
     if (lowers.length === 1) {
-      mount(lowers[0]!, dir, null, MS_BIND);
-      mount(null, dir, null, MS_BIND | MS_REMOUNT | RO_FLAGS);
+      await mountAsync(lowers[0]!, dir, null, MS_BIND);
+      await mountAsync(null, dir, null, MS_BIND | MS_REMOUNT | RO_FLAGS);
     } else {
-      mount('overlay', dir, 'overlay', RO_FLAGS, `lowerdir=${lowers.join(':')}`);
+      await mountAsync('overlay', dir, 'overlay', RO_FLAGS, `lowerdir=${lowers.join(':')}`);
     }
     let source = dir;
     if (m.image_sub_path) {
@@ -86,7 +87,7 @@ export async function mountImageVolumes(containerId: string, containerDir: strin
 export async function unmountImageVolumes(containerId: string, containerDir: string, mounts: readonly cri.Mount__Output[], images: ImageSource): Promise<void> {
   for (const [i, m] of mounts.entries()) {
     if (!m.image?.image) continue;
-    for (let n = 0; n < 4 && detachIfMounted(volumeDir(containerDir, i)); n++);
+    for (let n = 0; n < 4 && (await detachIfMountedAsync(volumeDir(containerDir, i))); n++);
     await images.releaseLayers(imageVolumeLeaseId(containerId, i));
   }
 }

@@ -7,7 +7,7 @@
 // belong to the pod's root: copied-up files then keep the layer's ids as the pod sees them.
 import { chmod, chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { detachIfMounted, mount } from '../sys/mount.js';
+import { detachIfMountedAsync, mountAsync } from '../sys/mount-async.js';
 import { idmapBindMount } from '../sys/idmap-mount.js';
 
 export interface RootfsDirs {
@@ -56,7 +56,7 @@ export async function mountRootfs(containerDir: string, lowerdirs: string[], idm
     await makeSearchable(idmap.traversableFrom, containerDir);
   }
   const opts = `lowerdir=${lowers.join(':')},upperdir=${d.upper},workdir=${d.work}`;
-  mount('overlay', d.rootfs, 'overlay', 0, opts);
+  await mountAsync('overlay', d.rootfs, 'overlay', 0, opts);
   return d.rootfs;
 }
 
@@ -74,14 +74,14 @@ async function makeSearchable(from: string, to: string): Promise<void> {
 
 export async function unmountRootfs(containerDir: string): Promise<void> {
   const d = rootfsDirs(containerDir);
-  for (let i = 0; i < 4 && detachIfMounted(d.rootfs); i++);
-  for (const n of await readdir(d.idmapped).catch(() => [])) for (let i = 0; i < 4 && detachIfMounted(join(d.idmapped, n)); i++); // no such dir: nothing was idmapped
+  for (let i = 0; i < 4 && (await detachIfMountedAsync(d.rootfs)); i++);
+  for (const n of await readdir(d.idmapped).catch(() => [])) for (let i = 0; i < 4 && (await detachIfMountedAsync(join(d.idmapped, n))); i++); // no such dir: nothing was idmapped
 }
 
 export async function removeContainerDir(containerDir: string): Promise<void> {
   await unmountRootfs(containerDir);
   // Image volumes (image-volumes.ts) still mounted after a crash: rm must not walk into image layers.
   const vols = join(containerDir, 'image-volumes');
-  for (const n of await readdir(vols).catch(() => [])) for (let i = 0; i < 4 && detachIfMounted(join(vols, n)); i++); // no such dir: no image volumes
+  for (const n of await readdir(vols).catch(() => [])) for (let i = 0; i < 4 && (await detachIfMountedAsync(join(vols, n))); i++); // no such dir: no image volumes
   await rm(containerDir, { recursive: true, force: true });
 }

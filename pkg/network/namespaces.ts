@@ -6,7 +6,7 @@ import { mkdir, open, readFile, rmdir, unlink } from 'node:fs/promises';
 import { runInNewUserNamespace, type UserNamespaceMapping } from './user-namespace-pin.js';
 import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, invalidArgument } from '../errors/errors.js';
-import { detachIfMounted } from '../sys/mount.js';
+import { detachIfMountedAsync } from '../sys/mount-async.js';
 import { execFileResult, type ExecResult } from '../sys/exec-file.js';
 
 export interface PodNamespaceRequest {
@@ -145,7 +145,7 @@ export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
     const file = ns[kind];
     if (!file) continue;
     // A file can carry stacked mounts (e.g. a retried pin); peel them all.
-    for (let i = 0; i < 8 && detachIfMounted(file); i++);
+    for (let i = 0; i < 8 && (await detachIfMountedAsync(file)); i++);
     await unlink(file).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });

@@ -10,7 +10,8 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import type { ExecResult } from '../sys/exec-file.js';
-import { mount, MS_BIND } from '../sys/mount.js';
+import { mountAsync } from '../sys/mount-async.js';
+import { MS_BIND } from '../sys/mount.js';
 
 /** container id → host id ranges, one each (pkg/oci/user-namespace.ts validated them). */
 export interface UserNamespaceMapping {
@@ -39,7 +40,7 @@ export function runInNewUserNamespace(nsArgs: string[], map: UserNamespaceMappin
       // gid_map after uid_map; both once, whole, as the kernel wants them.
       await writeFile(`/proc/${pid}/uid_map`, line(map.uids));
       await writeFile(`/proc/${pid}/gid_map`, line(map.gids));
-      for (const [kind, file] of Object.entries(pins)) mount(`/proc/${pid}/ns/${kind}`, file, null, MS_BIND);
+      for (const [kind, file] of Object.entries(pins)) await mountAsync(`/proc/${pid}/ns/${kind}`, file, null, MS_BIND);
     };
     child.stdout.on('data', (b: Buffer) => {
       out.push(b);

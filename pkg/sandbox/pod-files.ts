@@ -4,7 +4,8 @@ import { copyFile, mkdir, writeFile, rm } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type * as cri from '../api/cri-types.js';
-import { detachIfMounted, mount, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../sys/mount.js';
+import { detachIfMountedAsync, mountAsync } from '../sys/mount-async.js';
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../sys/mount.js';
 import type { SandboxRecord } from '../store/records.js';
 
 export const SHM_SIZE = '64m';
@@ -37,7 +38,7 @@ export async function writePodFiles(sb: SandboxRecord, hostIpc: boolean, hostNet
   if (!hostIpc) {
     const shm = join(sb.stateDir, 'shm');
     await mkdir(shm, { recursive: true, mode: 0o1777 });
-    mount('shm', shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
+    await mountAsync('shm', shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
     sb.files.shm = shm;
   }
 }
@@ -45,7 +46,7 @@ export async function writePodFiles(sb: SandboxRecord, hostIpc: boolean, hostNet
 export async function removePodFiles(sb: SandboxRecord): Promise<void> {
   // By its fixed path too: a crash may have mounted it before the record named it.
   for (const shm of new Set([sb.files.shm, join(sb.stateDir, 'shm')])) {
-    if (shm) for (let i = 0; i < 4 && detachIfMounted(shm); i++);
+    if (shm) for (let i = 0; i < 4 && (await detachIfMountedAsync(shm)); i++);
   }
   // Only the files: the directory also holds the record, which must outlive every other step of
   // a removal (RecordStore.remove deletes it last). Removing it here, before the namespaces,

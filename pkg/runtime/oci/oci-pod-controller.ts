@@ -11,7 +11,7 @@ import { createPodNamespaces, removePodNamespaces } from '../../network/namespac
 import type { SandboxRecord } from '../../store/records.js';
 import { isSameProcessAlive, procStartTime } from '../../sys/proc.js';
 import { podUserNamespace } from '../../oci/user-namespace.js';
-import { detachAllUnder } from '../../sys/mounts-under.js';
+import { detachAllUnderAsync } from '../../sys/mounts-under.js';
 import { buildInfraSpec } from '../../oci/spec-builder.js';
 import { resourcesFromCri } from '../../cgroups/pod-cgroup.js';
 import type { PodController } from '../pod-controller.js';
@@ -133,7 +133,7 @@ export class OciPodController implements PodController {
     // Only a pod cgroup we created is ours to empty: kubelet's cgroup_parent is trusted to be the
     // pod's own, but a misconfigured broad parent must never be mass-killed.
     if (sb.cgroupOwned) await this.h.cgroups.removePod(sb.cgroupParent).catch((e: unknown) => log.warn({ err: e, podId: sb.id }, 'pod cgroup removal failed'));
-    if (detachAllUnder(sb.stateDir) > 0) log.warn({ podId: sb.id }, 'stray mounts under the pod state dir were detached');
+    if ((await detachAllUnderAsync(sb.stateDir)) > 0) log.warn({ podId: sb.id }, 'stray mounts under the pod state dir were detached');
     await rm(sb.stateDir, { recursive: true, force: true });
   }
 
