@@ -21,7 +21,7 @@ describe('runAll', () => {
   it('stops at the first failure and names it, with its stderr', async () => {
     const out = join(dir, 'stop');
     const p = runAll([['sh', '-c', 'echo boom >&2; exit 3'], ['touch', out]]);
-    await expect(p).rejects.toThrow(/boom[\s\S]*failed: sh -c echo boom >&2; exit 3/);
+    await expect(p).rejects.toThrow(/^sh \(2 commands\): exit 1: boom\nfailed: sh -c echo boom >&2; exit 3$/);
     expect(() => readFileSync(out)).toThrow();
   });
 

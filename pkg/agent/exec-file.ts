@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 
 export class ToolError extends Error {}
 
-export function run(cmd: string, args: string[], opts: { input?: string | Buffer } = {}): Promise<string> {
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; label?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -14,7 +14,7 @@ export function run(cmd: string, args: string[], opts: { input?: string | Buffer
     p.on('error', (e) => reject(new ToolError(`${cmd}: ${e.message}`)));
     p.on('close', (code, sig) => {
       if (code === 0) resolve(out);
-      else reject(new ToolError(`${cmd} ${args.join(' ')}: ${sig ? `signal ${sig}` : `exit ${code}`}: ${err.trim() || out.trim()}`));
+      else reject(new ToolError(`${opts.label ?? `${cmd} ${args.join(' ')}`}: ${sig ? `signal ${sig}` : `exit ${code}`}: ${err.trim() || out.trim()}`));
     });
     p.stdin.on('error', () => undefined); // EPIPE when the tool exits without reading stdin
     p.stdin.end(opts.input ?? '');
@@ -39,5 +39,6 @@ export async function runAll(commands: readonly (readonly string[])[]): Promise<
       return `${line} || { echo ${shQuote(`failed: ${c.join(' ')}`)} >&2; exit 1; }`;
     })
     .join('\n');
-  await run('/bin/sh', ['-c', script]);
+  // The error names the failing command (the script's own stderr line), not the whole script.
+  await run('/bin/sh', ['-c', script], { label: `sh (${commands.length} commands)` });
 }
