@@ -19,6 +19,7 @@ import { run } from './exec-file.js';
 import { SHARE_DIR } from './sandbox-setup.js';
 import { EphemeralVolumes } from './ephemeral.js';
 import { crunRunningPid } from './crun-state.js';
+import { warmUp } from './warm-up.js';
 import { CGROUP_ROOT, POD_PIDNS_MARKER, adaptSpec, childOf, ensureParentCgroup, execProcess, findBlockBySerial, isMounted, nowNs, onTerminal, readIfExists } from './guest-system.js';
 
 const RUN_DIR = '/run/bulkhead';
@@ -82,6 +83,11 @@ export class AgentContainers extends EventEmitter<ContainerEvents> {
 
   list(): GuestContainer[] {
     return [...this.containers.values()];
+  }
+
+  /** A throw-away container (warm-up.ts) so a pooled VM's first real one starts on translated code. */
+  async warmUp(): Promise<void> {
+    await warmUp(join(RUN_DIR, 'warm-up'), CRUN);
   }
 
   get(id: string): GuestContainer {

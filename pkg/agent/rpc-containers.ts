@@ -15,7 +15,8 @@ export type ContainerRpc =
   | 'list_containers'
   | 'stats'
   | 'update_resources'
-  | 'resize';
+  | 'resize'
+  | 'warm_up';
 
 export function containerRpcs(c: AgentContainers): Handlers<ContainerRpc> {
   return {
@@ -44,6 +45,10 @@ export function containerRpcs(c: AgentContainers): Handlers<ContainerRpc> {
     },
     resize: async (r) => {
       await c.resize(r.container_id, r.exec_id, r.width, r.height);
+      return {};
+    },
+    warm_up: async () => {
+      await c.warmUp();
       return {};
     },
   };

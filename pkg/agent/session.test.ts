@@ -40,7 +40,7 @@ describe('AgentSession dispatch', () => {
     expect(r.resp).toBe('hello');
     expect(r.hello).toMatchObject({ nonce: 'abc', window: 256 << 10 });
     // The host asks for newer request fields only when the agent names them.
-    expect(r.hello?.features).toEqual(['ephemeral_volumes', 'reseed_sets_time']);
+    expect(r.hello?.features).toEqual(['ephemeral_volumes', 'reseed_sets_time', 'warm_up']);
   });
 
   it('answers each kind with the reply kind the protocol maps it to', async () => {

@@ -66,6 +66,8 @@ export const AgentFeature = {
   EphemeralVolumes: 'ephemeral_volumes',
   /** ReseedRandomRequest.set_time_unix_ns: a restored clone's two fix-ups in one guest spawn. */
   ReseedSetsTime: 'reseed_sets_time',
+  /** The warm_up request (a pooled VM's throw-away container). */
+  WarmUp: 'warm_up',
 } as const;
 export type AgentFeature = (typeof AgentFeature)[keyof typeof AgentFeature];
 
@@ -116,6 +118,7 @@ export const RESPONSE_KIND = {
   attach: 'empty',
   reseed_random: 'empty',
   set_guest_time: 'empty',
+  warm_up: 'empty',
 } as const satisfies Record<RequestKind, ResponseKind>;
 
 /** Requests whose stream stays open for DATA and ends with CLOSE (AgentClient.openStream). */

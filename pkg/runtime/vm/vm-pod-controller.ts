@@ -23,6 +23,7 @@ import { createTap } from './tap-network.js';
 import { WarmPool } from './warm-pool.js';
 import { releaseGuestShare } from './guest-share.js';
 import { SHARE_TAG, VmBooter } from './vm-booter.js';
+import { warmUpPooled } from './pool-warm-up.js';
 import { VmStarter, type StartedVm } from './snapshot-start.js';
 import { PodVms } from './pod-vms.js';
 import { setupSandboxRequest, wireTapToVeth } from './pod-network.js';
@@ -75,7 +76,7 @@ export class VmPodController implements PodController {
       deps.config.pool_size,
       join(deps.stateDir, 'vm-pool', deps.handler),
       // Its size is the pod's to record when one takes it (savePodVmState in startSandbox).
-      (r) => this.starter.start({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log }),
+      (r) => this.starter.start({ ...r, ...this.poolVmSize, cgroupProcs: [], log: deps.log }).then((b) => warmUpPooled(b, deps.log)),
       deps.log.child({ pool: deps.handler }),
       deps.handler,
     );
@@ -142,7 +143,7 @@ export class VmPodController implements PodController {
       await this.podCgroup.place(sb, [...processTree(warm.vm.pid), ...processTree(warm.vfs.pid)]);
       this.pods.adopt(sb.id, warm, log);
       log.info({ podId: sb.id, vmPid: warm.vm.pid, podSize: size, vmSize: this.poolVmSize, startedFrom: warm.startedFrom }, 'pod takes a pre-booted VM from the warm pool');
-      this.pool.refill();
+      this.pool.refillAfterTake();
       await withNamespaces?.();
       return;
     }

@@ -20,6 +20,7 @@ import type { SignalExecRequest as _bulkhead_agent_v1_SignalExecRequest, SignalE
 import type { AttachRequest as _bulkhead_agent_v1_AttachRequest, AttachRequest__Output as _bulkhead_agent_v1_AttachRequest__Output } from '../../../bulkhead/agent/v1/AttachRequest.js';
 import type { ReseedRandomRequest as _bulkhead_agent_v1_ReseedRandomRequest, ReseedRandomRequest__Output as _bulkhead_agent_v1_ReseedRandomRequest__Output } from '../../../bulkhead/agent/v1/ReseedRandomRequest.js';
 import type { SetGuestTimeRequest as _bulkhead_agent_v1_SetGuestTimeRequest, SetGuestTimeRequest__Output as _bulkhead_agent_v1_SetGuestTimeRequest__Output } from '../../../bulkhead/agent/v1/SetGuestTimeRequest.js';
+import type { WarmUpRequest as _bulkhead_agent_v1_WarmUpRequest, WarmUpRequest__Output as _bulkhead_agent_v1_WarmUpRequest__Output } from '../../../bulkhead/agent/v1/WarmUpRequest.js';
 
 export interface Request {
   'hello'?: (_bulkhead_agent_v1_HelloRequest | null);
@@ -42,7 +43,8 @@ export interface Request {
   'attach'?: (_bulkhead_agent_v1_AttachRequest | null);
   'reseed_random'?: (_bulkhead_agent_v1_ReseedRandomRequest | null);
   'set_guest_time'?: (_bulkhead_agent_v1_SetGuestTimeRequest | null);
-  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach"|"reseed_random"|"set_guest_time";
+  'warm_up'?: (_bulkhead_agent_v1_WarmUpRequest | null);
+  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach"|"reseed_random"|"set_guest_time"|"warm_up";
 }
 
 export interface Request__Output {
@@ -66,5 +68,6 @@ export interface Request__Output {
   'attach'?: (_bulkhead_agent_v1_AttachRequest__Output | null);
   'reseed_random'?: (_bulkhead_agent_v1_ReseedRandomRequest__Output | null);
   'set_guest_time'?: (_bulkhead_agent_v1_SetGuestTimeRequest__Output | null);
-  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach"|"reseed_random"|"set_guest_time";
+  'warm_up'?: (_bulkhead_agent_v1_WarmUpRequest__Output | null);
+  'req'?: "hello"|"ping"|"setup_sandbox"|"create_container"|"start_container"|"signal_container"|"wait_container"|"delete_container"|"exec_process"|"resize"|"stats"|"update_resources"|"follow_logs"|"shutdown"|"list_containers"|"port_forward"|"signal_exec"|"attach"|"reseed_random"|"set_guest_time"|"warm_up";
 }
