@@ -9,7 +9,7 @@ import { applyResources, ensureCgroup, killCgroup, removeCgroup, type CgroupReso
 import { cgroupSegments } from './paths.js';
 import { containerCgroupsPath, expandSlice, isSliceName, ownedPodSlice, SCOPE_PREFIX } from './systemd-names.js';
 import { resourceProperties, scopeProperties, sliceProperties } from './systemd-properties.js';
-import { SystemdClient, SystemdError, systemBusTransport, systemdHostProblem } from './systemd-bus.js';
+import { SystemdClient, SystemdError, systemdHostProblem } from './systemd-bus.js';
 
 export type CgroupDriverName = 'cgroupfs' | 'systemd';
 
@@ -180,7 +180,7 @@ export async function cgroupDriverProblem(name: CgroupDriverName, probe: { hostP
   if (name === 'cgroupfs') return undefined;
   const host = (probe.hostProblem ?? systemdHostProblem)();
   if (host) return `cgroup_driver "systemd": ${host}; use cgroup_driver = "cgroupfs" on this host`;
-  const client = probe.client ? probe.client() : new SystemdClient(systemBusTransport(), { callTimeoutMs: 3000 });
+  const client = probe.client ? probe.client() : new SystemdClient((await import('./systemd-dbus.js')).systemBusTransport(), { callTimeoutMs: 3000 });
   try {
     await client.version();
     return undefined;
@@ -206,5 +206,7 @@ export async function openCgroupDriver(name: CgroupDriverName): Promise<CgroupDr
   if (name === 'cgroupfs') return new CgroupfsDriver();
   const why = await cgroupDriverProblem(name);
   if (why) throw new CgroupDriverError(why);
+  // Loaded only for "systemd": a cgroupfs daemon never loads dbus-next (systemd-dbus.ts).
+  const { systemBusTransport } = await import('./systemd-dbus.js');
   return new SystemdDriver({ client: new SystemdClient(systemBusTransport()) });
 }

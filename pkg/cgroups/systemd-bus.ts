@@ -1,8 +1,8 @@
 // A small client for systemd's manager over the D-Bus system bus (org.freedesktop.systemd1): start
 // and stop transient units and wait for their jobs, set unit properties, read the version. The
-// wire protocol is dbus-next's; the transport is an interface so tests can play systemd.
+// wire protocol is dbus-next's (systemd-dbus.ts, loaded only when the systemd driver is opened: a
+// cgroupfs daemon never pays for dbus-next); the transport is an interface so tests can play systemd.
 import { existsSync } from 'node:fs';
-import dbus from 'dbus-next';
 import type { UnitProperty } from './systemd-properties.js';
 
 export const SYSTEMD_BUS_NAME = 'org.freedesktop.systemd1';
@@ -45,59 +45,8 @@ export interface DbusTransport {
   call(msg: DbusCall): Promise<unknown[]>;
   onSignal(handler: (s: DbusSignal) => void): void;
   close(): void;
-}
-
-/** A D-Bus variant as dbus-next marshals it ("v" values). */
-export const variant = (signature: string, value: unknown) => new dbus.Variant(signature, value);
-
-/**
- * The system bus through dbus-next (DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket). A
- * dropped connection fails the calls in flight (through their timeouts) and the next call
- * reconnects; SystemdClient then subscribes again (a new connection has no match rules).
- */
-export function systemBusTransport(): DbusTransport {
-  const handlers: ((s: DbusSignal) => void)[] = [];
-  let bus: dbus.MessageBus | undefined;
-  let generation = 0;
-  const connect = (): dbus.MessageBus => {
-    if (bus) return bus;
-    const b = dbus.systemBus();
-    generation++;
-    // dbus-next reports a refused or dropped connection as an 'error' event; unhandled, it would crash the daemon.
-    b.on('error', () => {
-      if (bus === b) bus = undefined;
-      b.disconnect();
-    });
-    b.on('message', (msg: dbus.Message) => {
-      if (msg.type !== dbus.MessageType.SIGNAL) return;
-      for (const h of handlers) h({ path: msg.path, interface: msg.interface, member: msg.member, body: msg.body as unknown[] });
-    });
-    bus = b;
-    return b;
-  };
-  connect();
-  return {
-    get generation() {
-      return generation;
-    },
-    async call(m) {
-      const msg = new dbus.Message({ destination: m.destination, path: m.path, interface: m.interface, member: m.member, signature: m.signature ?? '', body: m.body ?? [] });
-      try {
-        const reply = await connect().call(msg);
-        return (reply?.body ?? []) as unknown[];
-      } catch (e) {
-        if (e instanceof dbus.DBusError) throw new DbusCallError(e.type, e.text || e.type);
-        throw e;
-      }
-    },
-    onSignal(handler) {
-      handlers.push(handler);
-    },
-    close() {
-      bus?.disconnect();
-      bus = undefined;
-    },
-  };
+  /** A "v" value for call bodies (dbus-next's Variant); without it, a plain { signature, value }. */
+  variant?(signature: string, value: unknown): unknown;
 }
 
 /** How a systemd job ended (JobRemoved's result): only "done" is success. */
@@ -133,6 +82,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 const EARLY_RESULTS_MAX = 1024;
 
 export class SystemdClient {
+  private variant(signature: string, value: unknown): unknown {
+    return this.bus.variant ? this.bus.variant(signature, value) : { signature, value };
+  }
+
   private readonly waiters = new Map<string, (r: JobResult) => void>();
   private readonly early = new Map<string, JobResult>();
   private subscribed: Promise<void> | undefined;
@@ -227,7 +180,7 @@ export class SystemdClient {
   /** StartTransientUnit(mode "fail"), waiting for the job. Throws SystemdError (code UnitExists when it is there). */
   async startTransientUnit(name: string, props: UnitProperty[]): Promise<void> {
     await this.subscribe();
-    const body = await this.manager('StartTransientUnit', 'ssa(sv)a(sa(sv))', [name, 'fail', props.map((p) => [p.name, variant(p.signature, p.value)]), []]);
+    const body = await this.manager('StartTransientUnit', 'ssa(sv)a(sa(sv))', [name, 'fail', props.map((p) => [p.name, this.variant(p.signature, p.value)]), []]);
     await this.waitJob(String(body[0]), `start ${name}`);
   }
 
@@ -246,7 +199,7 @@ export class SystemdClient {
 
   /** SetUnitProperties(runtime=true): the change lasts until the unit goes away. */
   async setUnitProperties(name: string, props: UnitProperty[]): Promise<void> {
-    await this.manager('SetUnitProperties', 'sba(sv)', [name, true, props.map((p) => [p.name, variant(p.signature, p.value)])]);
+    await this.manager('SetUnitProperties', 'sba(sv)', [name, true, props.map((p) => [p.name, this.variant(p.signature, p.value)])]);
   }
 
   close(): void {

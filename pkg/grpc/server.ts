@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, existsSync, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { loadCri } from '../api/cri.js';
+import { criServiceDefinitions } from '../api/cri-services.js';
 import { unimplemented } from '../errors/errors.js';
 import { toStatus } from './errors.js';
 import type { CallContext, ImageHandlers, ResponseStream, RuntimeHandlers } from './handlers.js';
@@ -196,14 +196,14 @@ export class CriServer {
   constructor(private readonly opts: CriServerOptions) {
     const max = opts.maxMessageBytes ?? 16 * 1024 * 1024;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
-    const proto = loadCri().runtime.v1;
+    const services = criServiceDefinitions();
     this.server.addService(
-      proto.RuntimeService.service,
-      wrapService('RuntimeService', proto.RuntimeService.service, opts.runtime as Record<string, unknown>, opts.log, opts.observer),
+      services.RuntimeService,
+      wrapService('RuntimeService', services.RuntimeService, opts.runtime as Record<string, unknown>, opts.log, opts.observer),
     );
     this.server.addService(
-      proto.ImageService.service,
-      wrapService('ImageService', proto.ImageService.service, opts.image as Record<string, unknown>, opts.log, opts.observer),
+      services.ImageService,
+      wrapService('ImageService', services.ImageService, opts.image as Record<string, unknown>, opts.log, opts.observer),
     );
   }
 
