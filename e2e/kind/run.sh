@@ -260,7 +260,8 @@ if [[ $MICROVM == 1 ]]; then
   done
   k get pods -l app=kind-e2e-vm -o wide || true
   for i in 0 1; do
-    check "microvm vm-$i: kubectl logs" bash -c "'$KUBECTL' logs vm-$i | grep -q 'vm-$i up'"
+    # Ready says the process was started, not that its first line has come out of the guest yet.
+    check "microvm vm-$i: kubectl logs" bash -c "for _ in \$(seq 1 30); do '$KUBECTL' logs vm-$i | grep -q 'vm-$i up' && exit 0; sleep 1; done; exit 1"
     check "microvm vm-$i: kubectl exec (guest kernel)" bash -c "
       out=\$('$KUBECTL' exec vm-$i -- sh -c 'cat /www/index.html; uname -r'); echo \"\$out\"
       [[ \$out == served-by-vm-$i* ]] && [[ \$(sed -n 2p <<<\"\$out\") != \$(docker exec ${nodes[i]} uname -r) ]]"
