@@ -17,7 +17,7 @@ export function cloneRpcs(fixup = CLONE_FIXUP): Handlers<'reseed_random' | 'set_
       const n = r.entropy.length;
       if (n < MIN_ENTROPY || n > MAX_ENTROPY) throw new AgentError(Code.InvalidArgument, `entropy: ${n} bytes, want ${MIN_ENTROPY}..${MAX_ENTROPY}`);
       // set_time_unix_ns: the clock in the same helper run (one fork of this Node process, not two).
-      const time = r.set_time_unix_ns && r.set_time_unix_ns !== '0' ? ['settime', checkedTime(r.set_time_unix_ns)] : [];
+      const time = r.set_time_unix_ns !== '0' ? ['settime', checkedTime(r.set_time_unix_ns)] : [];
       await run(fixup, ['reseed', ...time], { input: Buffer.from(r.entropy) });
       return {};
     },

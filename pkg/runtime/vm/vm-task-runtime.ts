@@ -66,13 +66,13 @@ export class VmTaskRuntime implements TaskRuntime {
     // Pinned before the guest creates it (a failure leaves nothing in the guest); forgotten again if that fails.
     if (cpusets.cpus || cpusets.mems) await this.pin(sb.id, pod, c.id, cpusets, log);
     const share = guestShareOf(pod.vmDir);
-    let guestMs = 0;
+    let guestStart = 0;
     try {
       // The rootfs stays writable on the host (crun in the guest creates mount points in it).
       bindIntoShare(share, { source: c.rootfs, rel: `${c.id}/rootfs`, recursive: true, readonly: false });
       for (const s of shares) bindIntoShare(share, { source: s.source, rel: `${c.id}/${s.name}`, recursive: s.recursive, readonly: s.readonly });
       await writeFile(join(c.bundleDir, 'guest-config.json'), JSON.stringify(guestSpec));
-      guestMs = performance.now();
+      guestStart = performance.now();
       await pod.vm.agent.call('create_container', { container_id: c.id, spec_json: JSON.stringify(guestSpec), rootfs: { shared_path: `${c.id}/rootfs` }, stdin: c.stdin, tty: c.tty, ephemeral_volumes: ephemeral.map((e) => ({ name: e.name, size_bytes: String(e.sizeBytes), mode: e.mode, uid: e.uid, gid: e.gid })) }, { timeoutMs: 60_000 });
     } catch (e) {
       removeFromShare(share, c.id);
@@ -85,7 +85,7 @@ export class VmTaskRuntime implements TaskRuntime {
       mkdirSync(dirname(c.logPath), { recursive: true });
       appendFileSync(c.logPath, '');
     }
-    guestMs = Math.round(performance.now() - guestMs);
+    const guestMs = Math.round(performance.now() - guestStart);
     log.debug({ podId: sb.id, containerId: c.id, shares: shares.length, guestRamVolumes: ephemeral.map((e) => e.name), guestMs }, 'container created in pod VM');
   }
 
