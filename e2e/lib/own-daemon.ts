@@ -119,7 +119,7 @@ export function ownDaemon(tag: string, opts: OwnDaemonOptions = {}): OwnDaemon {
       closeSync(logFd);
       for (let i = 0; i < 150; i++) {
         if (existsSync(d.sock) && (await d.crictl('version').then(() => true, () => false))) return;
-        if (d.proc.exitCode !== null) throw new Error(`bulkheadd exited (${d.proc.exitCode})`);
+        if (d.proc.exitCode !== null) throw new Error(`bulkheadd exited (${d.proc.exitCode}): ${readFileSync(join(dir, 'bulkheadd.log'), 'utf8').slice(-2000)}`); // the log's tail: the dir goes with the test
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error('bulkheadd did not come up');
